@@ -1,0 +1,218 @@
+//! The admin (operator) API's validation and wire objects, independent of the platform.
+
+use serde_json::{Map, Value};
+
+use crate::clock::UnixSeconds;
+use crate::key::{KeyType, Mode};
+use crate::keystate::StoredKey;
+use crate::Error;
+
+/// Reserved path prefix of the management API.
+pub const PREFIX: &str = "/_keygate/v1";
+/// Largest admin request body accepted, in bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+/// Longest key name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Whether `s` is a valid account id: `acct_` followed by 1–64 ASCII letters or digits.
+pub fn valid_account(s: &str) -> bool {
+    s.strip_prefix("acct_")
+        .is_some_and(|rest| (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Check an account id from a path.
+pub fn parse_account(s: &str) -> Result<String, Error> {
+    if valid_account(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(Error::invalid_param(
+            "account_invalid",
+            "account",
+            "Account ids are `acct_` followed by 1 to 64 letters or digits.",
+        ))
+    }
+}
+
+/// Parse `mode` from a query or body value.
+pub fn parse_mode(s: &str, param: &str) -> Result<Mode, Error> {
+    Mode::from_name(s).ok_or_else(|| {
+        Error::invalid_param("parameter_invalid", param, "`mode` must be `test` or `live`.")
+    })
+}
+
+/// A validated `POST /accounts/{account}/keys` body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CreateKey {
+    /// Key type.
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
+    /// Mode.
+    pub mode: Mode,
+    /// Label.
+    pub name: String,
+    /// Optional expiry, unix seconds, in the future.
+    pub expires_at: Option<UnixSeconds>,
+}
+
+impl CreateKey {
+    /// Validate a create body. Every defect is a 400 naming the parameter at fault.
+    pub fn from_json(body: &[u8], now: UnixSeconds) -> Result<CreateKey, Error> {
+        let obj = json_object(body)?;
+        for field in obj.keys() {
+            if !["type", "mode", "name", "expires_at"].contains(&field.as_str()) {
+                return Err(Error::invalid_param(
+                    "parameter_unknown",
+                    clip(field),
+                    format!("Received unknown parameter: {}", clip(field)),
+                ));
+            }
+        }
+        let key_type = match obj.get("type") {
+            None => return Err(missing("type")),
+            Some(Value::String(s)) => KeyType::from_name(s).ok_or_else(|| {
+                Error::invalid_param(
+                    "parameter_invalid",
+                    "type",
+                    "`type` must be `secret`, `publishable` or `restricted`.",
+                )
+            })?,
+            Some(_) => return Err(wrong_type("type", "a string")),
+        };
+        let mode = match obj.get("mode") {
+            None => return Err(missing("mode")),
+            Some(Value::String(s)) => parse_mode(s, "mode")?,
+            Some(_) => return Err(wrong_type("mode", "a string")),
+        };
+        let name = match obj.get("name") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => {
+                if s.chars().count() > MAX_NAME_CHARS || s.chars().any(char::is_control) {
+                    return Err(Error::invalid_param(
+                        "parameter_invalid",
+                        "name",
+                        format!("`name` must be at most {MAX_NAME_CHARS} characters, without control characters."),
+                    ));
+                }
+                s.clone()
+            }
+            Some(_) => return Err(wrong_type("name", "a string")),
+        };
+        let expires_at = match obj.get("expires_at") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(t) if t > now => Some(t),
+                _ => {
+                    return Err(Error::invalid_param(
+                        "parameter_invalid",
+                        "expires_at",
+                        "`expires_at` must be a whole unix time in seconds, in the future.",
+                    ));
+                }
+            },
+            Some(_) => return Err(wrong_type("expires_at", "an integer (unix seconds)")),
+        };
+        Ok(CreateKey { key_type, mode, name, expires_at })
+    }
+}
+
+/// Parse a body that must be one JSON object, within [`MAX_BODY`].
+pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
+    if body.len() > MAX_BODY {
+        return Err(Error::BodyTooLarge { limit: MAX_BODY });
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Error::invalid_param("body_invalid", "body", "The request body must be a JSON object.")),
+        Err(e) => Err(Error::invalid_param(
+            "body_invalid",
+            "body",
+            format!("The request body is not valid JSON (line {}, column {}).", e.line(), e.column()),
+        )),
+    }
+}
+
+fn missing(param: &str) -> Error {
+    Error::invalid_param("parameter_missing", param, format!("Missing required parameter: {param}."))
+}
+
+fn wrong_type(param: &str, expected: &str) -> Error {
+    Error::invalid_param("parameter_invalid", param, format!("`{param}` must be {expected}."))
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// The API representation of a key (`"object": "api_key"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyObject {
+    /// `key_…`.
+    pub id: String,
+    /// Always `api_key`.
+    pub object: String,
+    /// The raw key: present only in the response that created it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub secret: Option<String>,
+    /// `acct_…`.
+    pub account: String,
+    /// Key type.
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
+    /// Mode.
+    pub mode: Mode,
+    /// `mode == live`.
+    pub livemode: bool,
+    /// Label.
+    pub name: String,
+    /// `sk_test_` etc.
+    pub prefix: String,
+    /// Last four characters.
+    pub last4: String,
+    /// Lifecycle state.
+    pub status: String,
+    /// Creation time.
+    pub created_at: UnixSeconds,
+    /// Expiry, if any.
+    pub expires_at: Option<UnixSeconds>,
+    /// Last use, minute precision, if known.
+    pub last_used: Option<UnixSeconds>,
+}
+
+impl KeyObject {
+    /// The object for a stored key (without its secret).
+    pub fn from_stored(k: &StoredKey) -> KeyObject {
+        let r = &k.record;
+        KeyObject {
+            id: r.id.clone(),
+            object: "api_key".into(),
+            secret: None,
+            account: r.account.clone(),
+            key_type: r.key_type,
+            mode: r.mode,
+            livemode: r.mode.is_live(),
+            name: r.name.clone(),
+            prefix: r.prefix.clone(),
+            last4: r.last4.clone(),
+            status: r.status.as_str().into(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            last_used: k.last_used,
+        }
+    }
+}
+
+/// A list response, `{"object":"list","data":[…]}`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct List<T> {
+    /// Always `list`.
+    pub object: String,
+    /// The items.
+    pub data: Vec<T>,
+}
+
+impl<T> List<T> {
+    /// Wrap items.
+    pub fn new(data: Vec<T>) -> Self {
+        List { object: "list".into(), data }
+    }
+}

@@ -1,0 +1,169 @@
+//! Phase 1 of the request path: find exactly one credential in the request.
+//!
+//! Accepted: `Authorization: Bearer <key>` and `Authorization: Basic base64(<key>:)` (the key as
+//! the username, an empty password). Refused with a precise error: anything else, several
+//! credentials, and a key in the query string.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+use crate::Error;
+
+/// The longest `Authorization` header considered (4 KiB). Longer ones are refused unread.
+pub const MAX_AUTHORIZATION_LEN: usize = 4096;
+
+/// Query parameter names that conventionally carry API keys (compared case-insensitively).
+pub const QUERY_KEY_PARAMS: [&str; 8] = [
+    "api_key",
+    "apikey",
+    "api-key",
+    "key",
+    "access_token",
+    "auth_token",
+    "secret_key",
+    "authorization",
+];
+
+/// How the credential was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// `Authorization: Basic base64(<key>:)`.
+    Basic,
+}
+
+/// The one credential in a request: an unvalidated key string. `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    secret: String,
+    scheme: Scheme,
+}
+
+impl Credential {
+    /// Find the credential in a request, given its `Authorization` header (as the platform joins
+    /// repeated headers: with `, `) and its raw query string (without `?`).
+    pub fn from_request(authorization: Option<&str>, query: Option<&str>) -> Result<Credential, Error> {
+        if let Some(q) = query {
+            check_query(q)?;
+        }
+        let Some(value) = authorization else {
+            return Err(Error::ApiKeyMissing);
+        };
+        Credential::from_authorization(value)
+    }
+
+    /// Parse one `Authorization` header value.
+    pub fn from_authorization(value: &str) -> Result<Credential, Error> {
+        if value.len() > MAX_AUTHORIZATION_LEN {
+            return Err(Error::AuthorizationTooLarge);
+        }
+        // The platform has already trimmed surrounding whitespace; be robust anyway.
+        let value = value.trim_matches([' ', '\t']);
+        if value.is_empty() {
+            return Err(Error::AuthorizationMalformed { detail: "the header is empty" });
+        }
+        // Neither a key nor base64 contains a comma: a comma means a list of credentials, which is
+        // also how repeated Authorization headers reach us.
+        if value.contains(',') {
+            return Err(Error::MultipleCredentials);
+        }
+        let (scheme, rest) = match value.split_once([' ', '\t']) {
+            Some((s, r)) => (s, Some(r)),
+            None => (value, None),
+        };
+        let scheme = match scheme {
+            "Bearer" => Scheme::Bearer,
+            "Basic" => Scheme::Basic,
+            s if s.eq_ignore_ascii_case("bearer") => {
+                return Err(Error::AuthorizationSchemeCase { expected: "Bearer" });
+            }
+            s if s.eq_ignore_ascii_case("basic") => {
+                return Err(Error::AuthorizationSchemeCase { expected: "Basic" });
+            }
+            _ => return Err(Error::AuthorizationSchemeUnsupported),
+        };
+        let token = match rest {
+            None | Some("") => {
+                return Err(Error::AuthorizationMalformed { detail: "no token after the scheme" });
+            }
+            Some(t) => t,
+        };
+        if token.starts_with([' ', '\t']) {
+            return Err(Error::AuthorizationMalformed {
+                detail: "more than one space after the scheme",
+            });
+        }
+        if token.contains(|c: char| c.is_whitespace()) {
+            return Err(Error::AuthorizationMalformed { detail: "unexpected text after the token" });
+        }
+        match scheme {
+            Scheme::Bearer => Ok(Credential { secret: token.to_owned(), scheme }),
+            Scheme::Basic => parse_basic(token),
+        }
+    }
+
+    /// The presented secret (not yet validated). Never log it.
+    pub fn expose_secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// How it was sent.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credential({:?}, {})", self.scheme, crate::key::redact(&self.secret))
+    }
+}
+
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+fn parse_basic(token: &str) -> Result<Credential, Error> {
+    let bytes = BASE64
+        .decode(token)
+        .map_err(|_| Error::BasicMalformed { detail: "the credentials are not valid base64" })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::BasicMalformed { detail: "the credentials are not UTF-8 text" })?;
+    let Some((user, password)) = text.split_once(':') else {
+        return Err(Error::BasicMalformed { detail: "no `:` between username and password" });
+    };
+    if !password.is_empty() {
+        return Err(Error::BasicPasswordNotEmpty);
+    }
+    if user.is_empty() {
+        return Err(Error::BasicMalformed { detail: "the username (your API key) is empty" });
+    }
+    Ok(Credential { secret: user.to_owned(), scheme: Scheme::Basic })
+}
+
+/// Refuse a query string that carries a key: by a conventional parameter name, or by a value that
+/// starts with a keygate key prefix under any name.
+pub fn check_query(query: &str) -> Result<(), Error> {
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if looks_like_key(&name) {
+            return Err(Error::ApiKeyInQuery { param: crate::key::redact(&name) });
+        }
+        let named = QUERY_KEY_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p));
+        if named || looks_like_key(&value) {
+            return Err(Error::ApiKeyInQuery { param: truncate(&name, 64) });
+        }
+    }
+    Ok(())
+}
+
+fn looks_like_key(s: &str) -> bool {
+    s.get(..crate::key::PREFIX_LEN).is_some_and(|p| crate::key::parse_prefix(p).is_some())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}

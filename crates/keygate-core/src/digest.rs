@@ -1,0 +1,110 @@
+//! The stored form of a key: `v1:` + hex(HMAC-SHA256(pepper, key)). Only this digest is ever
+//! stored or used as a lookup key; the raw key never is. The version tag lets the pepper rotate.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::key::ApiKey;
+use crate::Error;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The shortest pepper accepted, in bytes. A shorter one is a misconfiguration.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// The digest version this build writes.
+pub const DIGEST_VERSION: &str = "v1";
+
+/// The secret pepper, with its HMAC key schedule computed once and cloned per digest.
+#[derive(Clone)]
+pub struct Pepper {
+    mac: HmacSha256,
+}
+
+impl Pepper {
+    /// Build from the `KEY_PEPPER` secret. Refuses a secret shorter than [`MIN_SECRET_LEN`].
+    pub fn new(secret: &str) -> Result<Pepper, Error> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(Error::Misconfigured { what: "KEY_PEPPER" });
+        }
+        let mac = HmacSha256::new_from_slice(secret.as_bytes())
+            .map_err(|_| Error::Misconfigured { what: "KEY_PEPPER" })?;
+        Ok(Pepper { mac })
+    }
+
+    /// The stored digest of `key`.
+    pub fn digest(&self, key: &ApiKey) -> KeyDigest {
+        self.digest_str(key.expose_secret())
+    }
+
+    /// The digest of an arbitrary string (known-answer tests use this).
+    pub fn digest_str(&self, key: &str) -> KeyDigest {
+        let mut mac = self.mac.clone();
+        mac.update(key.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        KeyDigest(format!("{DIGEST_VERSION}:{}", hex(&tag)))
+    }
+}
+
+impl fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pepper(<redacted>)")
+    }
+}
+
+/// A versioned key digest, e.g. `v1:3f2a…`. Not secret, but unique per key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct KeyDigest(pub String);
+
+impl KeyDigest {
+    /// The digest as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Compare a presented secret with the expected one in constant time. Both are hashed first, so
+/// neither the content nor the length of the expected secret leaks through timing.
+pub fn secret_eq(presented: &str, expected: &str) -> bool {
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.ct_eq(&b).into()
+}
+
+/// An operator secret (e.g. `ADMIN_TOKEN`) that must be long enough to resist guessing.
+pub struct OperatorToken(String);
+
+impl OperatorToken {
+    /// Accept the configured token if it is at least [`MIN_SECRET_LEN`] bytes.
+    pub fn new(value: &str, name: &'static str) -> Result<Self, Error> {
+        if value.len() < MIN_SECRET_LEN {
+            return Err(Error::Misconfigured { what: name });
+        }
+        Ok(OperatorToken(value.to_owned()))
+    }
+
+    /// Constant-time check of a presented token.
+    pub fn verify(&self, presented: &str) -> bool {
+        secret_eq(presented, &self.0)
+    }
+}
+
+impl fmt::Debug for OperatorToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OperatorToken(<redacted>)")
+    }
+}

@@ -1,0 +1,312 @@
+//! The one error type of keygate. Every refusal, client fault or server fault is a variant here.
+//! The core only describes an error (status, type, code, message, param); the worker renders it
+//! as a Stripe-shaped JSON response at the edge.
+
+use std::fmt;
+
+/// The `type` field of an error object, as Stripe spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorType {
+    /// The request itself is wrong: fix the request.
+    InvalidRequest,
+    /// The credential is missing, invalid, revoked or expired.
+    Authentication,
+    /// The credential is valid but may not do this.
+    Permission,
+    /// Too many requests.
+    RateLimit,
+    /// keygate or something it depends on failed; the request was not let through.
+    Api,
+}
+
+impl ErrorType {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::InvalidRequest => "invalid_request_error",
+            ErrorType::Authentication => "authentication_error",
+            ErrorType::Permission => "permission_error",
+            ErrorType::RateLimit => "rate_limit_error",
+            ErrorType::Api => "api_error",
+        }
+    }
+}
+
+/// Everything that can stop a request. Messages never contain a raw key, only a redacted one.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The request did not arrive over HTTPS (whatever `X-Forwarded-Proto` claims).
+    HttpsRequired,
+    /// No credential at all: no `Authorization` header.
+    ApiKeyMissing,
+    /// The `Authorization` header is empty, has no token, or has junk around the token.
+    AuthorizationMalformed {
+        /// What exactly is wrong, for the message.
+        detail: &'static str,
+    },
+    /// The scheme is `bearer`/`BASIC`/…: right word, wrong case. keygate takes the exact spelling.
+    AuthorizationSchemeCase {
+        /// The spelling keygate expects (`Bearer` or `Basic`).
+        expected: &'static str,
+    },
+    /// The scheme is neither `Bearer` nor `Basic`.
+    AuthorizationSchemeUnsupported,
+    /// The `Authorization` header is longer than [`crate::credential::MAX_AUTHORIZATION_LEN`].
+    AuthorizationTooLarge,
+    /// More than one credential: several `Authorization` values, or a list in one header.
+    MultipleCredentials,
+    /// `Basic` credentials that are not base64 of `key:`.
+    BasicMalformed {
+        /// What exactly is wrong, for the message.
+        detail: &'static str,
+    },
+    /// `Basic` credentials with a non-empty password; the key goes in the username.
+    BasicPasswordNotEmpty,
+    /// A key was sent in the query string, where it leaks into logs; it is never forwarded.
+    ApiKeyInQuery {
+        /// The query parameter that carried it.
+        param: String,
+    },
+    /// Wrong format or checksum, or no such key. The message shows only the redacted key.
+    ApiKeyInvalid {
+        /// The key as it may be shown: prefix and last four characters.
+        redacted: String,
+    },
+    /// The key was revoked.
+    ApiKeyRevoked {
+        /// The key as it may be shown.
+        redacted: String,
+    },
+    /// The key's `expires_at` has passed.
+    ApiKeyExpired {
+        /// The key as it may be shown.
+        redacted: String,
+        /// When it expired, unix seconds.
+        expired_at: i64,
+        /// Whether it expired because it was rolled to a successor.
+        rolled: bool,
+    },
+    /// The admin API was called without the right operator token.
+    AdminUnauthorized {
+        /// Whether a token was sent at all.
+        missing: bool,
+    },
+    /// A request body or parameter is invalid (admin API).
+    InvalidParameter {
+        /// Machine-readable code, e.g. `parameter_invalid`.
+        code: &'static str,
+        /// The offending parameter.
+        param: String,
+        /// Human explanation.
+        message: String,
+    },
+    /// The request body is larger than the endpoint accepts.
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// No such route or object.
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
+    /// The route exists but not with this method.
+    MethodNotAllowed {
+        /// The methods the route takes, for `Allow`.
+        allowed: &'static str,
+    },
+    /// A required var, secret or binding is absent or unusable. Never passed through.
+    Misconfigured {
+        /// Which setting (name only, never its value).
+        what: &'static str,
+    },
+    /// The key store (KV or the Durable Object) failed or timed out. Fails closed.
+    StoreUnavailable,
+    /// A stored key record could not be read. Fails closed.
+    RecordCorrupt,
+    /// The origin could not be reached.
+    OriginUnavailable,
+    /// An internal fault that has no better name (e.g. randomness unavailable).
+    Internal {
+        /// What failed, for logs and the message.
+        what: &'static str,
+    },
+}
+
+impl Error {
+    /// HTTP status for this error.
+    pub fn status(&self) -> u16 {
+        use Error::*;
+        match self {
+            HttpsRequired => 403,
+            ApiKeyMissing | ApiKeyInvalid { .. } | AdminUnauthorized { .. } => 401,
+            AuthorizationMalformed { .. }
+            | AuthorizationSchemeCase { .. }
+            | AuthorizationSchemeUnsupported
+            | MultipleCredentials
+            | BasicMalformed { .. }
+            | BasicPasswordNotEmpty
+            | ApiKeyInQuery { .. }
+            | InvalidParameter { .. }
+            | BodyTooLarge { .. } => 400,
+            AuthorizationTooLarge => 431,
+            ApiKeyRevoked { .. } | ApiKeyExpired { .. } => 403,
+            NotFound { .. } => 404,
+            MethodNotAllowed { .. } => 405,
+            Misconfigured { .. } | RecordCorrupt | Internal { .. } => 500,
+            OriginUnavailable => 502,
+            StoreUnavailable => 503,
+        }
+    }
+
+    /// The `type` of the error object.
+    pub fn error_type(&self) -> ErrorType {
+        use Error::*;
+        match self {
+            ApiKeyMissing
+            | ApiKeyInvalid { .. }
+            | ApiKeyRevoked { .. }
+            | ApiKeyExpired { .. }
+            | AdminUnauthorized { .. } => ErrorType::Authentication,
+            Misconfigured { .. }
+            | StoreUnavailable
+            | RecordCorrupt
+            | OriginUnavailable
+            | Internal { .. } => ErrorType::Api,
+            _ => ErrorType::InvalidRequest,
+        }
+    }
+
+    /// The stable machine-readable `code`. Users match on these: never rename one.
+    pub fn code(&self) -> &'static str {
+        use Error::*;
+        match self {
+            HttpsRequired => "https_required",
+            ApiKeyMissing => "api_key_missing",
+            AuthorizationMalformed { .. } => "authorization_malformed",
+            AuthorizationSchemeCase { .. } => "authorization_scheme_case",
+            AuthorizationSchemeUnsupported => "authorization_scheme_unsupported",
+            AuthorizationTooLarge => "authorization_too_large",
+            MultipleCredentials => "multiple_credentials",
+            BasicMalformed { .. } => "basic_auth_malformed",
+            BasicPasswordNotEmpty => "basic_auth_password_not_empty",
+            ApiKeyInQuery { .. } => "api_key_in_query",
+            ApiKeyInvalid { .. } => "api_key_invalid",
+            ApiKeyRevoked { .. } => "api_key_revoked",
+            ApiKeyExpired { .. } => "api_key_expired",
+            AdminUnauthorized { missing: true } => "admin_token_missing",
+            AdminUnauthorized { missing: false } => "admin_token_invalid",
+            InvalidParameter { code, .. } => code,
+            BodyTooLarge { .. } => "body_too_large",
+            NotFound { .. } => "resource_missing",
+            MethodNotAllowed { .. } => "method_not_allowed",
+            Misconfigured { .. } => "misconfigured",
+            StoreUnavailable => "store_unavailable",
+            RecordCorrupt => "record_corrupt",
+            OriginUnavailable => "origin_unavailable",
+            Internal { .. } => "internal_error",
+        }
+    }
+
+    /// The parameter at fault, when there is one.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            Error::ApiKeyInQuery { param } | Error::InvalidParameter { param, .. } => Some(param),
+            Error::BodyTooLarge { .. } => Some("body"),
+            _ => None,
+        }
+    }
+
+    /// A human message: what went wrong and how to fix it. Never contains a raw key.
+    pub fn message(&self) -> String {
+        use Error::*;
+        match self {
+            HttpsRequired => "This API is served over HTTPS only. The request was refused; resend it to the https:// URL. If it carried a key, treat that key as exposed.".into(),
+            ApiKeyMissing => "You did not provide an API key. Send it in the Authorization header as `Authorization: Bearer YOUR_KEY`, or with HTTP Basic auth using the key as the username and an empty password (curl -u YOUR_KEY:).".into(),
+            AuthorizationMalformed { detail } => format!("The Authorization header is malformed: {detail}. Expected `Authorization: Bearer YOUR_KEY`."),
+            AuthorizationSchemeCase { expected } => format!("The authorization scheme must be written exactly `{expected}`."),
+            AuthorizationSchemeUnsupported => "Unsupported authorization scheme. Use `Bearer YOUR_KEY`, or Basic auth with the key as the username and an empty password.".into(),
+            AuthorizationTooLarge => format!("The Authorization header is larger than {} bytes.", crate::credential::MAX_AUTHORIZATION_LEN),
+            MultipleCredentials => "More than one credential was sent. Send exactly one API key, in one Authorization header.".into(),
+            BasicMalformed { detail } => format!("The Basic credentials are malformed: {detail}. Use the API key as the username and an empty password, i.e. base64 of `YOUR_KEY:`."),
+            BasicPasswordNotEmpty => "The Basic auth password must be empty: put the API key in the username and leave the password blank (curl -u YOUR_KEY:).".into(),
+            ApiKeyInQuery { param } => format!("API keys are not accepted in the query string (found `{param}`), where they leak into logs and browser history. Send the key in the Authorization header instead."),
+            ApiKeyInvalid { redacted } => format!("Invalid API key provided: {redacted}"),
+            ApiKeyRevoked { redacted } => format!("The API key {redacted} has been revoked. Use an active key."),
+            ApiKeyExpired { redacted, expired_at, rolled } => {
+                if *rolled {
+                    format!("The API key {redacted} was rolled and expired at {expired_at} (unix time). Use its successor.")
+                } else {
+                    format!("The API key {redacted} expired at {expired_at} (unix time). Use an active key.")
+                }
+            }
+            AdminUnauthorized { missing: true } => "The admin API needs `Authorization: Bearer <ADMIN_TOKEN>`.".into(),
+            AdminUnauthorized { missing: false } => "Invalid admin token.".into(),
+            InvalidParameter { message, .. } => message.clone(),
+            BodyTooLarge { limit } => format!("The request body is larger than {limit} bytes."),
+            NotFound { what } => format!("No such {what}."),
+            MethodNotAllowed { allowed } => format!("Method not allowed here; allowed: {allowed}."),
+            Misconfigured { what } => format!("keygate is misconfigured ({what} is missing or invalid); the request was refused. The operator must fix the deployment."),
+            StoreUnavailable => "The key store is unavailable; the request was refused. Retry later.".into(),
+            RecordCorrupt => "A stored key record is unreadable; the request was refused.".into(),
+            OriginUnavailable => "The API origin could not be reached.".into(),
+            Internal { what } => format!("Internal error ({what}); the request was refused."),
+        }
+    }
+
+    /// Shorthand for an invalid parameter.
+    pub fn invalid_param(
+        code: &'static str,
+        param: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::InvalidParameter { code, param: param.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.code(), self.status(), self.message())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The JSON error object, `{"error":{"type","code","message","param","doc_url"}}`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorBody {
+    /// The error object.
+    pub error: ErrorObject,
+}
+
+/// The inner error object.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorObject {
+    /// `invalid_request_error`, `authentication_error`, …
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human explanation.
+    pub message: String,
+    /// Offending parameter or null.
+    pub param: Option<String>,
+    /// Where the code is documented.
+    pub doc_url: String,
+}
+
+impl ErrorBody {
+    /// Describe `err`; `doc_base` is the documentation page the code anchors into.
+    pub fn new(err: &Error, doc_base: &str) -> Self {
+        ErrorBody {
+            error: ErrorObject {
+                kind: err.error_type().as_str(),
+                code: err.code(),
+                message: err.message(),
+                param: err.param().map(str::to_owned),
+                doc_url: format!("{doc_base}#{}", err.code()),
+            },
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The edge decision as phases: credential → key → record → decision. The worker adds the
+//! HTTPS check before and the upstream request after.
+
+use crate::clock::UnixSeconds;
+use crate::credential::Credential;
+use crate::digest::Pepper;
+use crate::key::ApiKey;
+use crate::policy::{self, Decision};
+use crate::record::KeyRecord;
+use crate::store::RecordStore;
+use crate::Error;
+
+/// What a request presented, as far as authentication is concerned.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Presented<'a> {
+    /// The `Authorization` header, repeated values joined with `, `.
+    pub authorization: Option<&'a str>,
+    /// The raw query string, without `?`.
+    pub query: Option<&'a str>,
+}
+
+/// An authenticated request: the key's record and the positive decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    /// The key's record.
+    pub record: KeyRecord,
+    /// The decision, with deprecation details for rolling keys.
+    pub decision: Decision,
+}
+
+/// Authenticate one request against `store`. Format and checksum are checked before any read,
+/// so garbage never costs a store read. Every store fault fails closed.
+pub async fn authenticate<S: RecordStore>(
+    presented: Presented<'_>,
+    store: &S,
+    pepper: &Pepper,
+    now: UnixSeconds,
+) -> Result<Authenticated, Error> {
+    // Phase 1: exactly one credential.
+    let credential = Credential::from_request(presented.authorization, presented.query)?;
+    // Phase 2: a well-formed key with a valid checksum.
+    let key = ApiKey::parse(credential.expose_secret())?;
+    // Phase 3: its record, found by digest in its own mode's namespace.
+    let digest = pepper.digest(&key);
+    let raw = store
+        .get(key.mode(), &digest)
+        .await
+        .map_err(|_| Error::StoreUnavailable)?
+        .ok_or_else(|| Error::ApiKeyInvalid { redacted: key.redacted() })?;
+    let record = KeyRecord::from_json(&raw)?;
+    // Phase 4: the policy decision.
+    let decision = policy::decide(&key, &record, now)?;
+    Ok(Authenticated { record, decision })
+}

@@ -1,0 +1,78 @@
+//! The identity keygate passes to the origin, and header hygiene: no client-sent header that
+//! could be taken for an identity ever reaches the origin.
+
+use crate::record::KeyRecord;
+
+/// Header names keygate sets on proxied requests.
+pub mod names {
+    /// Account id.
+    pub const ACCOUNT: &str = "Keygate-Account";
+    /// Key id.
+    pub const KEY_ID: &str = "Keygate-Key-Id";
+    /// `secret`, `publishable` or `restricted`.
+    pub const KEY_TYPE: &str = "Keygate-Key-Type";
+    /// `test` or `live`.
+    pub const MODE: &str = "Keygate-Mode";
+    /// Per-request id, also returned to the client.
+    pub const REQUEST_ID: &str = "Keygate-Request-Id";
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
+pub const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// The verified identity of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `acct_…`.
+    pub account: String,
+    /// `key_…`.
+    pub key_id: String,
+    /// Key type wire name.
+    pub key_type: &'static str,
+    /// Mode wire name.
+    pub mode: &'static str,
+    /// `req_…`.
+    pub request_id: String,
+}
+
+impl Identity {
+    /// The identity of a request authenticated with `record`.
+    pub fn new(record: &KeyRecord, request_id: String) -> Self {
+        Identity {
+            account: record.account.clone(),
+            key_id: record.id.clone(),
+            key_type: record.key_type.as_str(),
+            mode: record.mode.as_str(),
+            request_id,
+        }
+    }
+
+    /// The headers to add to the upstream request.
+    pub fn headers(&self) -> [(&'static str, &str); 5] {
+        [
+            (names::ACCOUNT, &self.account),
+            (names::KEY_ID, &self.key_id),
+            (names::KEY_TYPE, self.key_type),
+            (names::MODE, self.mode),
+            (names::REQUEST_ID, &self.request_id),
+        ]
+    }
+}
+
+/// Whether a client-sent header must be dropped before proxying: the credential, hop-by-hop
+/// headers, and anything named like an identity header in any case, with `_` for `-`, or with an
+/// `X-` prefix (`Keygate-Account`, `keygate_account`, `X-Keygate-Mode`, …).
+pub fn must_strip(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase().replace('_', "-");
+    let bare = lower.strip_prefix("x-").unwrap_or(&lower);
+    lower == "authorization" || bare.starts_with("keygate-") || HOP_BY_HOP.contains(&lower.as_str())
+}

@@ -1,0 +1,91 @@
+//! The key record: what KV replicates to the edge and the Durable Object keeps as authority.
+//! It never holds the raw key; it is stored under the key's digest.
+
+use crate::clock::UnixSeconds;
+use crate::key::{KeyType, Mode};
+use crate::Error;
+
+/// Record schema version written by this build.
+pub const RECORD_VERSION: u32 = 1;
+
+/// Lifecycle state of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    /// Works.
+    Active,
+    /// Rolled to a successor; works until `expires_at`.
+    Rolling,
+    /// Ended; never works again.
+    Expired,
+    /// Revoked; never works again.
+    Revoked,
+}
+
+impl KeyStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Rolling => "rolling",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// One key's state, as the edge needs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyRecord {
+    /// Schema version.
+    pub v: u32,
+    /// `key_…`.
+    pub id: String,
+    /// `acct_…`.
+    pub account: String,
+    /// Test or live.
+    pub mode: Mode,
+    /// Secret, publishable or restricted.
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
+    /// Lifecycle state.
+    pub status: KeyStatus,
+    /// Operator-chosen label.
+    pub name: String,
+    /// `sk_test_` etc.
+    pub prefix: String,
+    /// Last four characters of the key.
+    pub last4: String,
+    /// Creation time.
+    pub created_at: UnixSeconds,
+    /// When the key stops working, if ever.
+    pub expires_at: Option<UnixSeconds>,
+    /// The key this one was rolled from.
+    #[serde(default)]
+    pub rolled_from: Option<String>,
+    /// When this key was rolled to a successor.
+    #[serde(default)]
+    pub rolled_at: Option<UnixSeconds>,
+}
+
+impl KeyRecord {
+    /// Read a stored record. Any defect is [`Error::RecordCorrupt`]: the caller fails closed.
+    pub fn from_json(s: &str) -> Result<KeyRecord, Error> {
+        let r: KeyRecord = serde_json::from_str(s).map_err(|_| Error::RecordCorrupt)?;
+        if r.v != RECORD_VERSION || !r.id.starts_with("key_") || !crate::admin::valid_account(&r.account) {
+            return Err(Error::RecordCorrupt);
+        }
+        Ok(r)
+    }
+
+    /// Serialise for storage.
+    pub fn to_json(&self) -> String {
+        // A struct of strings, numbers and enums always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// `sk_test_…abcd`.
+    pub fn redacted(&self) -> String {
+        format!("{}…{}", self.prefix, self.last4)
+    }
+}

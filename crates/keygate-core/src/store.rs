@@ -1,0 +1,63 @@
+//! Store access behind a small trait, with an in-memory fake that can inject faults.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::digest::KeyDigest;
+use crate::key::Mode;
+
+/// Why a store read failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The store answered with an error.
+    Failed(String),
+    /// The store did not answer in time.
+    Timeout,
+}
+
+/// The edge's read-only view of key records: one namespace per mode, keyed by digest.
+#[allow(async_fn_in_trait)]
+pub trait RecordStore {
+    /// The record stored under `digest` in `mode`'s namespace, as JSON text.
+    async fn get(&self, mode: Mode, digest: &KeyDigest) -> Result<Option<String>, StoreError>;
+}
+
+/// In-memory [`RecordStore`] for tests and benchmarks, with fault injection.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    data: RefCell<HashMap<(Mode, String), String>>,
+    fault: RefCell<Option<StoreError>>,
+    reads: RefCell<usize>,
+}
+
+impl MemoryStore {
+    /// Empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Store `value` under `digest` in `mode`'s namespace.
+    pub fn put(&self, mode: Mode, digest: &KeyDigest, value: impl Into<String>) {
+        self.data.borrow_mut().insert((mode, digest.0.clone()), value.into());
+    }
+
+    /// Make every following read fail with `fault` (or succeed again with `None`).
+    pub fn set_fault(&self, fault: Option<StoreError>) {
+        *self.fault.borrow_mut() = fault;
+    }
+
+    /// How many reads reached the store.
+    pub fn reads(&self) -> usize {
+        *self.reads.borrow()
+    }
+}
+
+impl RecordStore for MemoryStore {
+    async fn get(&self, mode: Mode, digest: &KeyDigest) -> Result<Option<String>, StoreError> {
+        *self.reads.borrow_mut() += 1;
+        if let Some(f) = self.fault.borrow().clone() {
+            return Err(f);
+        }
+        Ok(self.data.borrow().get(&(mode, digest.0.clone())).cloned())
+    }
+}

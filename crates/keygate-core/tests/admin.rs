@@ -1,0 +1,55 @@
+//! Admin API validation: each defect is a 400 naming its parameter.
+use keygate_core::admin::{parse_account, valid_account, CreateKey, MAX_BODY};
+use keygate_core::key::{KeyType, Mode};
+
+#[test]
+fn accounts() {
+    for ok in ["acct_1", "acct_ABCxyz09", &format!("acct_{}", "a".repeat(64))] {
+        assert!(valid_account(ok), "{ok}");
+    }
+    for bad in ["", "acct_", "acct", "acct_a-b", "acct_ä", "ACCT_1", &format!("acct_{}", "a".repeat(65)), "acct_1/keys"] {
+        assert!(!valid_account(bad), "{bad}");
+        assert_eq!(parse_account(bad).unwrap_err().param(), Some("account"));
+    }
+}
+
+#[test]
+fn create_ok() {
+    let c = CreateKey::from_json(br#"{"type":"secret","mode":"live","name":"prod"}"#, 0).unwrap();
+    assert_eq!(c, CreateKey { key_type: KeyType::Secret, mode: Mode::Live, name: "prod".into(), expires_at: None });
+    let c = CreateKey::from_json(br#"{"type":"restricted","mode":"test","expires_at":100}"#, 50).unwrap();
+    assert_eq!(c.expires_at, Some(100));
+    assert_eq!(c.name, "");
+}
+
+#[test]
+fn create_errors_name_their_param() {
+    let huge = format!(r#"{{"type":"secret","mode":"test","name":"{}"}}"#, "x".repeat(MAX_BODY));
+    let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    let cases: &[(&str, &str, &str)] = &[
+        ("", "body_invalid", "body"),
+        ("{", "body_invalid", "body"),
+        ("[]", "body_invalid", "body"),
+        ("\"secret\"", "body_invalid", "body"),
+        (&deep, "body_invalid", "body"),
+        (&huge, "body_too_large", "body"),
+        (r#"{"mode":"test"}"#, "parameter_missing", "type"),
+        (r#"{"type":"secret"}"#, "parameter_missing", "mode"),
+        (r#"{"type":"admin","mode":"test"}"#, "parameter_invalid", "type"),
+        (r#"{"type":"Secret","mode":"test"}"#, "parameter_invalid", "type"),
+        (r#"{"type":1,"mode":"test"}"#, "parameter_invalid", "type"),
+        (r#"{"type":"secret","mode":"prod"}"#, "parameter_invalid", "mode"),
+        (r#"{"type":"secret","mode":["test"]}"#, "parameter_invalid", "mode"),
+        (r#"{"type":"secret","mode":"test","name":5}"#, "parameter_invalid", "name"),
+        (r#"{"type":"secret","mode":"test","name":"a\u0000b"}"#, "parameter_invalid", "name"),
+        (r#"{"type":"secret","mode":"test","expires_at":10}"#, "parameter_invalid", "expires_at"),
+        (r#"{"type":"secret","mode":"test","expires_at":"soon"}"#, "parameter_invalid", "expires_at"),
+        (r#"{"type":"secret","mode":"test","expires_at":1.5e12}"#, "parameter_invalid", "expires_at"),
+        (r#"{"type":"secret","mode":"test","admin":true}"#, "parameter_unknown", "admin"),
+    ];
+    for (body, code, param) in cases {
+        let e = CreateKey::from_json(body.as_bytes(), 100).unwrap_err();
+        assert_eq!((e.code(), e.param()), (*code, Some(*param)), "body {}", &body[..body.len().min(60)]);
+        assert_eq!(e.status(), 400);
+    }
+}

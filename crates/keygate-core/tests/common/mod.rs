@@ -1,0 +1,95 @@
+//! Known-answer checks shared by the native tests and the browser (wasm-bindgen-test) tests.
+//! The vectors under `tests/data` come from `generate.py`, an independent implementation.
+#![allow(dead_code)]
+
+use keygate_core::credential::Credential;
+use keygate_core::digest::Pepper;
+use keygate_core::key::{checksum, ApiKey, KeyType, Mode};
+use serde_json::Value;
+
+pub const CHECKSUMS: &str = include_str!("../data/checksum.json");
+pub const DIGESTS: &str = include_str!("../data/digest.json");
+pub const KEYS: &str = include_str!("../data/keys.json");
+pub const CREDENTIALS: &str = include_str!("../data/credentials.json");
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).expect("vector file is JSON")
+}
+
+/// Returns how many vectors were checked.
+pub fn check_checksums() -> usize {
+    let v = json(CHECKSUMS);
+    let cases = v.as_array().unwrap();
+    for c in cases {
+        let payload = c["payload"].as_str().unwrap();
+        assert_eq!(checksum(payload), c["checksum"].as_str().unwrap(), "payload {payload:?}");
+    }
+    cases.len()
+}
+
+pub fn check_digests() -> usize {
+    let v = json(DIGESTS);
+    let cases = v.as_array().unwrap();
+    for c in cases {
+        let pepper = Pepper::new(c["pepper"].as_str().unwrap()).unwrap();
+        let key = c["key"].as_str().unwrap();
+        assert_eq!(pepper.digest_str(key).as_str(), c["digest"].as_str().unwrap(), "key {key}");
+        if let Ok(k) = ApiKey::parse(key) {
+            assert_eq!(pepper.digest(&k).as_str(), c["digest"].as_str().unwrap());
+        }
+    }
+    cases.len()
+}
+
+pub fn check_keys() -> usize {
+    let v = json(KEYS);
+    let mut n = 0;
+    for c in v["valid"].as_array().unwrap() {
+        let s = c["key"].as_str().unwrap();
+        let k = ApiKey::parse(s).unwrap_or_else(|e| panic!("{s} should parse: {e}"));
+        assert_eq!(k.key_type(), KeyType::from_name(c["type"].as_str().unwrap()).unwrap());
+        assert_eq!(k.mode(), Mode::from_name(c["mode"].as_str().unwrap()).unwrap());
+        assert_eq!(k.expose_secret(), s);
+        assert_eq!(k.redacted(), format!("{}…{}", &s[..8], &s[s.len() - 4..]));
+        n += 1;
+    }
+    for c in v["invalid"].as_array().unwrap() {
+        let s = c["key"].as_str().unwrap();
+        let err = ApiKey::parse(s).expect_err(c["why"].as_str().unwrap());
+        assert_eq!(err.code(), "api_key_invalid", "{}", c["why"]);
+        assert!(!err.message().contains(&s[..s.len().min(20)]) || s.len() < 9, "message must not echo the key");
+        n += 1;
+    }
+    n
+}
+
+pub fn check_credentials() -> usize {
+    let v = json(CREDENTIALS);
+    let cases = v.as_array().unwrap();
+    for c in cases {
+        let auth = c["authorization"].as_str();
+        let query = c.get("query").and_then(Value::as_str);
+        let got = Credential::from_request(auth, query);
+        match (c.get("ok").and_then(Value::as_str), got) {
+            (Some(want), Ok(cred)) => assert_eq!(cred.expose_secret(), want, "{c}"),
+            (None, Err(e)) => {
+                assert_eq!(e.code(), c["code"].as_str().unwrap(), "{c}");
+                if let Some(p) = c.get("param").and_then(Value::as_str) {
+                    assert_eq!(e.param(), Some(p), "{c}");
+                }
+            }
+            (want, got) => panic!("case {c}: wanted {want:?}, got {got:?}"),
+        }
+    }
+    cases.len()
+}
+
+/// Run a future that completes without waiting (the in-memory fakes never pend).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("in-memory future pended"),
+    }
+}

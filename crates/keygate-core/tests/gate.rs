@@ -1,0 +1,114 @@
+//! The whole edge decision with an in-memory store, including faults: every fault fails closed.
+mod common;
+
+use common::block_on;
+use keygate_core::admin::CreateKey;
+use keygate_core::digest::Pepper;
+use keygate_core::gate::{authenticate, Presented};
+use keygate_core::key::{KeyType, Mode};
+use keygate_core::keystate;
+use keygate_core::rng::FixedRng;
+use keygate_core::store::{MemoryStore, StoreError};
+
+const PEPPER: &str = "test-pepper-test-pepper-test-pepper";
+
+fn setup(mode: Mode) -> (MemoryStore, Pepper, String) {
+    let pepper = Pepper::new(PEPPER).unwrap();
+    let store = MemoryStore::new();
+    let params = CreateKey { key_type: KeyType::Secret, mode, name: "n".into(), expires_at: None };
+    let new = keystate::create("acct_1", &params, &pepper, &mut FixedRng::new(*b"0123456789"), 100).unwrap();
+    store.put(mode, &new.stored.digest, new.stored.record.to_json());
+    (store, pepper, new.key.expose_secret().to_owned())
+}
+
+fn bearer(k: &str) -> String {
+    format!("Bearer {k}")
+}
+
+#[test]
+fn valid_key_authenticates() {
+    let (store, pepper, key) = setup(Mode::Test);
+    let auth = bearer(&key);
+    let ok = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap();
+    assert_eq!(ok.record.account, "acct_1");
+    assert_eq!(ok.record.mode, Mode::Test);
+}
+
+#[test]
+fn malformed_key_costs_no_read() {
+    let (store, pepper, key) = setup(Mode::Test);
+    let mut bad = key.clone();
+    bad.pop();
+    bad.push(if key.ends_with('A') { 'B' } else { 'A' });
+    let auth = bearer(&bad);
+    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap_err();
+    assert_eq!(e.code(), "api_key_invalid");
+    assert_eq!(store.reads(), 0, "checksum failure must not read the store");
+}
+
+#[test]
+fn unknown_key_is_invalid_and_redacted() {
+    let (_store, pepper, key) = setup(Mode::Test);
+    let empty = MemoryStore::new();
+    let auth = bearer(&key);
+    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &empty, &pepper, 200)).unwrap_err();
+    assert_eq!(e.code(), "api_key_invalid");
+    assert_eq!(e.status(), 401);
+    assert!(!e.message().contains(&key));
+    assert!(e.message().contains(&key[key.len() - 4..]));
+}
+
+#[test]
+fn modes_are_isolated() {
+    // The record exists only in the live namespace; a test key with the same digest never finds it.
+    let (store, pepper, key) = setup(Mode::Test);
+    let live_only = MemoryStore::new();
+    let digest = pepper.digest_str(&key);
+    live_only.put(Mode::Live, &digest, "irrelevant");
+    let auth = bearer(&key);
+    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &live_only, &pepper, 200)).unwrap_err();
+    assert_eq!(e.code(), "api_key_invalid");
+    drop(store);
+}
+
+#[test]
+fn store_faults_fail_closed() {
+    for fault in [StoreError::Timeout, StoreError::Failed("boom".into())] {
+        let (store, pepper, key) = setup(Mode::Live);
+        store.set_fault(Some(fault));
+        let auth = bearer(&key);
+        let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap_err();
+        assert_eq!(e.code(), "store_unavailable");
+        assert!(e.status() >= 500);
+    }
+}
+
+#[test]
+fn corrupt_records_fail_closed() {
+    let pepper = Pepper::new(PEPPER).unwrap();
+    let (_, _, key) = setup(Mode::Test);
+    let digest = pepper.digest_str(&key);
+    for junk in ["", "{", "null", "[]", r#"{"v":1}"#, r#"{"v":2,"id":"key_1"}"#] {
+        let store = MemoryStore::new();
+        store.put(Mode::Test, &digest, junk);
+        let auth = bearer(&key);
+        let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap_err();
+        assert_eq!(e.code(), "record_corrupt", "{junk}");
+        assert_eq!(e.status(), 500);
+    }
+}
+
+#[test]
+fn wrong_pepper_finds_nothing() {
+    let (store, _, key) = setup(Mode::Test);
+    let other = Pepper::new("another-pepper-another-pepper-xxxx").unwrap();
+    let auth = bearer(&key);
+    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &other, 200)).unwrap_err();
+    assert_eq!(e.code(), "api_key_invalid");
+}
+
+#[test]
+fn short_pepper_is_misconfiguration() {
+    assert_eq!(Pepper::new("short").unwrap_err().code(), "misconfigured");
+    assert_eq!(Pepper::new("").unwrap_err().status(), 500);
+}
