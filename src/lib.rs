@@ -1,1 +1,39 @@
-pub fn x(){}
+//! keygate: an API-key authenticator at the edge. This crate is the thin worker glue: the fetch
+//! handler, the KV and Durable Object adapters and the proxy. All logic is in `keygate-core`.
+
+mod admin;
+mod config;
+mod edge;
+mod keystore;
+mod kv;
+mod platform;
+mod proxy;
+mod respond;
+
+pub use keystore::KeyStore;
+
+use keygate_core::Error;
+use worker::{event, Context, Env, Request, Response};
+
+/// Every request: HTTPS check, then the admin API or the edge path. Errors become JSON here and
+/// only here.
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let request_id = platform::request_id();
+    let outcome = route(req, &env, &request_id).await;
+    Ok(outcome.unwrap_or_else(|e| respond::error(&e, &request_id, &config::doc_url(&env))))
+}
+
+async fn route(req: Request, env: &Env, request_id: &str) -> Result<Response, Error> {
+    let url = req.url().map_err(|_| Error::Internal { what: "reading the request URL" })?;
+    // HTTPS only, decided from the URL the platform saw. A client's X-Forwarded-Proto never counts.
+    if url.scheme() != "https" {
+        return Err(Error::HttpsRequired);
+    }
+    let path = url.path();
+    if path == "/_keygate" || path.starts_with("/_keygate/") {
+        admin::handle(req, &url, env, request_id).await
+    } else {
+        edge::handle(req, &url, env, request_id).await
+    }
+}

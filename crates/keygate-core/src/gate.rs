@@ -7,7 +7,7 @@ use crate::digest::Pepper;
 use crate::key::ApiKey;
 use crate::policy::{self, Decision};
 use crate::record::KeyRecord;
-use crate::store::RecordStore;
+use crate::store::{RecordStore, StoreError};
 use crate::Error;
 
 /// What a request presented, as far as authentication is concerned.
@@ -45,7 +45,10 @@ pub async fn authenticate<S: RecordStore>(
     let raw = store
         .get(key.mode(), &digest)
         .await
-        .map_err(|_| Error::StoreUnavailable)?
+        .map_err(|e| match e {
+            StoreError::Misconfigured(what) => Error::Misconfigured { what },
+            StoreError::Failed(_) | StoreError::Timeout => Error::StoreUnavailable,
+        })?
         .ok_or_else(|| Error::ApiKeyInvalid { redacted: key.redacted() })?;
     let record = KeyRecord::from_json(&raw)?;
     // Phase 4: the policy decision.

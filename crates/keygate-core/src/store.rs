@@ -13,6 +13,8 @@ pub enum StoreError {
     Failed(String),
     /// The store did not answer in time.
     Timeout,
+    /// The store's binding is missing from the deployment.
+    Misconfigured(&'static str),
 }
 
 /// The edge's read-only view of key records: one namespace per mode, keyed by digest.

@@ -112,3 +112,13 @@ fn short_pepper_is_misconfiguration() {
     assert_eq!(Pepper::new("short").unwrap_err().code(), "misconfigured");
     assert_eq!(Pepper::new("").unwrap_err().status(), 500);
 }
+
+#[test]
+fn missing_store_binding_is_misconfiguration() {
+    let (store, pepper, key) = setup(Mode::Test);
+    store.set_fault(Some(StoreError::Misconfigured("KEYS_TEST")));
+    let auth = bearer(&key);
+    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap_err();
+    assert_eq!(e, keygate_core::Error::Misconfigured { what: "KEYS_TEST" });
+    assert_eq!(e.status(), 500);
+}

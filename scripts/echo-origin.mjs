@@ -1,0 +1,49 @@
+// The demo origin: an HTTP echo server on loopback that answers JSON describing the request it
+// received (method, path, query, every header, body). `npm start` runs it in front of keygate's
+// two modes; the end-to-end tests read what it saw.
+//
+//   node scripts/echo-origin.mjs test:8788 live:8789
+import http from "node:http";
+import { fileURLToPath } from "node:url";
+
+export function startEchoOrigin(name, port = 0, host = "127.0.0.1") {
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const url = new URL(req.url, "http://origin");
+      const headers = {};
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        const k = req.rawHeaders[i].toLowerCase();
+        headers[k] = headers[k] === undefined ? req.rawHeaders[i + 1] : `${headers[k]}, ${req.rawHeaders[i + 1]}`;
+      }
+      const body = Buffer.concat(chunks).toString("utf8");
+      const payload = JSON.stringify({
+        origin: name,
+        method: req.method,
+        path: url.pathname,
+        query: url.search.slice(1),
+        headers,
+        raw_header_names: req.rawHeaders.filter((_, i) => i % 2 === 0),
+        body,
+      });
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "x-echo-origin": name,
+      });
+      res.end(payload);
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve({ server, port: server.address().port, url: `http://${host}:${server.address().port}` }));
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  for (const spec of process.argv.slice(2)) {
+    const [name, port] = spec.split(":");
+    const { url } = await startEchoOrigin(name, Number(port));
+    console.log(`echo origin "${name}" listening on ${url}`);
+  }
+}

@@ -1,0 +1,117 @@
+// Shared by `npm start` (scripts/demo.mjs) and the end-to-end harness (tests/e2e/run.mjs):
+// start `wrangler dev` on loopback and talk to it over HTTPS with its self-signed certificate.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import https from "node:https";
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+
+/** Parse a dotenv-style file such as .dev.vars into an object. */
+export function readVars(file) {
+  const out = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"?(.*?)"?\s*$/);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/**
+ * Start `wrangler dev` with the already-built bundle. Resolves once it answers.
+ * opts: { port, protocol: "https"|"http", vars: {NAME: value}, envFile, persistTo, logFile }
+ */
+export async function startWrangler(opts) {
+  const args = [
+    "dev",
+    "--ip", "127.0.0.1",
+    "--port", String(opts.port),
+    "--local-protocol", opts.protocol ?? "https",
+    "--inspector-port", "0",
+    "--show-interactive-dev-session=false",
+    "--log-level", opts.logLevel ?? "log",
+  ];
+  if (opts.persistTo) args.push("--persist-to", opts.persistTo);
+  if (opts.envFile) args.push("--env-file", opts.envFile);
+  for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
+  const env = {
+    ...process.env,
+    PATH: `${BIN}:${process.env.PATH}`,
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+    WRANGLER_SEND_METRICS: "false",
+    // The bundle is built once before; wrangler's build command then only checks it exists.
+    KEYGATE_SKIP_BUILD: "1",
+    NO_COLOR: "1",
+  };
+  const log = opts.logFile ? fs.openSync(opts.logFile, "a") : "ignore";
+  const child = spawn(path.join(BIN, "wrangler"), args, {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", log, log],
+    detached: true,
+  });
+  const url = `${opts.protocol ?? "https"}://127.0.0.1:${opts.port}`;
+  const stop = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+  };
+  let exited = null;
+  child.on("exit", (code) => (exited = code ?? -1));
+  const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
+  for (;;) {
+    if (exited !== null) throw new Error(`wrangler dev on ${url} exited with ${exited}; see ${opts.logFile ?? "its output"}`);
+    try {
+      await request(`${url}/__keygate_ready`, { timeoutMs: 5_000 });
+      return { url, child, stop };
+    } catch {
+      if (Date.now() > deadline) {
+        stop();
+        throw new Error(`wrangler dev on ${url} did not answer in time; see ${opts.logFile ?? "its output"}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/**
+ * One HTTP(S) request with full control of headers (arrays send a header several times) and no
+ * certificate check (wrangler dev's certificate is self-signed). Resolves { status, headers, text, json }.
+ */
+export function request(url, { method = "GET", headers = {}, body, timeoutMs = 30_000 } = {}) {
+  const u = new URL(url);
+  const mod = u.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(
+      u,
+      { method, headers, rejectUnauthorized: false, timeout: timeoutMs, agent: false },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let json;
+          try {
+            json = JSON.parse(text);
+          } catch {}
+          resolve({ status: res.statusCode, headers: res.headers, text, json });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`timeout: ${method} ${url}`)));
+    req.on("error", reject);
+    if (body !== undefined) req.write(typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body));
+    req.end();
+  });
+}
+
+/** Call the admin API. */
+export function admin(baseUrl, token, method, path, body) {
+  const headers = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return request(`${baseUrl}/_keygate/v1${path}`, { method, headers, body });
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Install everything keygate needs, idempotently: each step checks first and does nothing when
+# its tool is already there at the right version.
+#
+#   scripts/setup.sh             toolchain for building and running (npm start)
+#   scripts/setup.sh --browsers  also the browsers and drivers for the wasm browser tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+browsers=false
+[ "${1:-}" = "--browsers" ] && browsers=true
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# Version of a package as pinned in Cargo.lock.
+locked() { awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock; }
+
+# 1. The wasm target.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. wasm-bindgen-cli, exactly Cargo.lock's wasm-bindgen (no --locked: its locked webpki-roots
+#    is missing from the registry).
+wb=$(locked wasm-bindgen)
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wb" ]; then
+  say "installing wasm-bindgen-cli $wb"
+  cargo install wasm-bindgen-cli --version "$wb" --force
+fi
+
+# 3. worker-build, the same version as the worker crate.
+wv=$(locked worker)
+if [ "$(worker-build --version 2>/dev/null)" != "worker-build $wv" ]; then
+  say "installing worker-build $wv (a few minutes)"
+  cargo install worker-build --version "$wv" --locked --force
+fi
+
+# 4. npm dependencies (wrangler, and Node 22 for npm scripts).
+if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies"
+  npm ci --no-audit --no-fund
+fi
+
+# 5. Local secrets, random, generated once, git-ignored.
+if [ ! -f .dev.vars ]; then
+  say "generating .dev.vars with random local secrets"
+  umask 077
+  {
+    echo "KEY_PEPPER=\"$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')\""
+    echo "ADMIN_TOKEN=\"adm_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')\""
+  } > .dev.vars
+fi
+
+if $browsers; then
+  # 6. Browsers and drivers from Debian; geckodriver from crates.io.
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  command -v firefox-esr >/dev/null || command -v firefox >/dev/null || missing+=(firefox-esr)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} with apt"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if ! command -v geckodriver >/dev/null; then
+    say "installing geckodriver from crates.io"
+    cargo install geckodriver --locked
+  fi
+fi
+say "ready"

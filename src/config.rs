@@ -1,0 +1,60 @@
+//! Reading vars, secrets and bindings. Anything missing or unusable is
+//! [`Error::Misconfigured`]: keygate then refuses, and never falls back to a default secret.
+
+use keygate_core::digest::{OperatorToken, Pepper};
+use keygate_core::key::Mode;
+use keygate_core::Error;
+use worker::{Env, Url};
+
+/// Where error codes are documented, unless `ERROR_DOC_URL` says otherwise.
+pub const DEFAULT_DOC_URL: &str = "https://github.com/keygate/keygate/blob/main/README.md";
+
+/// A string binding (secret or var), if present and non-empty.
+fn string(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// The `KEY_PEPPER` secret.
+pub fn pepper(env: &Env) -> Result<Pepper, Error> {
+    let secret = string(env, "KEY_PEPPER").ok_or(Error::Misconfigured { what: "KEY_PEPPER" })?;
+    crate::platform::cached_pepper(&secret)
+}
+
+/// The `ADMIN_TOKEN` secret.
+pub fn admin_token(env: &Env) -> Result<OperatorToken, Error> {
+    let t = string(env, "ADMIN_TOKEN").ok_or(Error::Misconfigured { what: "ADMIN_TOKEN" })?;
+    OperatorToken::new(&t, "ADMIN_TOKEN")
+}
+
+/// The origin for `mode`: `ORIGIN_TEST` or `ORIGIN_LIVE`, an absolute http(s) URL.
+pub fn origin(env: &Env, mode: Mode) -> Result<Url, Error> {
+    let name = match mode {
+        Mode::Test => "ORIGIN_TEST",
+        Mode::Live => "ORIGIN_LIVE",
+    };
+    let url = string(env, name)
+        .and_then(|s| Url::parse(&s).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or(Error::Misconfigured { what: name })?;
+    Ok(url)
+}
+
+/// The KV binding name for `mode`.
+pub fn kv_binding(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Test => "KEYS_TEST",
+        Mode::Live => "KEYS_LIVE",
+    }
+}
+
+/// The Durable Object namespace binding.
+pub const KEYSTORE_BINDING: &str = "KEYSTORE";
+
+/// Base URL that `doc_url` anchors into.
+pub fn doc_url(env: &Env) -> String {
+    string(env, "ERROR_DOC_URL").unwrap_or_else(|| DEFAULT_DOC_URL.to_owned())
+}

@@ -1,0 +1,49 @@
+//! The upstream request: same method, path, query and body (streamed), the credential and any
+//! identity-like client header removed, keygate's identity added.
+
+use keygate_core::identity::{must_strip, names, Identity};
+use keygate_core::Error;
+use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Url};
+
+/// The URL at the origin for a request to `url`: the origin's scheme, host and base path, then
+/// the request's path and query.
+pub fn target(origin: &Url, url: &Url) -> String {
+    let base = origin.as_str().trim_end_matches('/');
+    match url.query() {
+        Some(q) => format!("{base}{}?{q}", url.path()),
+        None => format!("{base}{}", url.path()),
+    }
+}
+
+/// Forward `req` to `origin` with `identity`, and return the origin's answer with the request id.
+pub async fn forward(req: Request, url: &Url, origin: &Url, identity: &Identity) -> Result<Response, Error> {
+    let internal = |_| Error::Internal { what: "building the upstream request" };
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        // `host` is set by the platform from the target URL.
+        if !must_strip(&name) && !name.eq_ignore_ascii_case("host") {
+            headers.append(&name, &value).map_err(internal)?;
+        }
+    }
+    for (name, value) in identity.headers() {
+        headers.set(name, value).map_err(internal)?;
+    }
+    let method = req.method();
+    let mut init = RequestInit::new();
+    init.with_method(method.clone()).with_headers(headers).with_redirect(RequestRedirect::Manual);
+    if !matches!(method, Method::Get | Method::Head) {
+        // The body stream is handed on as it is: never buffered.
+        init.with_body(req.inner().body().map(Into::into));
+    }
+    let upstream = Request::new_with_init(&target(origin, url), &init).map_err(internal)?;
+    let resp = Fetch::Request(upstream).send().await.map_err(|_| Error::OriginUnavailable)?;
+
+    // The origin's headers are immutable: copy them, then add the request id.
+    let out = web_sys::Headers::new_with_headers(&resp.headers().0)
+        .map(Headers)
+        .map_err(|_| Error::Internal { what: "copying the origin's headers" })?;
+    let _ = out.set(names::REQUEST_ID, &identity.request_id);
+    let status = resp.status_code();
+    let (_, body) = resp.into_parts();
+    Ok(Response::builder().with_status(status).with_headers(out).body(body))
+}

@@ -1,0 +1,36 @@
+//! Rendering at the edge: errors become Stripe-shaped JSON with the right status and headers.
+
+use keygate_core::identity::names;
+use keygate_core::{Error, ErrorBody};
+use serde::Serialize;
+use worker::{Headers, Response};
+
+/// Build the HTTP response for `err`. Never fails: a failure to build headers degrades to a
+/// bare response with the same status.
+pub fn error(err: &Error, request_id: &str, doc_base: &str) -> Response {
+    let body = serde_json::to_vec(&ErrorBody::new(err, doc_base)).unwrap_or_default();
+    let headers = Headers::new();
+    let _ = headers.set("Content-Type", "application/json");
+    let _ = headers.set("Cache-Control", "no-store");
+    let _ = headers.set(names::REQUEST_ID, request_id);
+    if err.status() == 401 {
+        let _ = headers.set("WWW-Authenticate", r#"Bearer realm="keygate", Basic realm="keygate", charset="UTF-8""#);
+    }
+    if let Error::MethodNotAllowed { allowed } = err {
+        let _ = headers.set("Allow", allowed);
+    }
+    if err.status() == 503 {
+        let _ = headers.set("Retry-After", "1");
+    }
+    Response::builder().with_status(err.status()).with_headers(headers).fixed(body)
+}
+
+/// A JSON success response.
+pub fn json<T: Serialize>(status: u16, value: &T, request_id: &str) -> Result<Response, Error> {
+    let body = serde_json::to_vec(value).map_err(|_| Error::Internal { what: "serialising a response" })?;
+    let headers = Headers::new();
+    let _ = headers.set("Content-Type", "application/json");
+    let _ = headers.set("Cache-Control", "no-store");
+    let _ = headers.set(names::REQUEST_ID, request_id);
+    Ok(Response::builder().with_status(status).with_headers(headers).fixed(body))
+}
