@@ -32,7 +32,7 @@ fi
 
 # 3. worker-build, the same version as the worker crate.
 wv=$(locked worker)
-if [ "$(worker-build --version 2>/dev/null)" != "worker-build $wv" ]; then
+if ! worker-build --version 2>/dev/null | grep -qE "(^| )v?$wv\$"; then
   say "installing worker-build $wv (a few minutes)"
   cargo install worker-build --version "$wv" --locked --force
 fi

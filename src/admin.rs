@@ -1,10 +1,10 @@
 //! The operator's management API under `/_keygate/v1`, authorised with `Bearer <ADMIN_TOKEN>`.
 //! It validates, then asks the account's Durable Object, which is the authority for key state.
 
+use keygate_core::Error;
 use keygate_core::admin::{self, CreateKey, KeyObject, List};
 use keygate_core::clock::Clock;
 use keygate_core::key::Mode;
-use keygate_core::Error;
 use worker::{Env, Method, Request, Response, Url};
 
 use crate::keystore::{self, Command};
@@ -23,9 +23,13 @@ pub async fn handle(mut req: Request, url: &Url, env: &Env, request_id: &str) ->
                 Method::Post => {
                     let body = read_body(&mut req).await?;
                     let params = CreateKey::from_json(&body, WorkerClock.now())?;
-                    let created: KeyObject =
-                        keystore::call(env, params.mode, &account, &Command::Create { account: account.clone(), params })
-                            .await?;
+                    let created: KeyObject = keystore::call(
+                        env,
+                        params.mode,
+                        &account,
+                        &Command::Create { account: account.clone(), params },
+                    )
+                    .await?;
                     respond::json(201, &created, request_id)
                 }
                 Method::Get => {
@@ -36,7 +40,8 @@ pub async fn handle(mut req: Request, url: &Url, env: &Env, request_id: &str) ->
                     let mut data = Vec::new();
                     for mode in modes {
                         let list: List<KeyObject> =
-                            keystore::call(env, mode, &account, &Command::List { account: account.clone() }).await?;
+                            keystore::call(env, mode, &account, &Command::List { account: account.clone() })
+                                .await?;
                         data.extend(list.data);
                     }
                     data.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
@@ -45,7 +50,26 @@ pub async fn handle(mut req: Request, url: &Url, env: &Env, request_id: &str) ->
                 _ => Err(Error::MethodNotAllowed { allowed: "GET, POST" }),
             }
         }
+        ["accounts", account, "keys", key_id] => {
+            let account = admin::parse_account(account)?;
+            let key_id = admin::parse_key_id(key_id)?;
+            let command = match req.method() {
+                Method::Get => Command::Get { account: account.clone(), key_id },
+                Method::Delete => Command::Revoke { account: account.clone(), key_id },
+                _ => return Err(Error::MethodNotAllowed { allowed: "GET, DELETE" }),
+            };
+            let key: KeyObject = call_either_mode(env, &account, &command).await?;
+            respond::json(200, &key, request_id)
+        }
         _ => Err(Error::NotFound { what: "admin route".into() }),
+    }
+}
+
+/// A key id does not name its mode: ask the test object, then the live one.
+async fn call_either_mode(env: &Env, account: &str, command: &Command) -> Result<KeyObject, Error> {
+    match keystore::call(env, Mode::Test, account, command).await {
+        Err(Error::NotFound { .. }) => keystore::call(env, Mode::Live, account, command).await,
+        other => other,
     }
 }
 
@@ -71,7 +95,10 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Error> {
     {
         return Err(too_large);
     }
-    let body = req.bytes().await.map_err(|_| Error::invalid_param("body_invalid", "body", "The request body could not be read."))?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|_| Error::invalid_param("body_invalid", "body", "The request body could not be read."))?;
     if body.len() > admin::MAX_BODY {
         return Err(too_large);
     }

@@ -1,9 +1,9 @@
 //! Reading vars, secrets and bindings. Anything missing or unusable is
 //! [`Error::Misconfigured`]: keygate then refuses, and never falls back to a default secret.
 
+use keygate_core::Error;
 use keygate_core::digest::{OperatorToken, Pepper};
 use keygate_core::key::Mode;
-use keygate_core::Error;
 use worker::{Env, Url};
 
 /// Where error codes are documented, unless `ERROR_DOC_URL` says otherwise.

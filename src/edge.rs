@@ -1,9 +1,9 @@
 //! The edge path, as phases: credential → key → record → decision (in the core's
 //! [`gate::authenticate`]) → upstream request. The HTTPS check runs before, in `lib.rs`.
 
+use keygate_core::Error;
 use keygate_core::gate::{self, Presented};
 use keygate_core::identity::Identity;
-use keygate_core::Error;
 use worker::{Env, Request, Response, Url};
 
 use crate::kv::KvRecords;

@@ -15,7 +15,7 @@ use keygate_core::{Error, ErrorBody};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker::{
-    durable_object, DurableObject, Env, ListOptions, Method, Request, RequestInit, Response, State,
+    DurableObject, Env, ListOptions, Method, Request, RequestInit, Response, State, durable_object,
 };
 
 use crate::config;
@@ -40,6 +40,20 @@ pub enum Command {
         /// The account.
         account: String,
     },
+    /// One key.
+    Get {
+        /// The account.
+        account: String,
+        /// `key_…`.
+        key_id: String,
+    },
+    /// Revoke a key.
+    Revoke {
+        /// The account.
+        account: String,
+        /// `key_…`.
+        key_id: String,
+    },
 }
 
 /// The object for (mode, account): `idFromName("test:acct_123")`.
@@ -49,7 +63,12 @@ pub fn object_name(mode: Mode, account: &str) -> String {
 
 /// Send `command` to the object for (mode, account) and decode its answer. An error answer is
 /// passed on as the same error; a transport fault is [`Error::StoreUnavailable`].
-pub async fn call<T: DeserializeOwned>(env: &Env, mode: Mode, account: &str, command: &Command) -> Result<T, Error> {
+pub async fn call<T: DeserializeOwned>(
+    env: &Env,
+    mode: Mode,
+    account: &str,
+    command: &Command,
+) -> Result<T, Error> {
     let ns = env
         .durable_object(config::KEYSTORE_BINDING)
         .map_err(|_| Error::Misconfigured { what: config::KEYSTORE_BINDING })?;
@@ -134,14 +153,7 @@ impl KeyStore {
                 let pepper = config::pepper(&self.env)?;
                 let now = WorkerClock.now();
                 let new = keystate::create(&account, &params, &pepper, &mut SystemRng, now)?;
-                let mut stored = new.stored;
-                self.save(&stored).await?;
-                if self.replicate(&stored).await {
-                    stored.kv_synced = true;
-                    self.save(&stored).await?;
-                } else {
-                    self.schedule_retry().await;
-                }
+                let stored = self.commit(new.stored).await?;
                 let mut object = KeyObject::from_stored(&stored);
                 object.secret = Some(new.key.expose_secret().to_owned());
                 to_json(&object)
@@ -161,7 +173,47 @@ impl KeyStore {
                     .collect();
                 to_json(&List::new(data))
             }
+            Command::Get { account, key_id } => {
+                let key = self.load(&account, &key_id).await?;
+                let mut o = KeyObject::from_stored(&key);
+                o.status = key.status_at(WorkerClock.now()).as_str().into();
+                to_json(&o)
+            }
+            Command::Revoke { account, key_id } => {
+                let key = self.load(&account, &key_id).await?;
+                let next = self.commit(keystate::revoke(&key)).await?;
+                to_json(&KeyObject::from_stored(&next))
+            }
         }
+    }
+
+    /// The key `key_id` of `account`, or not found.
+    async fn load(&self, account: &str, key_id: &str) -> Result<StoredKey, Error> {
+        let text: Option<String> =
+            self.state.storage().get(&format!("key:{key_id}")).await.map_err(|_| Error::StoreUnavailable)?;
+        let key: StoredKey = match text {
+            Some(t) => serde_json::from_str(&t).map_err(|_| Error::RecordCorrupt)?,
+            None => return Err(Error::NotFound { what: "key".into() }),
+        };
+        if key.record.account != account {
+            return Err(Error::NotFound { what: "key".into() });
+        }
+        Ok(key)
+    }
+
+    /// Save a changed key to the DO first, then replicate it to KV (or leave that to the alarm).
+    async fn commit(&self, mut key: StoredKey) -> Result<StoredKey, Error> {
+        if key.kv_synced {
+            return Ok(key);
+        }
+        self.save(&key).await?;
+        if self.replicate(&key).await {
+            key.kv_synced = true;
+            self.save(&key).await?;
+        } else {
+            self.schedule_retry().await;
+        }
+        Ok(key)
     }
 
     async fn save(&self, key: &StoredKey) -> Result<(), Error> {

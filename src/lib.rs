@@ -13,7 +13,7 @@ mod respond;
 pub use keystore::KeyStore;
 
 use keygate_core::Error;
-use worker::{event, Context, Env, Request, Response};
+use worker::{Context, Env, Request, Response, event};
 
 /// Every request: HTTPS check, then the admin API or the edge path. Errors become JSON here and
 /// only here.

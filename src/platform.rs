@@ -2,11 +2,11 @@
 
 use std::cell::RefCell;
 
+use keygate_core::Error;
 use keygate_core::clock::{Clock, UnixSeconds};
 use keygate_core::digest::Pepper;
 use keygate_core::key::random_id;
 use keygate_core::rng::SystemRng;
-use keygate_core::Error;
 
 /// `Date.now()` in seconds. (`std::time` panics on wasm32-unknown-unknown.)
 #[derive(Debug, Default, Clone, Copy)]

@@ -1,8 +1,8 @@
 //! The upstream request: same method, path, query and body (streamed), the credential and any
 //! identity-like client header removed, keygate's identity added.
 
-use keygate_core::identity::{must_strip, names, Identity};
 use keygate_core::Error;
+use keygate_core::identity::{Identity, must_strip, names};
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Url};
 
 /// The URL at the origin for a request to `url`: the origin's scheme, host and base path, then

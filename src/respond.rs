@@ -14,7 +14,8 @@ pub fn error(err: &Error, request_id: &str, doc_base: &str) -> Response {
     let _ = headers.set("Cache-Control", "no-store");
     let _ = headers.set(names::REQUEST_ID, request_id);
     if err.status() == 401 {
-        let _ = headers.set("WWW-Authenticate", r#"Bearer realm="keygate", Basic realm="keygate", charset="UTF-8""#);
+        let _ = headers
+            .set("WWW-Authenticate", r#"Bearer realm="keygate", Basic realm="keygate", charset="UTF-8""#);
     }
     if let Error::MethodNotAllowed { allowed } = err {
         let _ = headers.set("Allow", allowed);

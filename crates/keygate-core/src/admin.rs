@@ -2,10 +2,10 @@
 
 use serde_json::{Map, Value};
 
+use crate::Error;
 use crate::clock::UnixSeconds;
 use crate::key::{KeyType, Mode};
 use crate::keystate::StoredKey;
-use crate::Error;
 
 /// Reserved path prefix of the management API.
 pub const PREFIX: &str = "/_keygate/v1";
@@ -33,11 +33,18 @@ pub fn parse_account(s: &str) -> Result<String, Error> {
     }
 }
 
+/// Check a key id from a path: `key_` followed by 1–64 ASCII letters or digits.
+pub fn parse_key_id(s: &str) -> Result<String, Error> {
+    let ok = s.strip_prefix("key_").is_some_and(|rest| {
+        (1..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    if ok { Ok(s.to_owned()) } else { Err(Error::NotFound { what: "key".into() }) }
+}
+
 /// Parse `mode` from a query or body value.
 pub fn parse_mode(s: &str, param: &str) -> Result<Mode, Error> {
-    Mode::from_name(s).ok_or_else(|| {
-        Error::invalid_param("parameter_invalid", param, "`mode` must be `test` or `live`.")
-    })
+    Mode::from_name(s)
+        .ok_or_else(|| Error::invalid_param("parameter_invalid", param, "`mode` must be `test` or `live`."))
 }
 
 /// A validated `POST /accounts/{account}/keys` body.
@@ -90,7 +97,9 @@ impl CreateKey {
                     return Err(Error::invalid_param(
                         "parameter_invalid",
                         "name",
-                        format!("`name` must be at most {MAX_NAME_CHARS} characters, without control characters."),
+                        format!(
+                            "`name` must be at most {MAX_NAME_CHARS} characters, without control characters."
+                        ),
                     ));
                 }
                 s.clone()

@@ -15,16 +15,8 @@ use crate::Error;
 pub const MAX_AUTHORIZATION_LEN: usize = 4096;
 
 /// Query parameter names that conventionally carry API keys (compared case-insensitively).
-pub const QUERY_KEY_PARAMS: [&str; 8] = [
-    "api_key",
-    "apikey",
-    "api-key",
-    "key",
-    "access_token",
-    "auth_token",
-    "secret_key",
-    "authorization",
-];
+pub const QUERY_KEY_PARAMS: [&str; 8] =
+    ["api_key", "apikey", "api-key", "key", "access_token", "auth_token", "secret_key", "authorization"];
 
 /// How the credential was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +41,9 @@ impl Credential {
         if let Some(q) = query {
             check_query(q)?;
         }
-        let Some(value) = authorization else {
+        // An empty header is treated as absent: the platform may drop it before we see it, and
+        // the answer must not depend on that.
+        let Some(value) = authorization.filter(|v| !v.trim_matches([' ', '\t']).is_empty()) else {
             return Err(Error::ApiKeyMissing);
         };
         Credential::from_authorization(value)
@@ -92,9 +86,7 @@ impl Credential {
             Some(t) => t,
         };
         if token.starts_with([' ', '\t']) {
-            return Err(Error::AuthorizationMalformed {
-                detail: "more than one space after the scheme",
-            });
+            return Err(Error::AuthorizationMalformed { detail: "more than one space after the scheme" });
         }
         if token.contains(|c: char| c.is_whitespace()) {
             return Err(Error::AuthorizationMalformed { detail: "unexpected text after the token" });

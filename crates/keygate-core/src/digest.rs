@@ -7,8 +7,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::key::ApiKey;
 use crate::Error;
+use crate::key::ApiKey;
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -169,11 +169,9 @@ impl Error {
             | ApiKeyRevoked { .. }
             | ApiKeyExpired { .. }
             | AdminUnauthorized { .. } => ErrorType::Authentication,
-            Misconfigured { .. }
-            | StoreUnavailable
-            | RecordCorrupt
-            | OriginUnavailable
-            | Internal { .. } => ErrorType::Api,
+            Misconfigured { .. } | StoreUnavailable | RecordCorrupt | OriginUnavailable | Internal { .. } => {
+                ErrorType::Api
+            }
             _ => ErrorType::InvalidRequest,
         }
     }
@@ -256,11 +254,7 @@ impl Error {
     }
 
     /// Shorthand for an invalid parameter.
-    pub fn invalid_param(
-        code: &'static str,
-        param: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn invalid_param(code: &'static str, param: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidParameter { code, param: param.into(), message: message.into() }
     }
 }

@@ -1,6 +1,7 @@
 //! The edge decision as phases: credential → key → record → decision. The worker adds the
 //! HTTPS check before and the upstream request after.
 
+use crate::Error;
 use crate::clock::UnixSeconds;
 use crate::credential::Credential;
 use crate::digest::Pepper;
@@ -8,7 +9,6 @@ use crate::key::ApiKey;
 use crate::policy::{self, Decision};
 use crate::record::KeyRecord;
 use crate::store::{RecordStore, StoreError};
-use crate::Error;
 
 /// What a request presented, as far as authentication is concerned.
 #[derive(Debug, Clone, Copy, Default)]

@@ -11,8 +11,8 @@
 
 use std::fmt;
 
-use crate::rng::Rng;
 use crate::Error;
+use crate::rng::Rng;
 
 /// Base62 alphabet, in digit order.
 pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -1,13 +1,13 @@
 //! Key state as the Durable Object keeps it. The DO stores one [`StoredKey`] per key id and
 //! replicates its [`KeyRecord`] to KV under the digest.
 
+use crate::Error;
 use crate::admin::CreateKey;
 use crate::clock::UnixSeconds;
 use crate::digest::{KeyDigest, Pepper};
-use crate::key::{random_id, ApiKey};
+use crate::key::{ApiKey, random_id};
 use crate::record::{KeyRecord, KeyStatus, RECORD_VERSION};
 use crate::rng::Rng;
-use crate::Error;
 
 /// What the Durable Object stores per key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -70,4 +70,14 @@ pub fn create(
     };
     let stored = StoredKey { record, digest: pepper.digest(&key), last_used: None, kv_synced: false };
     Ok(NewKey { key, stored })
+}
+
+/// Revoke: any state → `revoked`, for good. Revoking a revoked key changes nothing.
+pub fn revoke(key: &StoredKey) -> StoredKey {
+    let mut next = key.clone();
+    if next.record.status != KeyStatus::Revoked {
+        next.record.status = KeyStatus::Revoked;
+        next.kv_synced = false;
+    }
+    next
 }

@@ -1,10 +1,10 @@
 //! Phase 4 of the request path: decide whether a valid key with a found record may pass.
 //! A pure function of the key, its record and the request time.
 
+use crate::Error;
 use crate::clock::UnixSeconds;
 use crate::key::ApiKey;
 use crate::record::{KeyRecord, KeyStatus};
-use crate::Error;
 
 /// A positive decision, with what the edge must tell the client and the origin.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! The key record: what KV replicates to the edge and the Durable Object keeps as authority.
 //! It never holds the raw key; it is stored under the key's digest.
 
+use crate::Error;
 use crate::clock::UnixSeconds;
 use crate::key::{KeyType, Mode};
-use crate::Error;
 
 /// Record schema version written by this build.
 pub const RECORD_VERSION: u32 = 1;

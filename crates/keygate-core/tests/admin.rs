@@ -1,5 +1,5 @@
 //! Admin API validation: each defect is a 400 naming its parameter.
-use keygate_core::admin::{parse_account, valid_account, CreateKey, MAX_BODY};
+use keygate_core::admin::{CreateKey, MAX_BODY, parse_account, valid_account};
 use keygate_core::key::{KeyType, Mode};
 
 #[test]
@@ -7,7 +7,16 @@ fn accounts() {
     for ok in ["acct_1", "acct_ABCxyz09", &format!("acct_{}", "a".repeat(64))] {
         assert!(valid_account(ok), "{ok}");
     }
-    for bad in ["", "acct_", "acct", "acct_a-b", "acct_ä", "ACCT_1", &format!("acct_{}", "a".repeat(65)), "acct_1/keys"] {
+    for bad in [
+        "",
+        "acct_",
+        "acct",
+        "acct_a-b",
+        "acct_ä",
+        "ACCT_1",
+        &format!("acct_{}", "a".repeat(65)),
+        "acct_1/keys",
+    ] {
         assert!(!valid_account(bad), "{bad}");
         assert_eq!(parse_account(bad).unwrap_err().param(), Some("account"));
     }
@@ -16,7 +25,10 @@ fn accounts() {
 #[test]
 fn create_ok() {
     let c = CreateKey::from_json(br#"{"type":"secret","mode":"live","name":"prod"}"#, 0).unwrap();
-    assert_eq!(c, CreateKey { key_type: KeyType::Secret, mode: Mode::Live, name: "prod".into(), expires_at: None });
+    assert_eq!(
+        c,
+        CreateKey { key_type: KeyType::Secret, mode: Mode::Live, name: "prod".into(), expires_at: None }
+    );
     let c = CreateKey::from_json(br#"{"type":"restricted","mode":"test","expires_at":100}"#, 50).unwrap();
     assert_eq!(c.expires_at, Some(100));
     assert_eq!(c.name, "");

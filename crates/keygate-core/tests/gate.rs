@@ -4,7 +4,7 @@ mod common;
 use common::block_on;
 use keygate_core::admin::CreateKey;
 use keygate_core::digest::Pepper;
-use keygate_core::gate::{authenticate, Presented};
+use keygate_core::gate::{Presented, authenticate};
 use keygate_core::key::{KeyType, Mode};
 use keygate_core::keystate;
 use keygate_core::rng::FixedRng;
@@ -29,7 +29,9 @@ fn bearer(k: &str) -> String {
 fn valid_key_authenticates() {
     let (store, pepper, key) = setup(Mode::Test);
     let auth = bearer(&key);
-    let ok = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap();
+    let ok =
+        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200))
+            .unwrap();
     assert_eq!(ok.record.account, "acct_1");
     assert_eq!(ok.record.mode, Mode::Test);
 }
@@ -41,7 +43,9 @@ fn malformed_key_costs_no_read() {
     bad.pop();
     bad.push(if key.ends_with('A') { 'B' } else { 'A' });
     let auth = bearer(&bad);
-    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap_err();
+    let e =
+        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200))
+            .unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
     assert_eq!(store.reads(), 0, "checksum failure must not read the store");
 }
@@ -51,7 +55,9 @@ fn unknown_key_is_invalid_and_redacted() {
     let (_store, pepper, key) = setup(Mode::Test);
     let empty = MemoryStore::new();
     let auth = bearer(&key);
-    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &empty, &pepper, 200)).unwrap_err();
+    let e =
+        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &empty, &pepper, 200))
+            .unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
     assert_eq!(e.status(), 401);
     assert!(!e.message().contains(&key));
@@ -66,7 +72,13 @@ fn modes_are_isolated() {
     let digest = pepper.digest_str(&key);
     live_only.put(Mode::Live, &digest, "irrelevant");
     let auth = bearer(&key);
-    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &live_only, &pepper, 200)).unwrap_err();
+    let e = block_on(authenticate(
+        Presented { authorization: Some(&auth), query: None },
+        &live_only,
+        &pepper,
+        200,
+    ))
+    .unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
     drop(store);
 }
@@ -77,7 +89,13 @@ fn store_faults_fail_closed() {
         let (store, pepper, key) = setup(Mode::Live);
         store.set_fault(Some(fault));
         let auth = bearer(&key);
-        let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap_err();
+        let e = block_on(authenticate(
+            Presented { authorization: Some(&auth), query: None },
+            &store,
+            &pepper,
+            200,
+        ))
+        .unwrap_err();
         assert_eq!(e.code(), "store_unavailable");
         assert!(e.status() >= 500);
     }
@@ -92,7 +110,13 @@ fn corrupt_records_fail_closed() {
         let store = MemoryStore::new();
         store.put(Mode::Test, &digest, junk);
         let auth = bearer(&key);
-        let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap_err();
+        let e = block_on(authenticate(
+            Presented { authorization: Some(&auth), query: None },
+            &store,
+            &pepper,
+            200,
+        ))
+        .unwrap_err();
         assert_eq!(e.code(), "record_corrupt", "{junk}");
         assert_eq!(e.status(), 500);
     }
@@ -103,7 +127,9 @@ fn wrong_pepper_finds_nothing() {
     let (store, _, key) = setup(Mode::Test);
     let other = Pepper::new("another-pepper-another-pepper-xxxx").unwrap();
     let auth = bearer(&key);
-    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &other, 200)).unwrap_err();
+    let e =
+        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &other, 200))
+            .unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
 }
 
@@ -118,7 +144,9 @@ fn missing_store_binding_is_misconfiguration() {
     let (store, pepper, key) = setup(Mode::Test);
     store.set_fault(Some(StoreError::Misconfigured("KEYS_TEST")));
     let auth = bearer(&key);
-    let e = block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200)).unwrap_err();
+    let e =
+        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200))
+            .unwrap_err();
     assert_eq!(e, keygate_core::Error::Misconfigured { what: "KEYS_TEST" });
     assert_eq!(e.status(), 500);
 }

@@ -1,14 +1,28 @@
 //! Identity headers and the strip list.
-use keygate_core::identity::{must_strip, Identity};
-use keygate_core::record::{KeyRecord, KeyStatus, RECORD_VERSION};
+use keygate_core::identity::{Identity, must_strip};
 use keygate_core::key::{KeyType, Mode};
+use keygate_core::record::{KeyRecord, KeyStatus, RECORD_VERSION};
 
 #[test]
 fn strip_list() {
     for name in [
-        "Authorization", "authorization", "Keygate-Account", "keygate-account", "KEYGATE-MODE",
-        "Keygate_Account", "keygate_key_id", "X-Keygate-Account", "x_keygate_mode", "Keygate-Signature",
-        "Keygate-Anything", "Connection", "Keep-Alive", "Proxy-Authorization", "TE", "Upgrade", "Trailer",
+        "Authorization",
+        "authorization",
+        "Keygate-Account",
+        "keygate-account",
+        "KEYGATE-MODE",
+        "Keygate_Account",
+        "keygate_key_id",
+        "X-Keygate-Account",
+        "x_keygate_mode",
+        "Keygate-Signature",
+        "Keygate-Anything",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authorization",
+        "TE",
+        "Upgrade",
+        "Trailer",
     ] {
         assert!(must_strip(name), "{name}");
     }
@@ -20,17 +34,32 @@ fn strip_list() {
 #[test]
 fn identity_headers() {
     let r = KeyRecord {
-        v: RECORD_VERSION, id: "key_1".into(), account: "acct_9".into(), mode: Mode::Live,
-        key_type: KeyType::Restricted, status: KeyStatus::Active, name: String::new(),
-        prefix: "rk_live_".into(), last4: "abcd".into(), created_at: 0, expires_at: None,
-        rolled_from: None, rolled_at: None,
+        v: RECORD_VERSION,
+        id: "key_1".into(),
+        account: "acct_9".into(),
+        mode: Mode::Live,
+        key_type: KeyType::Restricted,
+        status: KeyStatus::Active,
+        name: String::new(),
+        prefix: "rk_live_".into(),
+        last4: "abcd".into(),
+        created_at: 0,
+        expires_at: None,
+        rolled_from: None,
+        rolled_at: None,
     };
     let id = Identity::new(&r, "req_1".into());
     let h = id.headers();
-    assert_eq!(h, [
-        ("Keygate-Account", "acct_9"), ("Keygate-Key-Id", "key_1"), ("Keygate-Key-Type", "restricted"),
-        ("Keygate-Mode", "live"), ("Keygate-Request-Id", "req_1"),
-    ]);
+    assert_eq!(
+        h,
+        [
+            ("Keygate-Account", "acct_9"),
+            ("Keygate-Key-Id", "key_1"),
+            ("Keygate-Key-Type", "restricted"),
+            ("Keygate-Mode", "live"),
+            ("Keygate-Request-Id", "req_1"),
+        ]
+    );
     for (name, _) in h {
         assert!(must_strip(name), "identity header {name} must be stripped from clients");
     }

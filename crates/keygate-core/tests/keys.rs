@@ -1,8 +1,8 @@
 //! Key generation, redaction and the secrets-hygiene of Debug/Display.
 use keygate_core::admin::CreateKey;
 use keygate_core::credential::Credential;
-use keygate_core::digest::{secret_eq, OperatorToken, Pepper};
-use keygate_core::key::{checksum, redact, ApiKey, KeyType, Mode, KEY_LEN};
+use keygate_core::digest::{OperatorToken, Pepper, secret_eq};
+use keygate_core::key::{ApiKey, KEY_LEN, KeyType, Mode, checksum, redact};
 use keygate_core::keystate;
 use keygate_core::rng::{FixedRng, Rng, SystemRng};
 

@@ -4,7 +4,7 @@
 
 use keygate_core::credential::Credential;
 use keygate_core::digest::Pepper;
-use keygate_core::key::{checksum, ApiKey, KeyType, Mode};
+use keygate_core::key::{ApiKey, KeyType, Mode, checksum};
 use serde_json::Value;
 
 pub const CHECKSUMS: &str = include_str!("../data/checksum.json");
@@ -57,7 +57,10 @@ pub fn check_keys() -> usize {
         let s = c["key"].as_str().unwrap();
         let err = ApiKey::parse(s).expect_err(c["why"].as_str().unwrap());
         assert_eq!(err.code(), "api_key_invalid", "{}", c["why"]);
-        assert!(!err.message().contains(&s[..s.len().min(20)]) || s.len() < 9, "message must not echo the key");
+        assert!(
+            !err.message().contains(&s[..s.len().min(20)]) || s.len() < 9,
+            "message must not echo the key"
+        );
         n += 1;
     }
     n

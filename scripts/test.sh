@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `npm test`: install what is missing, then run every test layer; any failure fails the run.
+#   1. native: cargo test (core unit tests with known-answer vectors) + formatting and lints
+#   2. wasm-bindgen-test of the core in headless Chromium and Firefox
+#   3. end to end through real workerd (wrangler dev) with local KV and Durable Objects
+#   4. the deploy bundle: wrangler deploy --dry-run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --browsers
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "1/4 native: format, lints, cargo test"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings
+cargo test --workspace
+
+step "2/4 browsers: wasm-bindgen-test of keygate-core in headless Chromium and Firefox"
+CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_USE_BROWSER=1 \
+  cargo test -p keygate-core --target wasm32-unknown-unknown --test browser
+GECKODRIVER="$(command -v geckodriver)" WASM_BINDGEN_USE_BROWSER=1 \
+  cargo test -p keygate-core --target wasm32-unknown-unknown --test browser
+
+step "3/4 end to end through workerd"
+bash scripts/build.sh
+node tests/e2e/run.mjs
+
+step "4/4 deploy bundle: wrangler deploy --dry-run"
+rm -rf .e2e/dist
+KEYGATE_SKIP_BUILD=1 CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
+  wrangler deploy --dry-run --outdir .e2e/dist
+test -n "$(find .e2e/dist -name '*.wasm' -size +1k)"
+echo "all test layers passed"

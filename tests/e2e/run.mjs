@@ -1,0 +1,100 @@
+// End-to-end harness: real workerd (`wrangler dev`) with local KV and Durable Objects, in front
+// of real echo origins on loopback. Starts the instances the suites need, then runs every
+// `tests/e2e/*.test.mjs` with node's test runner and exits with its status.
+//
+// Instances (each with its own fresh local state):
+//   main    HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo origins
+//   plain   plain HTTP, same secrets (every request must be refused with https_required)
+//   bare    HTTPS, no secrets at all (must fail closed)
+//   down    HTTPS, test secrets, ORIGIN_TEST → a closed port, ORIGIN_LIVE unset
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { startEchoOrigin } from "../../scripts/echo-origin.mjs";
+import { ROOT, startWrangler } from "../../scripts/lib/dev.mjs";
+
+const runDir = path.join(ROOT, ".e2e", `run-${Date.now()}`);
+fs.mkdirSync(runDir, { recursive: true });
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const secrets = {
+  KEY_PEPPER: crypto.randomBytes(32).toString("hex"),
+  ADMIN_TOKEN: `adm_${crypto.randomBytes(24).toString("hex")}`,
+};
+const secretsFile = path.join(runDir, "secrets.env");
+fs.writeFileSync(secretsFile, Object.entries(secrets).map(([k, v]) => `${k}="${v}"`).join("\n") + "\n", { mode: 0o600 });
+const emptyFile = path.join(runDir, "empty.env");
+fs.writeFileSync(emptyFile, "");
+
+const originTest = await startEchoOrigin("test");
+const originLive = await startEchoOrigin("live");
+const closedPort = await freePort();
+
+const specs = {
+  main: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
+  plain: { protocol: "http", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
+  bare: { protocol: "https", envFile: emptyFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
+  down: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: `http://127.0.0.1:${closedPort}`, ORIGIN_LIVE: "" } },
+};
+
+const instances = {};
+let status = 1;
+try {
+  const started = await Promise.all(
+    Object.entries(specs).map(async ([name, spec]) => {
+      const port = await freePort();
+      const w = await startWrangler({
+        ...spec,
+        port,
+        persistTo: path.join(runDir, `state-${name}`),
+        logFile: path.join(runDir, `wrangler-${name}.log`),
+      });
+      return [name, w];
+    }),
+  );
+  for (const [name, w] of started) instances[name] = w;
+
+  const env = {
+    urls: Object.fromEntries(started.map(([n, w]) => [n, w.url])),
+    secrets,
+    origins: { test: originTest.url, live: originLive.url },
+    runDir,
+  };
+  const envFile = path.join(runDir, "env.json");
+  fs.writeFileSync(envFile, JSON.stringify(env, null, 1), { mode: 0o600 });
+
+  const files = fs
+    .readdirSync(path.join(ROOT, "tests", "e2e"))
+    .filter((f) => f.endsWith(".test.mjs"))
+    .sort()
+    .map((f) => path.join("tests", "e2e", f));
+  status = await new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], {
+      cwd: ROOT,
+      stdio: "inherit",
+      env: { ...process.env, KEYGATE_E2E: envFile },
+    });
+    child.on("exit", (code) => resolve(code ?? 1));
+  });
+} catch (e) {
+  console.error(`e2e harness failed: ${e.message}`);
+  for (const f of fs.readdirSync(runDir).filter((f) => f.endsWith(".log"))) {
+    console.error(`--- ${f} (tail) ---\n${fs.readFileSync(path.join(runDir, f), "utf8").split("\n").slice(-30).join("\n")}`);
+  }
+} finally {
+  for (const w of Object.values(instances)) w.stop();
+  originTest.server.close();
+  originLive.server.close();
+}
+process.exit(status);
