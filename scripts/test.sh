@@ -6,6 +6,9 @@
 #   4. the deploy bundle: wrangler deploy --dry-run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p .e2e
+log=.e2e/test.log
+exec > >(tee "$log") 2>&1
 bash scripts/setup.sh --browsers
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
@@ -32,4 +35,7 @@ rm -rf .e2e/dist
 KEYGATE_SKIP_BUILD=1 CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
   wrangler deploy --dry-run --outdir .e2e/dist
 test -n "$(find .e2e/dist -name '*.wasm' -size +1k)"
+# One closing line over every layer: cargo's and node's own counts, added up.
+passed=$(grep -aoE 'test result: ok\. [0-9]+ passed|ℹ pass [0-9]+' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 echo "all test layers passed"
+echo "npm test: $passed passed, 0 failed"
