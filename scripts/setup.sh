@@ -40,7 +40,10 @@ fi
 # 4. npm dependencies (wrangler, and Node 22 for npm scripts).
 if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund
+  # Not `npm ci`: the registry reachable here lacks workerd's darwin/windows builds, so the lock
+  # file cannot list them and `npm ci` refuses it. `--no-save` installs the locked versions and
+  # leaves package-lock.json untouched.
+  npm install --no-save --no-audit --no-fund
 fi
 
 # 5. Local secrets, random, generated once, git-ignored.
