@@ -59,6 +59,9 @@ pub struct CreateKey {
     pub name: String,
     /// Optional expiry, unix seconds, in the future.
     pub expires_at: Option<UnixSeconds>,
+    /// Confirm with the Durable Object on every request.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl CreateKey {
@@ -66,7 +69,7 @@ impl CreateKey {
     pub fn from_json(body: &[u8], now: UnixSeconds) -> Result<CreateKey, Error> {
         let obj = json_object(body)?;
         for field in obj.keys() {
-            if !["type", "mode", "name", "expires_at"].contains(&field.as_str()) {
+            if !["type", "mode", "name", "expires_at", "strict"].contains(&field.as_str()) {
                 return Err(Error::invalid_param(
                     "parameter_unknown",
                     clip(field),
@@ -120,7 +123,82 @@ impl CreateKey {
             },
             Some(_) => return Err(wrong_type("expires_at", "an integer (unix seconds)")),
         };
-        Ok(CreateKey { key_type, mode, name, expires_at })
+        let strict = match obj.get("strict") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(wrong_type("strict", "a boolean")),
+        };
+        Ok(CreateKey { key_type, mode, name, expires_at, strict })
+    }
+}
+
+/// The grace period of a roll, from its optional body `{"expires_in": <seconds>}`.
+pub fn parse_roll(body: &[u8]) -> Result<i64, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(crate::keystate::DEFAULT_GRACE);
+    }
+    let obj = json_object(body)?;
+    if let Some(field) = obj.keys().find(|k| k.as_str() != "expires_in") {
+        return Err(Error::invalid_param(
+            "parameter_unknown",
+            clip(field),
+            format!("Received unknown parameter: {}", clip(field)),
+        ));
+    }
+    match obj.get("expires_in") {
+        None | Some(Value::Null) => Ok(crate::keystate::DEFAULT_GRACE),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(s) if (0..=crate::keystate::MAX_GRACE).contains(&s) => Ok(s),
+            _ => Err(Error::invalid_param(
+                "parameter_invalid",
+                "expires_in",
+                format!(
+                    "`expires_in` must be a whole number of seconds from 0 to {}.",
+                    crate::keystate::MAX_GRACE
+                ),
+            )),
+        },
+        Some(_) => Err(wrong_type("expires_in", "an integer (seconds)")),
+    }
+}
+
+/// Stripe-style pagination of a list: `limit` (1–100, default 10) and `starting_after` (an id).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Page {
+    /// How many items at most.
+    pub limit: usize,
+    /// Return items after (older than) this id.
+    pub starting_after: Option<String>,
+}
+
+impl Page {
+    /// Parse from query values.
+    pub fn parse(limit: Option<&str>, starting_after: Option<&str>) -> Result<Page, Error> {
+        let limit = match limit {
+            None => 10,
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    return Err(Error::invalid_param(
+                        "parameter_invalid",
+                        "limit",
+                        "`limit` must be a whole number from 1 to 100.",
+                    ));
+                }
+            },
+        };
+        let starting_after = match starting_after {
+            None => None,
+            Some(s) if crate::authority::parse_event_id(s).is_some() => Some(s.to_owned()),
+            Some(_) => {
+                return Err(Error::invalid_param(
+                    "parameter_invalid",
+                    "starting_after",
+                    "`starting_after` must be an event id (`evt_…`).",
+                ));
+            }
+        };
+        Ok(Page { limit, starting_after })
     }
 }
 
@@ -185,11 +263,17 @@ pub struct KeyObject {
     pub expires_at: Option<UnixSeconds>,
     /// Last use, minute precision, if known.
     pub last_used: Option<UnixSeconds>,
+    /// Requests per UTC day, the last 30 days that saw use.
+    pub usage: std::collections::BTreeMap<String, u64>,
+    /// The key this one was rolled from, if any.
+    pub rolled_from: Option<String>,
+    /// Whether the edge confirms this key with the Durable Object on every request.
+    pub strict: bool,
 }
 
 impl KeyObject {
-    /// The object for a stored key (without its secret).
-    pub fn from_stored(k: &StoredKey) -> KeyObject {
+    /// The object for a stored key as of `now` (without its secret).
+    pub fn from_stored(k: &StoredKey, now: UnixSeconds) -> KeyObject {
         let r = &k.record;
         KeyObject {
             id: r.id.clone(),
@@ -202,26 +286,31 @@ impl KeyObject {
             name: r.name.clone(),
             prefix: r.prefix.clone(),
             last4: r.last4.clone(),
-            status: r.status.as_str().into(),
+            status: k.status_at(now).as_str().into(),
             created_at: r.created_at,
             expires_at: r.expires_at,
             last_used: k.last_used,
+            usage: k.usage.clone(),
+            rolled_from: r.rolled_from.clone(),
+            strict: r.strict,
         }
     }
 }
 
-/// A list response, `{"object":"list","data":[…]}`.
+/// A list response, `{"object":"list","data":[…],"has_more":false}`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct List<T> {
     /// Always `list`.
     pub object: String,
     /// The items.
     pub data: Vec<T>,
+    /// Whether more items follow the last one.
+    pub has_more: bool,
 }
 
 impl<T> List<T> {
-    /// Wrap items.
+    /// Wrap a complete list.
     pub fn new(data: Vec<T>) -> Self {
-        List { object: "list".into(), data }
+        List { object: "list".into(), data, has_more: false }
     }
 }

@@ -20,6 +20,13 @@ pub enum ErrorType {
 }
 
 impl ErrorType {
+    /// Parse the wire spelling.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Self::InvalidRequest, Self::Authentication, Self::Permission, Self::RateLimit, Self::Api]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+
     /// The wire spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -87,6 +94,13 @@ pub enum Error {
         /// Whether it expired because it was rolled to a successor.
         rolled: bool,
     },
+    /// A lifecycle change that needs an active key was asked of a key in another state.
+    KeyNotActive {
+        /// The key's current status.
+        status: &'static str,
+    },
+    /// The self-service API takes only secret keys.
+    SecretKeyRequired,
     /// The admin API was called without the right operator token.
     AdminUnauthorized {
         /// Whether a token was sent at all.
@@ -132,6 +146,19 @@ pub enum Error {
         /// What failed, for logs and the message.
         what: &'static str,
     },
+    /// An error the key authority (the Durable Object) answered with, passed on exactly.
+    Relayed {
+        /// Its HTTP status.
+        status: u16,
+        /// Its type.
+        kind: ErrorType,
+        /// Its code.
+        code: String,
+        /// Its message.
+        message: String,
+        /// Its parameter.
+        param: Option<String>,
+    },
 }
 
 impl Error {
@@ -151,12 +178,14 @@ impl Error {
             | InvalidParameter { .. }
             | BodyTooLarge { .. } => 400,
             AuthorizationTooLarge => 431,
-            ApiKeyRevoked { .. } | ApiKeyExpired { .. } => 403,
+            ApiKeyRevoked { .. } | ApiKeyExpired { .. } | SecretKeyRequired => 403,
+            KeyNotActive { .. } => 409,
             NotFound { .. } => 404,
             MethodNotAllowed { .. } => 405,
             Misconfigured { .. } | RecordCorrupt | Internal { .. } => 500,
             OriginUnavailable => 502,
             StoreUnavailable => 503,
+            Relayed { status, .. } => *status,
         }
     }
 
@@ -177,7 +206,7 @@ impl Error {
     }
 
     /// The stable machine-readable `code`. Users match on these: never rename one.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         use Error::*;
         match self {
             HttpsRequired => "https_required",
@@ -193,6 +222,8 @@ impl Error {
             ApiKeyInvalid { .. } => "api_key_invalid",
             ApiKeyRevoked { .. } => "api_key_revoked",
             ApiKeyExpired { .. } => "api_key_expired",
+            KeyNotActive { .. } => "key_not_active",
+            SecretKeyRequired => "secret_key_required",
             AdminUnauthorized { missing: true } => "admin_token_missing",
             AdminUnauthorized { missing: false } => "admin_token_invalid",
             InvalidParameter { code, .. } => code,
@@ -204,6 +235,7 @@ impl Error {
             RecordCorrupt => "record_corrupt",
             OriginUnavailable => "origin_unavailable",
             Internal { .. } => "internal_error",
+            Relayed { code, .. } => code,
         }
     }
 
@@ -211,6 +243,7 @@ impl Error {
     pub fn param(&self) -> Option<&str> {
         match self {
             Error::ApiKeyInQuery { param } | Error::InvalidParameter { param, .. } => Some(param),
+            Error::Relayed { param, .. } => param.as_deref(),
             Error::BodyTooLarge { .. } => Some("body"),
             _ => None,
         }
@@ -233,12 +266,15 @@ impl Error {
             ApiKeyInvalid { redacted } => format!("Invalid API key provided: {redacted}"),
             ApiKeyRevoked { redacted } => format!("The API key {redacted} has been revoked. Use an active key."),
             ApiKeyExpired { redacted, expired_at, rolled } => {
+                let when = crate::time::http_date(*expired_at);
                 if *rolled {
-                    format!("The API key {redacted} was rolled and expired at {expired_at} (unix time). Use its successor.")
+                    format!("The API key {redacted} was rolled and expired at {when} ({expired_at}). Use its successor.")
                 } else {
-                    format!("The API key {redacted} expired at {expired_at} (unix time). Use an active key.")
+                    format!("The API key {redacted} expired at {when} ({expired_at}). Use an active key.")
                 }
             }
+            KeyNotActive { status } => format!("Only an active key can be rolled; this key is {status}."),
+            SecretKeyRequired => "This endpoint needs a secret key (sk_…). Publishable and restricted keys cannot manage keys.".into(),
             AdminUnauthorized { missing: true } => "The admin API needs `Authorization: Bearer <ADMIN_TOKEN>`.".into(),
             AdminUnauthorized { missing: false } => "Invalid admin token.".into(),
             InvalidParameter { message, .. } => message.clone(),
@@ -250,6 +286,7 @@ impl Error {
             RecordCorrupt => "A stored key record is unreadable; the request was refused.".into(),
             OriginUnavailable => "The API origin could not be reached.".into(),
             Internal { what } => format!("Internal error ({what}); the request was refused."),
+            Relayed { message, .. } => message.clone(),
         }
     }
 
@@ -268,20 +305,20 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// The JSON error object, `{"error":{"type","code","message","param","doc_url"}}`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ErrorBody {
     /// The error object.
     pub error: ErrorObject,
 }
 
 /// The inner error object.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ErrorObject {
     /// `invalid_request_error`, `authentication_error`, …
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     /// Stable machine-readable code.
-    pub code: &'static str,
+    pub code: String,
     /// Human explanation.
     pub message: String,
     /// Offending parameter or null.
@@ -291,12 +328,24 @@ pub struct ErrorObject {
 }
 
 impl ErrorBody {
+    /// The error an answer in this shape describes (used to relay the authority's errors).
+    pub fn into_error(self, status: u16) -> Error {
+        let e = self.error;
+        Error::Relayed {
+            status,
+            kind: ErrorType::from_name(&e.kind).unwrap_or(ErrorType::Api),
+            code: e.code,
+            message: e.message,
+            param: e.param,
+        }
+    }
+
     /// Describe `err`; `doc_base` is the documentation page the code anchors into.
     pub fn new(err: &Error, doc_base: &str) -> Self {
         ErrorBody {
             error: ErrorObject {
-                kind: err.error_type().as_str(),
-                code: err.code(),
+                kind: err.error_type().as_str().to_owned(),
+                code: err.code().to_owned(),
                 message: err.message(),
                 param: err.param().map(str::to_owned),
                 doc_url: format!("{doc_base}#{}", err.code()),

@@ -4,7 +4,7 @@
 use crate::Error;
 use crate::clock::UnixSeconds;
 use crate::credential::Credential;
-use crate::digest::Pepper;
+use crate::digest::{KeyDigest, Pepper};
 use crate::key::ApiKey;
 use crate::policy::{self, Decision};
 use crate::record::KeyRecord;
@@ -19,13 +19,27 @@ pub struct Presented<'a> {
     pub query: Option<&'a str>,
 }
 
-/// An authenticated request: the key's record and the positive decision.
+/// An authenticated request: the key, its record and the positive decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
-    /// The key's record.
+    /// The presented key (redacted in `Debug`).
+    pub key: ApiKey,
+    /// Its digest.
+    pub digest: KeyDigest,
+    /// The key's record, as the edge store has it.
     pub record: KeyRecord,
     /// The decision, with deprecation details for rolling keys.
     pub decision: Decision,
+}
+
+impl Authenticated {
+    /// Decide again on the authority's own record (strict keys, self-service), which wins over
+    /// a possibly stale edge replica.
+    pub fn confirm(mut self, authoritative: KeyRecord, now: UnixSeconds) -> Result<Authenticated, Error> {
+        self.decision = policy::decide(&self.key, &authoritative, now)?;
+        self.record = authoritative;
+        Ok(self)
+    }
 }
 
 /// Authenticate one request against `store`. Format and checksum are checked before any read,
@@ -53,5 +67,5 @@ pub async fn authenticate<S: RecordStore>(
     let record = KeyRecord::from_json(&raw)?;
     // Phase 4: the policy decision.
     let decision = policy::decide(&key, &record, now)?;
-    Ok(Authenticated { record, decision })
+    Ok(Authenticated { key, digest, record, decision })
 }

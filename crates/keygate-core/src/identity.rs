@@ -15,6 +15,8 @@ pub mod names {
     pub const MODE: &str = "Keygate-Mode";
     /// Per-request id, also returned to the client.
     pub const REQUEST_ID: &str = "Keygate-Request-Id";
+    /// Which source confirmed the key: `do`, or `kv;max-staleness=<seconds>`.
+    pub const VERIFIED: &str = "Keygate-Verified";
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
@@ -42,28 +44,32 @@ pub struct Identity {
     pub mode: &'static str,
     /// `req_…`.
     pub request_id: String,
+    /// `do`, or `kv;max-staleness=<seconds>`: the bound on how stale the key's state may be.
+    pub verified: String,
 }
 
 impl Identity {
-    /// The identity of a request authenticated with `record`.
-    pub fn new(record: &KeyRecord, request_id: String) -> Self {
+    /// The identity of a request authenticated with `record`, confirmed as `verified` says.
+    pub fn new(record: &KeyRecord, request_id: String, verified: String) -> Self {
         Identity {
             account: record.account.clone(),
             key_id: record.id.clone(),
             key_type: record.key_type.as_str(),
             mode: record.mode.as_str(),
             request_id,
+            verified,
         }
     }
 
     /// The headers to add to the upstream request.
-    pub fn headers(&self) -> [(&'static str, &str); 5] {
+    pub fn headers(&self) -> [(&'static str, &str); 6] {
         [
             (names::ACCOUNT, &self.account),
             (names::KEY_ID, &self.key_id),
             (names::KEY_TYPE, self.key_type),
             (names::MODE, self.mode),
             (names::REQUEST_ID, &self.request_id),
+            (names::VERIFIED, &self.verified),
         ]
     }
 }

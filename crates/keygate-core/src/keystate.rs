@@ -1,5 +1,14 @@
-//! Key state as the Durable Object keeps it. The DO stores one [`StoredKey`] per key id and
-//! replicates its [`KeyRecord`] to KV under the digest.
+//! Key state as the Durable Object keeps it, and the lifecycle as pure transitions:
+//!
+//! ```text
+//! active ──roll──▶ rolling (expires_at = now + grace) ──grace ends──▶ expired
+//! active | rolling ──expire──▶ expired
+//! any ──revoke──▶ revoked
+//! ```
+//!
+//! Every transition is a function of the old state and an injected `now`; it never does I/O.
+
+use std::collections::BTreeMap;
 
 use crate::Error;
 use crate::admin::CreateKey;
@@ -8,6 +17,13 @@ use crate::digest::{KeyDigest, Pepper};
 use crate::key::{ApiKey, random_id};
 use crate::record::{KeyRecord, KeyStatus, RECORD_VERSION};
 use crate::rng::Rng;
+
+/// Grace period of a roll when none is given: 24 hours.
+pub const DEFAULT_GRACE: i64 = 86_400;
+/// Longest grace period: 7 days.
+pub const MAX_GRACE: i64 = 604_800;
+/// Days of request counts kept per key.
+pub const USAGE_DAYS: usize = 30;
 
 /// What the Durable Object stores per key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -19,6 +35,9 @@ pub struct StoredKey {
     /// Last use, minute precision.
     #[serde(default)]
     pub last_used: Option<UnixSeconds>,
+    /// Requests per UTC day (`YYYY-MM-DD`), the last [`USAGE_DAYS`] days.
+    #[serde(default)]
+    pub usage: BTreeMap<String, u64>,
     /// False while KV has not yet acknowledged the current record (the alarm retries).
     #[serde(default)]
     pub kv_synced: bool,
@@ -32,6 +51,24 @@ impl StoredKey {
             (KeyStatus::Active | KeyStatus::Rolling, Some(at)) if at <= now => KeyStatus::Expired,
             (s, _) => s,
         }
+    }
+
+    /// When this key's state changes by itself (a pending expiry), if it ever does.
+    pub fn next_change(&self, now: UnixSeconds) -> Option<UnixSeconds> {
+        match (self.record.status, self.record.expires_at) {
+            (KeyStatus::Active | KeyStatus::Rolling, Some(at)) if at > now => Some(at),
+            _ => None,
+        }
+    }
+
+    /// A copy with `record` changed by `f`, marked for replication.
+    fn changed(&self, f: impl FnOnce(&mut KeyRecord)) -> StoredKey {
+        let mut next = self.clone();
+        f(&mut next.record);
+        if next.record != self.record {
+            next.kv_synced = false;
+        }
+        next
     }
 }
 
@@ -67,17 +104,92 @@ pub fn create(
         expires_at: params.expires_at,
         rolled_from: None,
         rolled_at: None,
+        strict: params.strict,
     };
-    let stored = StoredKey { record, digest: pepper.digest(&key), last_used: None, kv_synced: false };
+    let stored = StoredKey {
+        record,
+        digest: pepper.digest(&key),
+        last_used: None,
+        usage: BTreeMap::new(),
+        kv_synced: false,
+    };
     Ok(NewKey { key, stored })
+}
+
+/// Roll an active key: a successor with the same type, name and options (and the same explicit
+/// expiry, if the old key had one), while the old key keeps working for `grace` seconds
+/// (0 ends it at once). Only an active key can be rolled.
+pub fn roll(
+    old: &StoredKey,
+    grace: i64,
+    pepper: &Pepper,
+    rng: &mut impl Rng,
+    now: UnixSeconds,
+) -> Result<(StoredKey, NewKey), Error> {
+    let status = old.status_at(now);
+    if status != KeyStatus::Active {
+        return Err(Error::KeyNotActive { status: status.as_str() });
+    }
+    if !(0..=MAX_GRACE).contains(&grace) {
+        return Err(Error::invalid_param(
+            "parameter_invalid",
+            "expires_in",
+            format!("`expires_in` must be between 0 and {MAX_GRACE} seconds."),
+        ));
+    }
+    let sunset = old.record.expires_at.map_or(now + grace, |at| at.min(now + grace));
+    let retired = old.changed(|r| {
+        r.status = if sunset <= now { KeyStatus::Expired } else { KeyStatus::Rolling };
+        r.rolled_at = Some(now);
+        r.expires_at = Some(sunset);
+    });
+    let params = CreateKey {
+        key_type: old.record.key_type,
+        mode: old.record.mode,
+        name: old.record.name.clone(),
+        expires_at: old.record.expires_at,
+        strict: old.record.strict,
+    };
+    let mut successor = create(&old.record.account, &params, pepper, rng, now)?;
+    successor.stored.record.rolled_from = Some(old.record.id.clone());
+    Ok((retired, successor))
+}
+
+/// Expire now. An active or rolling key becomes `expired` with `expires_at = now` (or its
+/// earlier expiry); an expired or revoked key is left as it is.
+pub fn expire(key: &StoredKey, now: UnixSeconds) -> StoredKey {
+    match key.record.status {
+        KeyStatus::Active | KeyStatus::Rolling => key.changed(|r| {
+            r.status = KeyStatus::Expired;
+            r.expires_at = Some(r.expires_at.map_or(now, |at| at.min(now)));
+        }),
+        KeyStatus::Expired | KeyStatus::Revoked => key.clone(),
+    }
 }
 
 /// Revoke: any state → `revoked`, for good. Revoking a revoked key changes nothing.
 pub fn revoke(key: &StoredKey) -> StoredKey {
+    key.changed(|r| r.status = KeyStatus::Revoked)
+}
+
+/// Catch up with time: a key whose `expires_at` has passed is stored as `expired`.
+pub fn advance(key: &StoredKey, now: UnixSeconds) -> StoredKey {
+    if key.status_at(now) == KeyStatus::Expired && key.record.status != KeyStatus::Expired {
+        key.changed(|r| r.status = KeyStatus::Expired)
+    } else {
+        key.clone()
+    }
+}
+
+/// Count `count` requests at `at`: `last_used` (minute precision) and the per-day counts.
+pub fn record_usage(key: &StoredKey, at: UnixSeconds, count: u64) -> StoredKey {
     let mut next = key.clone();
-    if next.record.status != KeyStatus::Revoked {
-        next.record.status = KeyStatus::Revoked;
-        next.kv_synced = false;
+    let minute = at - at.rem_euclid(60);
+    next.last_used = Some(next.last_used.map_or(minute, |t| t.max(minute)));
+    *next.usage.entry(crate::time::day(at)).or_default() += count;
+    while next.usage.len() > USAGE_DAYS {
+        let Some(oldest) = next.usage.keys().next().cloned() else { break };
+        next.usage.remove(&oldest);
     }
     next
 }

@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod authority;
 pub mod clock;
 pub mod credential;
 pub mod digest;
@@ -19,5 +20,6 @@ pub mod policy;
 pub mod record;
 pub mod rng;
 pub mod store;
+pub mod time;
 
 pub use error::{Error, ErrorBody, ErrorType};

@@ -66,6 +66,9 @@ pub struct KeyRecord {
     /// When this key was rolled to a successor.
     #[serde(default)]
     pub rolled_at: Option<UnixSeconds>,
+    /// Confirm with the Durable Object on every request (immediate revocation, more latency).
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl KeyRecord {

@@ -27,7 +27,13 @@ fn create_ok() {
     let c = CreateKey::from_json(br#"{"type":"secret","mode":"live","name":"prod"}"#, 0).unwrap();
     assert_eq!(
         c,
-        CreateKey { key_type: KeyType::Secret, mode: Mode::Live, name: "prod".into(), expires_at: None }
+        CreateKey {
+            key_type: KeyType::Secret,
+            mode: Mode::Live,
+            name: "prod".into(),
+            expires_at: None,
+            strict: false
+        }
     );
     let c = CreateKey::from_json(br#"{"type":"restricted","mode":"test","expires_at":100}"#, 50).unwrap();
     assert_eq!(c.expires_at, Some(100));

@@ -47,8 +47,9 @@ fn identity_headers() {
         expires_at: None,
         rolled_from: None,
         rolled_at: None,
+        strict: false,
     };
-    let id = Identity::new(&r, "req_1".into());
+    let id = Identity::new(&r, "req_1".into(), "kv;max-staleness=60".into());
     let h = id.headers();
     assert_eq!(
         h,
@@ -58,6 +59,7 @@ fn identity_headers() {
             ("Keygate-Key-Type", "restricted"),
             ("Keygate-Mode", "live"),
             ("Keygate-Request-Id", "req_1"),
+            ("Keygate-Verified", "kv;max-staleness=60"),
         ]
     );
     for (name, _) in h {

@@ -59,7 +59,13 @@ fn debug_and_display_are_redacted() {
     assert!(!format!("{p:?}").contains("0123456789abcdef"));
     let new = keystate::create(
         "acct_1",
-        &CreateKey { key_type: KeyType::Secret, mode: Mode::Test, name: String::new(), expires_at: None },
+        &CreateKey {
+            key_type: KeyType::Secret,
+            mode: Mode::Test,
+            name: String::new(),
+            expires_at: None,
+            strict: false,
+        },
         &p,
         &mut SystemRng,
         1,

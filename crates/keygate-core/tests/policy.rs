@@ -23,6 +23,7 @@ fn record(k: &ApiKey, status: KeyStatus, expires_at: Option<i64>, rolled_at: Opt
         expires_at,
         rolled_from: None,
         rolled_at,
+        strict: false,
     }
 }
 
@@ -82,24 +83,4 @@ fn record_of_other_mode_or_type_is_invalid() {
     let mut r = record(&k, KeyStatus::Active, None, None);
     r.key_type = KeyType::Publishable;
     assert_eq!(decide(&k, &r, 0).unwrap_err().code(), "api_key_invalid");
-}
-
-#[test]
-fn revoke_is_terminal_and_idempotent() {
-    use keygate_core::digest::KeyDigest;
-    use keygate_core::keystate::{StoredKey, revoke};
-    let k = key(KeyType::Secret, Mode::Test);
-    for status in [KeyStatus::Active, KeyStatus::Rolling, KeyStatus::Expired, KeyStatus::Revoked] {
-        let stored = StoredKey {
-            record: record(&k, status, Some(2_000), None),
-            digest: KeyDigest("v1:x".into()),
-            last_used: None,
-            kv_synced: true,
-        };
-        let r = revoke(&stored);
-        assert_eq!(r.record.status, KeyStatus::Revoked);
-        assert_eq!(r.kv_synced, status == KeyStatus::Revoked, "a change must be replicated again");
-        assert_eq!(decide(&k, &r.record, 0).unwrap_err().code(), "api_key_revoked");
-        assert_eq!(revoke(&r), r);
-    }
 }

@@ -103,3 +103,12 @@ creds = [
 ]
 with open("credentials.json", "w") as f:
     json.dump(creds, f, indent=1)
+
+# Dates: HTTP-date (IMF-fixdate) and UTC day keys, from Python's email.utils and datetime.
+import datetime, email.utils
+times = [0, 1, 59, 86399, 86400, 784111777, 951782400, 951868799, 1709164800, 1795331173,
+         4102444800, 253402300799, 1234567890, 1330473600 - 1]
+with open("dates.json", "w") as f:
+    json.dump([{"t": t, "http_date": email.utils.formatdate(t, usegmt=True),
+                "day": datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d")}
+               for t in times], f, indent=1)
