@@ -43,6 +43,25 @@ pub fn origin(env: &Env, mode: Mode) -> Result<Url, Error> {
     Ok(url)
 }
 
+/// Default and minimum of `KV_CACHE_TTL`, seconds (Workers KV's own minimum is 30).
+pub const DEFAULT_KV_CACHE_TTL: u64 = 60;
+/// The smallest `KV_CACHE_TTL` accepted.
+pub const MIN_KV_CACHE_TTL: u64 = 30;
+
+/// `KV_CACHE_TTL`: how long edge locations cache key records, which bounds how long a
+/// revocation takes to reach every edge. An invalid value is a misconfiguration.
+pub fn kv_cache_ttl(env: &Env) -> Result<u64, Error> {
+    match string(env, "KV_CACHE_TTL") {
+        None => Ok(DEFAULT_KV_CACHE_TTL),
+        Some(s) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (MIN_KV_CACHE_TTL..=86_400).contains(n))
+            .ok_or(Error::Misconfigured { what: "KV_CACHE_TTL" }),
+    }
+}
+
 /// The KV binding name for `mode`.
 pub fn kv_binding(mode: Mode) -> &'static str {
     match mode {

@@ -1,16 +1,14 @@
 //! `KeyStore`, the Durable Object that is the authority for the keys of one (mode, account).
-//!
-//! Storage layout (the DO's transactional key-value storage, values are JSON text):
-//! * `key:{key_id}` → [`StoredKey`]: the record, its digest, `last_used`, and whether KV has it.
-//!
-//! Every change is written to the DO's own storage first, then replicated to KV under the digest.
-//! A KV write that fails leaves `kv_synced = false`; the alarm retries until KV agrees.
+//! All of its logic is `keygate_core::authority::Authority`; this file adapts the DO's storage
+//! and KV to the core's traits, and carries commands from the worker.
 
-use keygate_core::admin::{CreateKey, KeyObject, List};
-use keygate_core::clock::Clock;
+use keygate_core::admin::{CreateKey, Page};
+use keygate_core::authority::{Actor, Authority, RecordWriter, StateStore};
+use keygate_core::clock::{Clock, UnixSeconds};
+use keygate_core::digest::KeyDigest;
 use keygate_core::key::Mode;
-use keygate_core::keystate::{self, StoredKey};
 use keygate_core::rng::SystemRng;
+use keygate_core::store::StoreError;
 use keygate_core::{Error, ErrorBody};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -21,48 +19,41 @@ use worker::{
 use crate::config;
 use crate::platform::WorkerClock;
 
-/// Seconds between KV replication retries.
-const KV_RETRY_SECONDS: i64 = 5;
-
 /// What the worker asks of a `KeyStore`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
     /// Create a key.
-    Create {
-        /// The account (the object is already per account; this is checked).
-        account: String,
-        /// Validated parameters.
-        params: CreateKey,
-    },
-    /// List the account's keys in this mode.
-    List {
-        /// The account.
-        account: String,
-    },
+    Create { account: String, params: CreateKey, actor: Actor },
+    /// The account's keys.
+    List { account: String },
     /// One key.
-    Get {
-        /// The account.
-        account: String,
-        /// `key_…`.
-        key_id: String,
-    },
+    Get { account: String, key_id: String },
+    /// Roll a key with a grace period in seconds.
+    Roll { account: String, key_id: String, grace: i64, actor: Actor },
+    /// End a key now.
+    Expire { account: String, key_id: String, actor: Actor },
     /// Revoke a key.
-    Revoke {
-        /// The account.
-        account: String,
-        /// `key_…`.
-        key_id: String,
-    },
+    Revoke { account: String, key_id: String, actor: Actor },
+    /// The audit log.
+    Events { account: String, page: Page },
+    /// The authoritative record of a key presented with `digest`.
+    Verify { account: String, key_id: String, digest: KeyDigest },
+    /// Requests seen at the edge.
+    Usage { account: String, key_id: String, at: UnixSeconds, count: u64 },
 }
 
-/// The object for (mode, account): `idFromName("test:acct_123")`.
-pub fn object_name(mode: Mode, account: &str) -> String {
-    format!("{}:{account}", mode.as_str())
+impl Command {
+    fn changes_state(&self) -> bool {
+        matches!(
+            self,
+            Command::Create { .. } | Command::Roll { .. } | Command::Expire { .. } | Command::Revoke { .. }
+        )
+    }
 }
 
 /// Send `command` to the object for (mode, account) and decode its answer. An error answer is
-/// passed on as the same error; a transport fault is [`Error::StoreUnavailable`].
+/// relayed as it is; a transport fault is [`Error::StoreUnavailable`].
 pub async fn call<T: DeserializeOwned>(
     env: &Env,
     mode: Mode,
@@ -73,7 +64,7 @@ pub async fn call<T: DeserializeOwned>(
         .durable_object(config::KEYSTORE_BINDING)
         .map_err(|_| Error::Misconfigured { what: config::KEYSTORE_BINDING })?;
     let stub = ns
-        .id_from_name(&object_name(mode, account))
+        .id_from_name(&format!("{}:{account}", mode.as_str()))
         .and_then(|id| id.get_stub())
         .map_err(|_| Error::StoreUnavailable)?;
     let body = serde_json::to_string(command).map_err(|_| Error::Internal { what: "encoding a command" })?;
@@ -87,24 +78,9 @@ pub async fn call<T: DeserializeOwned>(
     if (200..300).contains(&status) {
         return serde_json::from_str(&text).map_err(|_| Error::StoreUnavailable);
     }
-    Err(decode_error(status, &text))
-}
-
-/// Turn an error answer of the object back into the error it described.
-fn decode_error(status: u16, text: &str) -> Error {
-    #[derive(Deserialize)]
-    struct Wire {
-        error: WireObject,
-    }
-    #[derive(Deserialize)]
-    struct WireObject {
-        code: String,
-    }
-    match serde_json::from_str::<Wire>(text).map(|w| w.error.code) {
-        Ok(code) if code == "misconfigured" => Error::Misconfigured { what: "KEY_PEPPER" },
-        Ok(code) if code == "record_corrupt" => Error::RecordCorrupt,
-        Ok(code) if code == "resource_missing" && status == 404 => Error::NotFound { what: "key".into() },
-        _ => Error::StoreUnavailable,
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => Err(body.into_error(status)),
+        Err(_) => Err(Error::StoreUnavailable),
     }
 }
 
@@ -121,12 +97,18 @@ impl DurableObject for KeyStore {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let outcome = match req.text().await {
-            Ok(body) => match serde_json::from_str::<Command>(&body) {
-                Ok(command) => self.run(command).await,
-                Err(_) => Err(Error::Internal { what: "undecodable command" }),
-            },
-            Err(_) => Err(Error::Internal { what: "unreadable command" }),
+        let outcome = match req.text().await.ok().and_then(|b| serde_json::from_str::<Command>(&b).ok()) {
+            Some(command) if command.changes_state() => {
+                // A change, with its KV write, runs alone: no other event is delivered until it
+                // is done, so no change can overwrite another's state or reorder KV writes.
+                let (storage, env) = (self.state.storage(), self.env.clone());
+                self.state
+                    .block_concurrency_while(async move { Ok(execute(storage, env, command).await) })
+                    .await
+                    .unwrap_or(Err(Error::StoreUnavailable))
+            }
+            Some(command) => execute(self.state.storage(), self.env.clone(), command).await,
+            None => Err(Error::Internal { what: "undecodable command" }),
         };
         Ok(match outcome {
             Ok(json) => Response::builder().with_status(200).fixed(json.into_bytes()),
@@ -138,144 +120,128 @@ impl DurableObject for KeyStore {
     }
 
     async fn alarm(&self) -> worker::Result<Response> {
-        let pending = self.sync_kv().await;
-        if pending > 0 {
-            self.schedule_retry().await;
-        }
+        let (storage, env) = (self.state.storage(), self.env.clone());
+        let _ = self
+            .state
+            .block_concurrency_while(async move {
+                let now = WorkerClock.now();
+                let (state, kv) = (DoState(storage), KvWriter(&env));
+                let next = Authority { state: &state, kv: &kv }.sync(now).await;
+                schedule(&state.0, next.unwrap_or(Some(now + keygate_core::authority::KV_RETRY_SECONDS)))
+                    .await;
+                Ok(())
+            })
+            .await;
         Response::ok("")
     }
 }
 
-impl KeyStore {
-    async fn run(&self, command: Command) -> Result<String, Error> {
-        match command {
-            Command::Create { account, params } => {
-                let pepper = config::pepper(&self.env)?;
-                let now = WorkerClock.now();
-                let new = keystate::create(&account, &params, &pepper, &mut SystemRng, now)?;
-                let stored = self.commit(new.stored).await?;
-                let mut object = KeyObject::from_stored(&stored);
-                object.secret = Some(new.key.expose_secret().to_owned());
-                to_json(&object)
-            }
-            Command::List { account } => {
-                let now = WorkerClock.now();
-                let data = self
-                    .all_keys()
-                    .await?
-                    .into_iter()
-                    .filter(|k| k.record.account == account)
-                    .map(|k| {
-                        let mut o = KeyObject::from_stored(&k);
-                        o.status = k.status_at(now).as_str().into();
-                        o
-                    })
-                    .collect();
-                to_json(&List::new(data))
-            }
-            Command::Get { account, key_id } => {
-                let key = self.load(&account, &key_id).await?;
-                let mut o = KeyObject::from_stored(&key);
-                o.status = key.status_at(WorkerClock.now()).as_str().into();
-                to_json(&o)
-            }
-            Command::Revoke { account, key_id } => {
-                let key = self.load(&account, &key_id).await?;
-                let next = self.commit(keystate::revoke(&key)).await?;
-                to_json(&KeyObject::from_stored(&next))
-            }
+/// Run one command against the object's storage.
+async fn execute(storage: worker::Storage, env: Env, command: Command) -> Result<String, Error> {
+    let now = WorkerClock.now();
+    let changes = command.changes_state();
+    let (state, kv) = (DoState(storage), KvWriter(&env));
+    let a = Authority { state: &state, kv: &kv };
+    let json = match command {
+        Command::Create { account, params, actor } => {
+            let pepper = config::pepper(&env)?;
+            to_json(&a.create(&account, &params, &pepper, &mut SystemRng, now, &actor).await?)
+        }
+        Command::List { account } => to_json(&keygate_core::admin::List::new(a.list(&account, now).await?)),
+        Command::Get { account, key_id } => to_json(&a.get(&account, &key_id, now).await?),
+        Command::Roll { account, key_id, grace, actor } => {
+            let pepper = config::pepper(&env)?;
+            to_json(&a.roll(&account, &key_id, grace, &pepper, &mut SystemRng, now, &actor).await?)
+        }
+        Command::Expire { account, key_id, actor } => {
+            to_json(&a.expire(&account, &key_id, now, &actor).await?)
+        }
+        Command::Revoke { account, key_id, actor } => {
+            to_json(&a.revoke(&account, &key_id, now, &actor).await?)
+        }
+        Command::Events { account, page } => to_json(&a.events(&account, &page).await?),
+        Command::Verify { account, key_id, digest } => to_json(&a.verify(&account, &key_id, &digest).await?),
+        Command::Usage { account, key_id, at, count } => {
+            a.record_usage(&account, &key_id, at, count).await?;
+            Ok("{}".into())
+        }
+    }?;
+    if changes {
+        // A pending KV write or expiry needs the alarm; if this fails, the next change sets it.
+        if let Ok(next) = a.next_alarm(now).await {
+            schedule(&state.0, next).await;
         }
     }
+    Ok(json)
+}
 
-    /// The key `key_id` of `account`, or not found.
-    async fn load(&self, account: &str, key_id: &str) -> Result<StoredKey, Error> {
-        let text: Option<String> =
-            self.state.storage().get(&format!("key:{key_id}")).await.map_err(|_| Error::StoreUnavailable)?;
-        let key: StoredKey = match text {
-            Some(t) => serde_json::from_str(&t).map_err(|_| Error::RecordCorrupt)?,
-            None => return Err(Error::NotFound { what: "key".into() }),
-        };
-        if key.record.account != account {
-            return Err(Error::NotFound { what: "key".into() });
-        }
-        Ok(key)
-    }
-
-    /// Save a changed key to the DO first, then replicate it to KV (or leave that to the alarm).
-    async fn commit(&self, mut key: StoredKey) -> Result<StoredKey, Error> {
-        if key.kv_synced {
-            return Ok(key);
-        }
-        self.save(&key).await?;
-        if self.replicate(&key).await {
-            key.kv_synced = true;
-            self.save(&key).await?;
-        } else {
-            self.schedule_retry().await;
-        }
-        Ok(key)
-    }
-
-    async fn save(&self, key: &StoredKey) -> Result<(), Error> {
-        let json = serde_json::to_string(key).map_err(|_| Error::Internal { what: "encoding a key" })?;
-        self.state
-            .storage()
-            .put(&format!("key:{}", key.record.id), json)
-            .await
-            .map_err(|_| Error::StoreUnavailable)
-    }
-
-    async fn all_keys(&self) -> Result<Vec<StoredKey>, Error> {
-        let map = self
-            .state
-            .storage()
-            .list_with_options(ListOptions::new().prefix("key:"))
-            .await
-            .map_err(|_| Error::StoreUnavailable)?;
-        let mut out = Vec::new();
-        for value in map.values() {
-            let text = value.ok().and_then(|v| v.as_string()).ok_or(Error::RecordCorrupt)?;
-            out.push(serde_json::from_str(&text).map_err(|_| Error::RecordCorrupt)?);
-        }
-        Ok(out)
-    }
-
-    /// Write the key's record to its mode's KV namespace. True when KV acknowledged it.
-    async fn replicate(&self, key: &StoredKey) -> bool {
-        let Ok(kv) = self.env.kv(config::kv_binding(key.record.mode)) else {
-            return false;
-        };
-        match kv.put(key.digest.as_str(), key.record.to_json()) {
-            Ok(put) => put.execute().await.is_ok(),
-            Err(_) => false,
-        }
-    }
-
-    /// Replicate every key KV has not acknowledged yet. Returns how many are still pending.
-    async fn sync_kv(&self) -> usize {
-        let Ok(keys) = self.all_keys().await else {
-            return 1;
-        };
-        let mut pending = 0;
-        for mut key in keys.into_iter().filter(|k| !k.kv_synced) {
-            if self.replicate(&key).await {
-                key.kv_synced = true;
-                if self.save(&key).await.is_err() {
-                    pending += 1;
-                }
-            } else {
-                pending += 1;
-            }
-        }
-        pending
-    }
-
-    async fn schedule_retry(&self) {
-        let at = (WorkerClock.now() + KV_RETRY_SECONDS) * 1000;
-        let _ = self.state.storage().set_alarm(at).await;
-    }
+async fn schedule(storage: &worker::Storage, at: Option<UnixSeconds>) {
+    let _ = match at {
+        Some(t) => storage.set_alarm(t * 1000).await,
+        None => storage.delete_alarm().await,
+    };
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|_| Error::Internal { what: "encoding a response" })
+}
+
+/// The DO's storage as the core's [`StateStore`].
+struct DoState(worker::Storage);
+
+fn failed(e: worker::Error) -> StoreError {
+    StoreError::Failed(e.to_string())
+}
+
+impl StateStore for DoState {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.0.get::<String>(key).await.map_err(failed)
+    }
+
+    async fn put(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.0.put(key, value).await.map_err(failed)
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        end: Option<&str>,
+        reverse: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut opts = ListOptions::new().prefix(prefix).reverse(reverse);
+        if let Some(e) = end {
+            opts = opts.end(e);
+        }
+        if let Some(n) = limit {
+            opts = opts.limit(n);
+        }
+        let map = self.0.list_with_options(opts).await.map_err(failed)?;
+        let mut rows = Vec::new();
+        for entry in map.entries() {
+            let pair = entry.map_err(|_| StoreError::Failed("listing".into()))?;
+            let pair: worker::js_sys::Array = pair.into();
+            let (k, v) = (pair.get(0).as_string(), pair.get(1).as_string());
+            match (k, v) {
+                (Some(k), Some(v)) => rows.push((k, v)),
+                _ => return Err(StoreError::Failed("a stored value is not text".into())),
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// KV as the core's [`RecordWriter`].
+struct KvWriter<'a>(&'a Env);
+
+impl RecordWriter for KvWriter<'_> {
+    async fn put(&self, mode: Mode, digest: &KeyDigest, record: &str) -> Result<(), StoreError> {
+        let binding = config::kv_binding(mode);
+        let kv = self.0.kv(binding).map_err(|_| StoreError::Misconfigured(binding))?;
+        kv.put(digest.as_str(), record)
+            .map_err(|e| StoreError::Failed(e.to_string()))?
+            .execute()
+            .await
+            .map_err(|e| StoreError::Failed(e.to_string()))
+    }
 }

@@ -9,6 +9,7 @@ mod kv;
 mod platform;
 mod proxy;
 mod respond;
+mod usage;
 
 pub use keystore::KeyStore;
 
@@ -18,13 +19,13 @@ use worker::{Context, Env, Request, Response, event};
 /// Every request: HTTPS check, then the admin API or the edge path. Errors become JSON here and
 /// only here.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let request_id = platform::request_id();
-    let outcome = route(req, &env, &request_id).await;
+    let outcome = route(req, &env, &ctx, &request_id).await;
     Ok(outcome.unwrap_or_else(|e| respond::error(&e, &request_id, &config::doc_url(&env))))
 }
 
-async fn route(req: Request, env: &Env, request_id: &str) -> Result<Response, Error> {
+async fn route(req: Request, env: &Env, ctx: &Context, request_id: &str) -> Result<Response, Error> {
     let url = req.url().map_err(|_| Error::Internal { what: "reading the request URL" })?;
     // HTTPS only, decided from the URL the platform saw. A client's X-Forwarded-Proto never counts.
     if url.scheme() != "https" {
@@ -34,6 +35,6 @@ async fn route(req: Request, env: &Env, request_id: &str) -> Result<Response, Er
     if path == "/_keygate" || path.starts_with("/_keygate/") {
         admin::handle(req, &url, env, request_id).await
     } else {
-        edge::handle(req, &url, env, request_id).await
+        edge::handle(req, &url, env, ctx, request_id).await
     }
 }

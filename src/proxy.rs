@@ -3,6 +3,8 @@
 
 use keygate_core::Error;
 use keygate_core::identity::{Identity, must_strip, names};
+use keygate_core::policy::Deprecation;
+use keygate_core::time::http_date;
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Url};
 
 /// The URL at the origin for a request to `url`: the origin's scheme, host and base path, then
@@ -16,7 +18,13 @@ pub fn target(origin: &Url, url: &Url) -> String {
 }
 
 /// Forward `req` to `origin` with `identity`, and return the origin's answer with the request id.
-pub async fn forward(req: Request, url: &Url, origin: &Url, identity: &Identity) -> Result<Response, Error> {
+pub async fn forward(
+    req: Request,
+    url: &Url,
+    origin: &Url,
+    identity: &Identity,
+    deprecation: Option<Deprecation>,
+) -> Result<Response, Error> {
     let internal = |_| Error::Internal { what: "building the upstream request" };
     let headers = Headers::new();
     for (name, value) in req.headers().entries() {
@@ -43,6 +51,11 @@ pub async fn forward(req: Request, url: &Url, origin: &Url, identity: &Identity)
         .map(Headers)
         .map_err(|_| Error::Internal { what: "copying the origin's headers" })?;
     let _ = out.set(names::REQUEST_ID, &identity.request_id);
+    if let Some(d) = deprecation {
+        // RFC 9745 and RFC 8594: this key has a successor and stops working at `sunset`.
+        let _ = out.set("Deprecation", &format!("@{}", d.rolled_at));
+        let _ = out.set("Sunset", &http_date(d.sunset));
+    }
     let status = resp.status_code();
     let (_, body) = resp.into_parts();
     Ok(Response::builder().with_status(status).with_headers(out).body(body))

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import crypto from "node:crypto";
 import { basic, bearer, call, createKey, newAccount } from "./helpers.mjs";
 
-const IDENTITY = ["keygate-account", "keygate-key-id", "keygate-key-type", "keygate-mode", "keygate-request-id"];
+const IDENTITY = ["keygate-account", "keygate-key-id", "keygate-key-type", "keygate-mode", "keygate-request-id", "keygate-verified"];
 
 function assertProxied(res, key, origin) {
   assert.equal(res.status, 200, res.text);
@@ -18,6 +18,9 @@ function assertProxied(res, key, origin) {
   assert.equal(seen.headers["keygate-mode"], key.mode);
   assert.match(seen.headers["keygate-request-id"], /^req_[0-9A-Za-z]{24}$/);
   assert.equal(res.headers["keygate-request-id"], seen.headers["keygate-request-id"]);
+  assert.equal(seen.headers["keygate-verified"], key.strict ? "do" : "kv;max-staleness=60");
+  assert.equal(res.headers.deprecation, undefined);
+  assert.equal(res.headers.sunset, undefined);
   // Each identity header arrives exactly once.
   for (const h of IDENTITY) assert.equal(seen.raw_header_names.filter((n) => n.toLowerCase() === h).length, 1, h);
   assert.ok(!JSON.stringify(seen).includes(key.secret), "the raw key must never reach origin");
@@ -87,6 +90,7 @@ describe("authenticated requests are proxied", () => {
       "KEYGATE-MODE": "live",
       "Keygate-Key-Type": "secret",
       "Keygate-Request-Id": "req_forged",
+      "Keygate-Verified": "do",
       "X-Keygate-Account": "acct_attacker",
       "Keygate_Account": "acct_attacker",
       "keygate_mode": "live",

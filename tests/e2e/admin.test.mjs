@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { admin, assertError, createKey, newAccount } from "./helpers.mjs";
 
-const KEY_FIELDS = ["account", "created_at", "expires_at", "id", "last4", "last_used", "livemode", "mode", "name", "object", "prefix", "status", "type"];
+const KEY_FIELDS = ["account", "created_at", "expires_at", "id", "last4", "last_used", "livemode", "mode", "name", "object", "prefix", "rolled_from", "status", "strict", "type", "usage"];
 
 describe("admin API", () => {
   it("creates a key: 201 with the secret shown once", async () => {
@@ -27,6 +27,9 @@ describe("admin API", () => {
     assert.ok(k.created_at >= before - 1 && k.created_at <= before + 60);
     assert.equal(k.expires_at, null);
     assert.equal(k.last_used, null);
+    assert.deepEqual(k.usage, {});
+    assert.equal(k.rolled_from, null);
+    assert.equal(k.strict, false);
   });
 
   it("lists keys without secrets, filtered by mode or all", async () => {
@@ -36,6 +39,7 @@ describe("admin API", () => {
     const test = await admin("GET", `/accounts/${account}/keys?mode=test`);
     assert.equal(test.status, 200);
     assert.equal(test.json.object, "list");
+    assert.equal(test.json.has_more, false);
     assert.deepEqual(test.json.data.map((k) => k.id), [a.id]);
     assert.deepEqual(Object.keys(test.json.data[0]).sort(), KEY_FIELDS);
     const all = await admin("GET", `/accounts/${account}/keys`);

@@ -192,16 +192,32 @@ impl Error {
     /// The `type` of the error object.
     pub fn error_type(&self) -> ErrorType {
         use Error::*;
+        // Exhaustive on purpose: a new variant must choose its type.
         match self {
             ApiKeyMissing
             | ApiKeyInvalid { .. }
             | ApiKeyRevoked { .. }
             | ApiKeyExpired { .. }
             | AdminUnauthorized { .. } => ErrorType::Authentication,
+            SecretKeyRequired => ErrorType::Permission,
             Misconfigured { .. } | StoreUnavailable | RecordCorrupt | OriginUnavailable | Internal { .. } => {
                 ErrorType::Api
             }
-            _ => ErrorType::InvalidRequest,
+            Relayed { kind, .. } => *kind,
+            HttpsRequired
+            | AuthorizationMalformed { .. }
+            | AuthorizationSchemeCase { .. }
+            | AuthorizationSchemeUnsupported
+            | AuthorizationTooLarge
+            | MultipleCredentials
+            | BasicMalformed { .. }
+            | BasicPasswordNotEmpty
+            | ApiKeyInQuery { .. }
+            | KeyNotActive { .. }
+            | InvalidParameter { .. }
+            | BodyTooLarge { .. }
+            | NotFound { .. }
+            | MethodNotAllowed { .. } => ErrorType::InvalidRequest,
         }
     }
 
