@@ -2,12 +2,18 @@
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { request } from "../../scripts/lib/dev.mjs";
+import { request as rawRequest } from "../../scripts/lib/dev.mjs";
+import { checkResponse } from "./openapi.mjs";
 
 if (!process.env.KEYGATE_E2E) throw new Error("run the end-to-end suites through tests/e2e/run.mjs (npm test)");
 export const E = JSON.parse(fs.readFileSync(process.env.KEYGATE_E2E, "utf8"));
 export const MAIN = E.urls.main;
-export { request };
+/** Every request of the suites: management responses are checked against openapi.yaml. */
+export async function request(url, opts = {}) {
+  const res = await rawRequest(url, opts);
+  checkResponse(opts.method ?? "GET", url, res);
+  return res;
+}
 
 /** A fresh account id, so suites never share state. */
 export function newAccount() {
