@@ -8,7 +8,7 @@
 //! Both validate here, then ask the (mode, account) Durable Object, which is the authority.
 
 use keygate_core::Error;
-use keygate_core::admin::{self, CreateKey, KeyObject, List, Page};
+use keygate_core::admin::{self, CreateKey, KeyObject, KeySettings, List, Page};
 use keygate_core::authority::{Actor, Event};
 use keygate_core::clock::Clock;
 use keygate_core::key::{KeyType, Mode};
@@ -116,7 +116,11 @@ async fn key_command(
     Ok(match (action, method) {
         ([], Method::Get) => Command::Get { account, key_id },
         ([], Method::Delete) => Command::Revoke { account, key_id, actor },
-        ([], _) => return Err(Error::MethodNotAllowed { allowed: "GET, DELETE" }),
+        ([], Method::Patch) => {
+            let settings = KeySettings::from_json(&read_body(req).await?)?;
+            Command::Update { account, key_id, settings, actor }
+        }
+        ([], _) => return Err(Error::MethodNotAllowed { allowed: "GET, PATCH, DELETE" }),
         (["roll"], Method::Post) => {
             let grace = admin::parse_roll(&read_body(req).await?)?;
             Command::Roll { account, key_id, grace, actor }

@@ -2,6 +2,7 @@
 //! [`Error::Misconfigured`]: keygate then refuses, and never falls back to a default secret.
 
 use keygate_core::Error;
+use keygate_core::access::{DEFAULT_PUBLISHABLE_ALLOWLIST, EdgePolicy, EndpointList, HostPins, ResourceMap};
 use keygate_core::digest::{OperatorToken, Pepper};
 use keygate_core::key::Mode;
 use worker::{Env, Url};
@@ -59,6 +60,57 @@ pub fn kv_cache_ttl(env: &Env) -> Result<u64, Error> {
             .ok()
             .filter(|n| (MIN_KV_CACHE_TTL..=86_400).contains(n))
             .ok_or(Error::Misconfigured { what: "KV_CACHE_TTL" }),
+    }
+}
+
+thread_local! {
+    /// The parsed edge policy, reused while its vars are unchanged.
+    static POLICY: std::cell::RefCell<Option<(String, std::rc::Rc<EdgePolicy>)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `PUBLISHABLE_ALLOWLIST` (JSON array of "METHOD /path", default
+/// [`DEFAULT_PUBLISHABLE_ALLOWLIST`]) and `RESOURCE_MAP` (JSON, optional), parsed once per isolate.
+pub fn edge_policy(env: &Env) -> Result<std::rc::Rc<EdgePolicy>, Error> {
+    let allowlist =
+        string(env, "PUBLISHABLE_ALLOWLIST").unwrap_or_else(|| DEFAULT_PUBLISHABLE_ALLOWLIST.to_owned());
+    let resources = string(env, "RESOURCE_MAP").unwrap_or_default();
+    let cache_key = format!("{allowlist}\u{0}{resources}");
+    if let Some(p) =
+        POLICY.with(|c| c.borrow().as_ref().filter(|(k, _)| *k == cache_key).map(|(_, p)| p.clone()))
+    {
+        return Ok(p);
+    }
+    let publishable_allowlist = serde_json::from_str(&allowlist)
+        .ok()
+        .and_then(|v| EndpointList::from_json(&v, "PUBLISHABLE_ALLOWLIST").ok())
+        .ok_or(Error::Misconfigured { what: "PUBLISHABLE_ALLOWLIST" })?;
+    let resources = if resources.is_empty() {
+        ResourceMap::default()
+    } else {
+        serde_json::from_str(&resources)
+            .ok()
+            .and_then(|v| ResourceMap::from_json(&v).ok())
+            .ok_or(Error::Misconfigured { what: "RESOURCE_MAP" })?
+    };
+    let policy = std::rc::Rc::new(EdgePolicy { publishable_allowlist, resources });
+    POLICY.with(|c| *c.borrow_mut() = Some((cache_key, policy.clone())));
+    Ok(policy)
+}
+
+/// `LIVE_HOSTS` and `TEST_HOSTS`: comma-separated hostnames pinned to one mode (optional).
+pub fn host_pins(env: &Env) -> HostPins {
+    HostPins::parse(
+        &string(env, "LIVE_HOSTS").unwrap_or_default(),
+        &string(env, "TEST_HOSTS").unwrap_or_default(),
+    )
+}
+
+/// `ON_EXPOSURE`: `flag` (default) records an exposed key; `expire` also ends it at once.
+pub fn expire_on_exposure(env: &Env) -> Result<bool, Error> {
+    match string(env, "ON_EXPOSURE").as_deref() {
+        None | Some("flag") => Ok(false),
+        Some("expire") => Ok(true),
+        Some(_) => Err(Error::Misconfigured { what: "ON_EXPOSURE" }),
     }
 }
 

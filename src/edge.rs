@@ -1,26 +1,30 @@
 //! The edge path, as phases: credential → key → record → decision (the core's
-//! [`gate::authenticate`]) → upstream request. The HTTPS check runs before, in `lib.rs`.
+//! [`gate::authenticate`]) → access ([`access::authorize`]) → upstream request. The HTTPS check
+//! runs before, in `lib.rs`.
 
 use keygate_core::Error;
+use keygate_core::access::{self, RequestFacts};
 use keygate_core::clock::Clock;
 use keygate_core::gate::{self, Authenticated, Presented};
 use keygate_core::identity::Identity;
 use keygate_core::record::KeyRecord;
-use worker::{Context, Env, Request, Response, Url};
+use worker::{Context, Env, Headers, Request, Response, Url};
 
 use crate::keystore::{self, Command};
 use crate::kv::KvRecords;
 use crate::platform::WorkerClock;
-use crate::{config, proxy, usage};
+use crate::{config, proxy, respond, usage};
 
-/// Phases 1–4 against the KV replica: credential, key, record, decision.
+/// Phases 1–4 against the KV replica: credential, key (with mode pinning), record, decision.
 pub async fn authenticate(req: &Request, url: &Url, env: &Env) -> Result<Authenticated, Error> {
     // Secrets first: without a pepper nothing can be decided, so refuse.
     let pepper = config::pepper(env)?;
     let cache_ttl = config::kv_cache_ttl(env)?;
-    let authorization = req.headers().get("authorization").ok().flatten();
-    let presented = Presented { authorization: authorization.as_deref(), query: url.query() };
-    gate::authenticate(presented, &KvRecords { env, cache_ttl }, &pepper, WorkerClock.now()).await
+    let authorization = header(req, "authorization");
+    let presented =
+        Presented { authorization: authorization.as_deref(), query: url.query(), host: url.host_str() };
+    let pins = config::host_pins(env);
+    gate::authenticate(presented, &pins, &KvRecords { env, cache_ttl }, &pepper, WorkerClock.now()).await
 }
 
 /// Decide again on the Durable Object's own record, which wins over KV: immediate revocation,
@@ -46,6 +50,11 @@ pub async fn handle(
     ctx: &Context,
     request_id: &str,
 ) -> Result<Response, Error> {
+    let policy = config::edge_policy(env)?;
+    let method = req.method().to_string();
+    if let Some(preflight) = preflight(&req, url, &method, &policy, request_id) {
+        return Ok(preflight);
+    }
     let authn = authenticate(&req, url, env).await?;
     // Strict keys are confirmed with the authority on every request; others trust KV, whose
     // staleness is bounded by the cache TTL, and the origin is told which bound applied.
@@ -56,10 +65,86 @@ pub async fn handle(
         (authn, format!("kv;max-staleness={ttl}"))
     };
 
+    // Phase 4b: what this key may do with this request.
+    let (origin_h, referer, fetch_mode, client_ip) = (
+        header(&req, "origin"),
+        header(&req, "referer"),
+        header(&req, "sec-fetch-mode"),
+        header(&req, "cf-connecting-ip"),
+    );
+    let facts = RequestFacts {
+        method: &method,
+        path: url.path(),
+        origin: origin_h.as_deref(),
+        referer: referer.as_deref(),
+        sec_fetch_mode: fetch_mode.as_deref(),
+        client_ip: client_ip.as_deref(),
+    };
+    let grant = match access::authorize(&authn.record, &facts, &policy) {
+        Ok(g) => g,
+        Err(e @ Error::SecretKeyInBrowser) => {
+            report_exposure(ctx, env, &authn.record, "secret_key_in_browser")?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+
     // Phase 5: the upstream request, to the key's own mode's origin.
     let origin = config::origin(env, authn.record.mode)?;
     let identity = Identity::new(&authn.record, request_id.to_owned(), verified);
-    let response = proxy::forward(req, url, &origin, &identity, authn.decision.deprecation).await?;
+    let response =
+        proxy::forward(req, url, &origin, &identity, authn.decision.deprecation, grant.cors_origin).await?;
     usage::note(ctx, env, &authn.record);
     Ok(response)
+}
+
+/// Record, without delaying the refusal, that a real key was seen exposed; with
+/// `ON_EXPOSURE = "expire"` the key is also ended at once.
+pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &str) -> Result<(), Error> {
+    let expire = config::expire_on_exposure(env)?;
+    let command = Command::Exposed {
+        account: record.account.clone(),
+        key_id: record.id.clone(),
+        reason: reason.to_owned(),
+        expire,
+    };
+    let (env, mode, account) = (env.clone(), record.mode, record.account.clone());
+    ctx.wait_until(async move {
+        let _ = keystore::call::<serde_json::Value>(&env, mode, &account, &command).await;
+    });
+    Ok(())
+}
+
+/// A CORS preflight for a route on the publishable allowlist is answered here, without a key
+/// (browsers send none). Any other preflight goes the normal way, and is refused.
+fn preflight(
+    req: &Request,
+    url: &Url,
+    method: &str,
+    policy: &access::EdgePolicy,
+    request_id: &str,
+) -> Option<Response> {
+    if method != "OPTIONS" {
+        return None;
+    }
+    let origin = header(req, "origin")?;
+    let wanted = header(req, "access-control-request-method")?;
+    let methods = policy.publishable_allowlist.methods_for(url.path())?;
+    if !methods.iter().any(|m| m.split(", ").any(|m| m == wanted)) {
+        return None;
+    }
+    let h = Headers::new();
+    let _ = h.set("Access-Control-Allow-Origin", &origin);
+    let _ = h.set("Access-Control-Allow-Methods", &methods.join(", "));
+    let requested = header(req, "access-control-request-headers").unwrap_or_default();
+    let allowed = if requested.is_empty() { "Authorization, Content-Type".to_owned() } else { requested };
+    let _ = h.set("Access-Control-Allow-Headers", &allowed);
+    let _ = h.set("Access-Control-Max-Age", "600");
+    let _ = h.set("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+    let _ = h.set(keygate_core::identity::names::REQUEST_ID, request_id);
+    Some(respond::empty(204, h))
+}
+
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
 }

@@ -2,7 +2,7 @@
 //! All of its logic is `keygate_core::authority::Authority`; this file adapts the DO's storage
 //! and KV to the core's traits, and carries commands from the worker.
 
-use keygate_core::admin::{CreateKey, Page};
+use keygate_core::admin::{CreateKey, KeySettings, Page};
 use keygate_core::authority::{Actor, Authority, RecordWriter, StateStore};
 use keygate_core::clock::{Clock, UnixSeconds};
 use keygate_core::digest::KeyDigest;
@@ -41,6 +41,10 @@ pub enum Command {
     Verify { account: String, key_id: String, digest: KeyDigest },
     /// Requests seen at the edge.
     Usage { account: String, key_id: String, at: UnixSeconds, count: u64 },
+    /// Change permissions and restrictions.
+    Update { account: String, key_id: String, settings: KeySettings, actor: Actor },
+    /// A key was seen exposed.
+    Exposed { account: String, key_id: String, reason: String, expire: bool },
 }
 
 impl Command {
@@ -161,6 +165,13 @@ async fn execute(storage: worker::Storage, env: Env, command: Command) -> Result
         }
         Command::Events { account, page } => to_json(&a.events(&account, &page).await?),
         Command::Verify { account, key_id, digest } => to_json(&a.verify(&account, &key_id, &digest).await?),
+        Command::Update { account, key_id, settings, actor } => {
+            to_json(&a.update(&account, &key_id, &settings, now, &actor).await?)
+        }
+        Command::Exposed { account, key_id, reason, expire } => {
+            a.exposed(&account, &key_id, &reason, expire, now).await?;
+            Ok("{}".into())
+        }
         Command::Usage { account, key_id, at, count } => {
             a.record_usage(&account, &key_id, at, count).await?;
             Ok("{}".into())
@@ -177,7 +188,11 @@ async fn execute(storage: worker::Storage, env: Env, command: Command) -> Result
 
 async fn schedule(storage: &worker::Storage, at: Option<UnixSeconds>) {
     let _ = match at {
-        Some(t) => storage.set_alarm(t * 1000).await,
+        // An absolute time: worker's `From<i64>` would read a number as an offset from now.
+        Some(t) => {
+            let at = worker::js_sys::Date::new(&worker::wasm_bindgen::JsValue::from_f64((t * 1000) as f64));
+            storage.set_alarm(worker::ScheduledTime::new(at)).await
+        }
         None => storage.delete_alarm().await,
     };
 }

@@ -24,6 +24,7 @@ pub async fn forward(
     origin: &Url,
     identity: &Identity,
     deprecation: Option<Deprecation>,
+    cors_origin: Option<String>,
 ) -> Result<Response, Error> {
     let internal = |_| Error::Internal { what: "building the upstream request" };
     let headers = Headers::new();
@@ -51,6 +52,17 @@ pub async fn forward(
         .map(Headers)
         .map_err(|_| Error::Internal { what: "copying the origin's headers" })?;
     let _ = out.set(names::REQUEST_ID, &identity.request_id);
+    // CORS is keygate's decision: whatever the origin said is replaced.
+    let cors_names: Vec<String> =
+        out.keys().filter(|k| k.to_ascii_lowercase().starts_with("access-control-")).collect();
+    for name in cors_names {
+        let _ = out.delete(&name);
+    }
+    if let Some(o) = cors_origin {
+        let _ = out.set("Access-Control-Allow-Origin", &o);
+        let _ = out.set("Access-Control-Expose-Headers", "Keygate-Request-Id, Deprecation, Sunset");
+        let _ = out.append("Vary", "Origin");
+    }
     if let Some(d) = deprecation {
         // RFC 9745 and RFC 8594: this key has a successor and stops working at `sunset`.
         let _ = out.set("Deprecation", &format!("@{}", d.rolled_at));

@@ -35,3 +35,8 @@ pub fn json<T: Serialize>(status: u16, value: &T, request_id: &str) -> Result<Re
     let _ = headers.set(names::REQUEST_ID, request_id);
     Ok(Response::builder().with_status(status).with_headers(headers).fixed(body))
 }
+
+/// A response without a body.
+pub fn empty(status: u16, headers: Headers) -> Response {
+    Response::builder().with_status(status).with_headers(headers).empty()
+}

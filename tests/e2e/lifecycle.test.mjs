@@ -53,6 +53,16 @@ describe("roll, grace, expire", () => {
     await sleep(3200);
     assertError(await ok(old), 403, "authentication_error", "api_key_expired");
     assert.equal((await ok(r.json)).status, 200);
+    // The object's alarm fires when grace ends and records the expiry (and writes it to KV).
+    let expiry;
+    for (let i = 0; i < 40 && !expiry; i++) {
+      const events = await admin("GET", `/accounts/${old.account}/events?mode=test`);
+      expiry = events.json.data.find((e) => e.type === "key.expired" && e.key_id === old.id);
+      if (!expiry) await sleep(250);
+    }
+    assert.ok(expiry, "the alarm recorded the expiry");
+    assert.equal(expiry.actor, "system");
+    assert.equal((await admin("GET", `/accounts/${old.account}/keys/${old.id}`)).json.status, "expired");
   });
 
   it("the default grace is 24 hours, and expires_in is validated", async () => {

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::Error;
+use crate::access::{self, Permissions, Restrictions};
 use crate::clock::UnixSeconds;
 use crate::key::{KeyType, Mode};
 use crate::keystate::StoredKey;
@@ -62,6 +63,12 @@ pub struct CreateKey {
     /// Confirm with the Durable Object on every request.
     #[serde(default)]
     pub strict: bool,
+    /// A restricted key's permissions.
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+    /// Per-key restrictions.
+    #[serde(default)]
+    pub restrictions: Restrictions,
 }
 
 impl CreateKey {
@@ -69,7 +76,7 @@ impl CreateKey {
     pub fn from_json(body: &[u8], now: UnixSeconds) -> Result<CreateKey, Error> {
         let obj = json_object(body)?;
         for field in obj.keys() {
-            if !["type", "mode", "name", "expires_at", "strict"].contains(&field.as_str()) {
+            if !CREATE_FIELDS.contains(&field.as_str()) {
                 return Err(Error::invalid_param(
                     "parameter_unknown",
                     clip(field),
@@ -128,8 +135,102 @@ impl CreateKey {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(wrong_type("strict", "a boolean")),
         };
-        Ok(CreateKey { key_type, mode, name, expires_at, strict })
+        let settings = KeySettings::from_object(&obj)?;
+        let permissions = settings.permissions.flatten();
+        let restrictions = Restrictions {
+            allowed_ips: settings.allowed_ips.flatten(),
+            allowed_origins: settings.allowed_origins.flatten(),
+            allowed_endpoints: settings.allowed_endpoints.flatten(),
+        };
+        check_type_settings(key_type, permissions.is_some(), restrictions.allowed_origins.is_some())?;
+        Ok(CreateKey { key_type, mode, name, expires_at, strict, permissions, restrictions })
     }
+}
+
+const CREATE_FIELDS: [&str; 9] = [
+    "type",
+    "mode",
+    "name",
+    "expires_at",
+    "strict",
+    "permissions",
+    "allowed_ips",
+    "allowed_origins",
+    "allowed_endpoints",
+];
+
+/// Settings that a create or an update may carry. The outer `Option` is "given or not"; an
+/// inner `None` (JSON `null`) removes the setting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeySettings {
+    /// Restricted keys' permissions.
+    pub permissions: Option<Option<Permissions>>,
+    /// `allowed_ips`.
+    pub allowed_ips: Option<Option<Vec<String>>>,
+    /// `allowed_origins` (publishable keys).
+    pub allowed_origins: Option<Option<Vec<String>>>,
+    /// `allowed_endpoints`.
+    pub allowed_endpoints: Option<Option<Vec<String>>>,
+}
+
+impl KeySettings {
+    fn from_object(obj: &Map<String, Value>) -> Result<KeySettings, Error> {
+        fn field<T>(
+            obj: &Map<String, Value>,
+            name: &str,
+            parse: impl Fn(&Value) -> Result<T, Error>,
+        ) -> Result<Option<Option<T>>, Error> {
+            match obj.get(name) {
+                None => Ok(None),
+                Some(Value::Null) => Ok(Some(None)),
+                Some(v) => parse(v).map(|t| Some(Some(t))),
+            }
+        }
+        Ok(KeySettings {
+            permissions: field(obj, "permissions", access::parse_permissions)?,
+            allowed_ips: field(obj, "allowed_ips", access::parse_allowed_ips)?,
+            allowed_origins: field(obj, "allowed_origins", access::parse_allowed_origins)?,
+            allowed_endpoints: field(obj, "allowed_endpoints", access::parse_allowed_endpoints)?,
+        })
+    }
+
+    /// Validate a `PATCH …/keys/{id}` body: at least one setting, nothing else.
+    pub fn from_json(body: &[u8]) -> Result<KeySettings, Error> {
+        let obj = json_object(body)?;
+        if let Some(field) = obj.keys().find(|k| !CREATE_FIELDS[5..].contains(&k.as_str())) {
+            return Err(Error::invalid_param(
+                "parameter_unknown",
+                clip(field),
+                format!(
+                    "Received unknown parameter: {} (updatable: permissions, allowed_ips, allowed_origins, allowed_endpoints)",
+                    clip(field)
+                ),
+            ));
+        }
+        if obj.is_empty() {
+            return Err(Error::invalid_param("parameter_missing", "body", "Nothing to update."));
+        }
+        KeySettings::from_object(&obj)
+    }
+}
+
+/// Permissions belong to restricted keys, `allowed_origins` to publishable keys.
+pub fn check_type_settings(key_type: KeyType, permissions: bool, origins: bool) -> Result<(), Error> {
+    if permissions && key_type != KeyType::Restricted {
+        return Err(Error::invalid_param(
+            "parameter_invalid",
+            "permissions",
+            "Only restricted keys have permissions; secret keys can do everything and publishable keys only what the publishable allowlist says.",
+        ));
+    }
+    if origins && key_type != KeyType::Publishable {
+        return Err(Error::invalid_param(
+            "parameter_invalid",
+            "allowed_origins",
+            "Only publishable keys take allowed_origins; secret keys are refused from browsers altogether.",
+        ));
+    }
+    Ok(())
 }
 
 /// The grace period of a roll, from its optional body `{"expires_in": <seconds>}`.
@@ -269,6 +370,16 @@ pub struct KeyObject {
     pub rolled_from: Option<String>,
     /// Whether the edge confirms this key with the Durable Object on every request.
     pub strict: bool,
+    /// A restricted key's permissions (null for other types).
+    pub permissions: Option<Permissions>,
+    /// Allowed client addresses, or null.
+    pub allowed_ips: Option<Vec<String>>,
+    /// Allowed web origins (publishable keys), or null.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Allowed endpoints, or null.
+    pub allowed_endpoints: Option<Vec<String>>,
+    /// When and why the key was found exposed, if it was.
+    pub exposed: Option<crate::keystate::Exposure>,
 }
 
 impl KeyObject {
@@ -293,6 +404,11 @@ impl KeyObject {
             usage: k.usage.clone(),
             rolled_from: r.rolled_from.clone(),
             strict: r.strict,
+            permissions: r.permissions.clone(),
+            allowed_ips: r.restrictions.allowed_ips.clone(),
+            allowed_origins: r.restrictions.allowed_origins.clone(),
+            allowed_endpoints: r.restrictions.allowed_endpoints.clone(),
+            exposed: k.exposed.clone(),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::Error;
-use crate::admin::{CreateKey, KeyObject, List, Page};
+use crate::admin::{CreateKey, KeyObject, KeySettings, List, Page};
 use crate::clock::UnixSeconds;
 use crate::digest::{KeyDigest, Pepper};
 use crate::key::Mode;
@@ -73,7 +73,7 @@ pub struct Event {
     pub id: String,
     /// Always `event`.
     pub object: String,
-    /// `key.created`, `key.rolled`, `key.expired`, `key.revoked`.
+    /// `key.created`, `key.rolled`, `key.expired`, `key.revoked`, `key.updated`, `key.exposed`.
     #[serde(rename = "type")]
     pub kind: String,
     /// `acct_…`.
@@ -202,6 +202,60 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             return Ok(KeyObject::from_stored(&next, now));
         }
         Ok(KeyObject::from_stored(&old, now))
+    }
+
+    /// Change a key's permissions and restrictions.
+    pub async fn update(
+        &self,
+        account: &str,
+        key_id: &str,
+        settings: &KeySettings,
+        now: UnixSeconds,
+        actor: &Actor,
+    ) -> Result<KeyObject, Error> {
+        let old = self.load(account, key_id).await?;
+        let next = keystate::update(&old, settings, now)?;
+        if next != old {
+            let next = self.commit(next).await?;
+            let data = serde_json::to_value(settings).unwrap_or_default();
+            self.log("key.updated", &next.record, actor, now, data).await?;
+            return Ok(KeyObject::from_stored(&next, now));
+        }
+        Ok(KeyObject::from_stored(&old, now))
+    }
+
+    /// Record that a key was seen exposed (`plain_http`, `secret_key_in_browser`); with `expire`,
+    /// also end it now. Only the first sighting is logged.
+    pub async fn exposed(
+        &self,
+        account: &str,
+        key_id: &str,
+        reason: &str,
+        expire: bool,
+        now: UnixSeconds,
+    ) -> Result<(), Error> {
+        let old = self.load(account, key_id).await?;
+        let marked = keystate::mark_exposed(&old, reason, now);
+        if marked != old {
+            self.save(&marked).await?;
+            self.log(
+                "key.exposed",
+                &marked.record,
+                &Actor::system(),
+                now,
+                serde_json::json!({ "reason": reason }),
+            )
+            .await?;
+        }
+        if expire {
+            let ended = keystate::expire(&marked, now);
+            if ended != marked {
+                let ended = self.commit(ended).await?;
+                let data = serde_json::json!({ "expires_at": ended.record.expires_at, "reason": reason });
+                self.log("key.expired", &ended.record, &Actor::system(), now, data).await?;
+            }
+        }
+        Ok(())
     }
 
     /// One key.

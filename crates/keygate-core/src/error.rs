@@ -101,6 +101,37 @@ pub enum Error {
     },
     /// The self-service API takes only secret keys.
     SecretKeyRequired,
+    /// The key's mode is not served on this host (mode pinning, decided from the prefix alone).
+    ModeMismatch {
+        /// The mode of the key that was sent.
+        key_mode: crate::key::Mode,
+    },
+    /// A secret key was sent from a browser; it must now be considered exposed.
+    SecretKeyInBrowser,
+    /// The client address is not in the key's `allowed_ips`.
+    IpNotAllowed {
+        /// The address seen (`CF-Connecting-IP`), or `unknown`.
+        ip: String,
+    },
+    /// The request's web origin is not in the publishable key's `allowed_origins`.
+    OriginNotAllowed {
+        /// The origin seen, or `none`.
+        origin: String,
+    },
+    /// The request is not in the key's `allowed_endpoints`.
+    EndpointNotAllowed {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// A publishable key on a route that is not on the operator's publishable allowlist.
+    PublishableKeyNotAllowed,
+    /// A restricted key without the permission this route needs.
+    InsufficientPermissions {
+        /// `resource:level`, or `None` when the path maps to no resource.
+        required: Option<String>,
+    },
     /// The admin API was called without the right operator token.
     AdminUnauthorized {
         /// Whether a token was sent at all.
@@ -179,6 +210,13 @@ impl Error {
             | BodyTooLarge { .. } => 400,
             AuthorizationTooLarge => 431,
             ApiKeyRevoked { .. } | ApiKeyExpired { .. } | SecretKeyRequired => 403,
+            ModeMismatch { .. }
+            | SecretKeyInBrowser
+            | IpNotAllowed { .. }
+            | OriginNotAllowed { .. }
+            | EndpointNotAllowed { .. }
+            | PublishableKeyNotAllowed
+            | InsufficientPermissions { .. } => 403,
             KeyNotActive { .. } => 409,
             NotFound { .. } => 404,
             MethodNotAllowed { .. } => 405,
@@ -199,12 +237,19 @@ impl Error {
             | ApiKeyRevoked { .. }
             | ApiKeyExpired { .. }
             | AdminUnauthorized { .. } => ErrorType::Authentication,
-            SecretKeyRequired => ErrorType::Permission,
+            SecretKeyRequired
+            | SecretKeyInBrowser
+            | IpNotAllowed { .. }
+            | OriginNotAllowed { .. }
+            | EndpointNotAllowed { .. }
+            | PublishableKeyNotAllowed
+            | InsufficientPermissions { .. } => ErrorType::Permission,
             Misconfigured { .. } | StoreUnavailable | RecordCorrupt | OriginUnavailable | Internal { .. } => {
                 ErrorType::Api
             }
             Relayed { kind, .. } => *kind,
             HttpsRequired
+            | ModeMismatch { .. }
             | AuthorizationMalformed { .. }
             | AuthorizationSchemeCase { .. }
             | AuthorizationSchemeUnsupported
@@ -240,6 +285,14 @@ impl Error {
             ApiKeyExpired { .. } => "api_key_expired",
             KeyNotActive { .. } => "key_not_active",
             SecretKeyRequired => "secret_key_required",
+            ModeMismatch { key_mode: crate::key::Mode::Test } => "test_key_on_live_host",
+            ModeMismatch { key_mode: crate::key::Mode::Live } => "live_key_on_test_host",
+            SecretKeyInBrowser => "secret_key_in_browser",
+            IpNotAllowed { .. } => "ip_not_allowed",
+            OriginNotAllowed { .. } => "origin_not_allowed",
+            EndpointNotAllowed { .. } => "endpoint_not_allowed",
+            PublishableKeyNotAllowed => "publishable_key_not_allowed",
+            InsufficientPermissions { .. } => "insufficient_permissions",
             AdminUnauthorized { missing: true } => "admin_token_missing",
             AdminUnauthorized { missing: false } => "admin_token_invalid",
             InvalidParameter { code, .. } => code,
@@ -261,6 +314,7 @@ impl Error {
             Error::ApiKeyInQuery { param } | Error::InvalidParameter { param, .. } => Some(param),
             Error::Relayed { param, .. } => param.as_deref(),
             Error::BodyTooLarge { .. } => Some("body"),
+            Error::InsufficientPermissions { .. } => None,
             _ => None,
         }
     }
@@ -291,6 +345,15 @@ impl Error {
             }
             KeyNotActive { status } => format!("Only an active key can be rolled; this key is {status}."),
             SecretKeyRequired => "This endpoint needs a secret key (sk_…). Publishable and restricted keys cannot manage keys.".into(),
+            ModeMismatch { key_mode: crate::key::Mode::Test } => "This host serves live mode only; a test key cannot be used here.".into(),
+            ModeMismatch { key_mode: crate::key::Mode::Live } => "This host serves test mode only; a live key cannot be used here.".into(),
+            SecretKeyInBrowser => "Secret API keys cannot be used from a browser: this request carried a browser's Origin. The key has been recorded as exposed; roll it, and use a publishable key in client-side code.".into(),
+            IpNotAllowed { ip } => format!("This API key cannot be used from the IP address {ip}."),
+            OriginNotAllowed { origin } => format!("This publishable key cannot be used from the origin {origin}."),
+            EndpointNotAllowed { method, path } => format!("This API key is not allowed to call {method} {path}."),
+            PublishableKeyNotAllowed => "This API call cannot be made with a publishable API key. Use a secret key from your server.".into(),
+            InsufficientPermissions { required: Some(p) } => format!("This restricted key does not have the required permission {p} for this request."),
+            InsufficientPermissions { required: None } => "This path belongs to no resource that a restricted key can be granted; use a secret key.".into(),
             AdminUnauthorized { missing: true } => "The admin API needs `Authorization: Bearer <ADMIN_TOKEN>`.".into(),
             AdminUnauthorized { missing: false } => "Invalid admin token.".into(),
             InvalidParameter { message, .. } => message.clone(),
@@ -341,6 +404,9 @@ pub struct ErrorObject {
     pub param: Option<String>,
     /// Where the code is documented.
     pub doc_url: String,
+    /// For `insufficient_permissions`: the permission the request needed, e.g. `refunds:write`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub required_permission: Option<String>,
 }
 
 impl ErrorBody {
@@ -365,6 +431,10 @@ impl ErrorBody {
                 message: err.message(),
                 param: err.param().map(str::to_owned),
                 doc_url: format!("{doc_base}#{}", err.code()),
+                required_permission: match err {
+                    Error::InsufficientPermissions { required } => required.clone(),
+                    _ => None,
+                },
             },
         }
     }

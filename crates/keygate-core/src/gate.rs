@@ -2,6 +2,7 @@
 //! HTTPS check before and the upstream request after.
 
 use crate::Error;
+use crate::access::HostPins;
 use crate::clock::UnixSeconds;
 use crate::credential::Credential;
 use crate::digest::{KeyDigest, Pepper};
@@ -17,6 +18,8 @@ pub struct Presented<'a> {
     pub authorization: Option<&'a str>,
     /// The raw query string, without `?`.
     pub query: Option<&'a str>,
+    /// The request's host, for mode pinning.
+    pub host: Option<&'a str>,
 }
 
 /// An authenticated request: the key, its record and the positive decision.
@@ -46,6 +49,7 @@ impl Authenticated {
 /// so garbage never costs a store read. Every store fault fails closed.
 pub async fn authenticate<S: RecordStore>(
     presented: Presented<'_>,
+    pins: &HostPins,
     store: &S,
     pepper: &Pepper,
     now: UnixSeconds,
@@ -54,6 +58,8 @@ pub async fn authenticate<S: RecordStore>(
     let credential = Credential::from_request(presented.authorization, presented.query)?;
     // Phase 2: a well-formed key with a valid checksum.
     let key = ApiKey::parse(credential.expose_secret())?;
+    // Mode pinning, from the prefix alone: no store read for a key this host does not serve.
+    pins.check(presented.host, key.mode())?;
     // Phase 3: its record, found by digest in its own mode's namespace.
     let digest = pepper.digest(&key);
     let raw = store

@@ -17,6 +17,8 @@ pub mod names {
     pub const REQUEST_ID: &str = "Keygate-Request-Id";
     /// Which source confirmed the key: `do`, or `kv;max-staleness=<seconds>`.
     pub const VERIFIED: &str = "Keygate-Verified";
+    /// A restricted key's permissions, `charges=read,refunds=write`.
+    pub const PERMISSIONS: &str = "Keygate-Permissions";
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), never forwarded.
@@ -46,6 +48,8 @@ pub struct Identity {
     pub request_id: String,
     /// `do`, or `kv;max-staleness=<seconds>`: the bound on how stale the key's state may be.
     pub verified: String,
+    /// A restricted key's permissions (`charges=read,refunds=write`), for finer rules at the origin.
+    pub permissions: Option<String>,
 }
 
 impl Identity {
@@ -58,19 +62,25 @@ impl Identity {
             mode: record.mode.as_str(),
             request_id,
             verified,
+            permissions: (record.key_type == crate::key::KeyType::Restricted)
+                .then(|| crate::access::permissions_header(&record.permissions.clone().unwrap_or_default())),
         }
     }
 
     /// The headers to add to the upstream request.
-    pub fn headers(&self) -> [(&'static str, &str); 6] {
-        [
-            (names::ACCOUNT, &self.account),
+    pub fn headers(&self) -> Vec<(&'static str, &str)> {
+        let mut h: Vec<(&'static str, &str)> = vec![
+            (names::ACCOUNT, self.account.as_str()),
             (names::KEY_ID, &self.key_id),
             (names::KEY_TYPE, self.key_type),
             (names::MODE, self.mode),
             (names::REQUEST_ID, &self.request_id),
             (names::VERIFIED, &self.verified),
-        ]
+        ];
+        if let Some(p) = &self.permissions {
+            h.push((names::PERMISSIONS, p));
+        }
+        h
     }
 }
 

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use crate::Error;
-use crate::admin::CreateKey;
+use crate::admin::{CreateKey, KeySettings};
 use crate::clock::UnixSeconds;
 use crate::digest::{KeyDigest, Pepper};
 use crate::key::{ApiKey, random_id};
@@ -41,6 +41,18 @@ pub struct StoredKey {
     /// False while KV has not yet acknowledged the current record (the alarm retries).
     #[serde(default)]
     pub kv_synced: bool,
+    /// Set once the key has been seen exposed.
+    #[serde(default)]
+    pub exposed: Option<Exposure>,
+}
+
+/// When and how a key was found exposed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Exposure {
+    /// `plain_http` or `secret_key_in_browser`.
+    pub reason: String,
+    /// First seen.
+    pub at: UnixSeconds,
 }
 
 impl StoredKey {
@@ -105,6 +117,8 @@ pub fn create(
         rolled_from: None,
         rolled_at: None,
         strict: params.strict,
+        permissions: params.permissions.clone(),
+        restrictions: params.restrictions.clone(),
     };
     let stored = StoredKey {
         record,
@@ -112,6 +126,7 @@ pub fn create(
         last_used: None,
         usage: BTreeMap::new(),
         kv_synced: false,
+        exposed: None,
     };
     Ok(NewKey { key, stored })
 }
@@ -149,6 +164,8 @@ pub fn roll(
         name: old.record.name.clone(),
         expires_at: old.record.expires_at,
         strict: old.record.strict,
+        permissions: old.record.permissions.clone(),
+        restrictions: old.record.restrictions.clone(),
     };
     let mut successor = create(&old.record.account, &params, pepper, rng, now)?;
     successor.stored.record.rolled_from = Some(old.record.id.clone());
@@ -179,6 +196,42 @@ pub fn advance(key: &StoredKey, now: UnixSeconds) -> StoredKey {
     } else {
         key.clone()
     }
+}
+
+/// Change a key's permissions and restrictions. A revoked or expired key cannot be changed.
+pub fn update(key: &StoredKey, settings: &KeySettings, now: UnixSeconds) -> Result<StoredKey, Error> {
+    let status = key.status_at(now);
+    if matches!(status, KeyStatus::Revoked | KeyStatus::Expired) {
+        return Err(Error::KeyNotActive { status: status.as_str() });
+    }
+    let mut r = key.record.clone();
+    if let Some(p) = &settings.permissions {
+        r.permissions = p.clone();
+    }
+    if let Some(v) = &settings.allowed_ips {
+        r.restrictions.allowed_ips = v.clone();
+    }
+    if let Some(v) = &settings.allowed_origins {
+        r.restrictions.allowed_origins = v.clone();
+    }
+    if let Some(v) = &settings.allowed_endpoints {
+        r.restrictions.allowed_endpoints = v.clone();
+    }
+    crate::admin::check_type_settings(
+        r.key_type,
+        settings.permissions.as_ref().is_some_and(Option::is_some),
+        settings.allowed_origins.as_ref().is_some_and(Option::is_some),
+    )?;
+    Ok(key.changed(|rec| *rec = r))
+}
+
+/// Record that the key was seen exposed (the first time only).
+pub fn mark_exposed(key: &StoredKey, reason: &str, now: UnixSeconds) -> StoredKey {
+    let mut next = key.clone();
+    if next.exposed.is_none() {
+        next.exposed = Some(Exposure { reason: reason.to_owned(), at: now });
+    }
+    next
 }
 
 /// Count `count` requests at `at`: `last_used` (minute precision) and the per-day counts.

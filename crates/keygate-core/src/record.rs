@@ -69,6 +69,12 @@ pub struct KeyRecord {
     /// Confirm with the Durable Object on every request (immediate revocation, more latency).
     #[serde(default)]
     pub strict: bool,
+    /// A restricted key's permissions per resource.
+    #[serde(default)]
+    pub permissions: Option<crate::access::Permissions>,
+    /// Per-key restrictions (any type).
+    #[serde(default)]
+    pub restrictions: crate::access::Restrictions,
 }
 
 impl KeyRecord {

@@ -32,7 +32,9 @@ fn create_ok() {
             mode: Mode::Live,
             name: "prod".into(),
             expires_at: None,
-            strict: false
+            strict: false,
+            permissions: None,
+            restrictions: Default::default(),
         }
     );
     let c = CreateKey::from_json(br#"{"type":"restricted","mode":"test","expires_at":100}"#, 50).unwrap();
@@ -70,4 +72,40 @@ fn create_errors_name_their_param() {
         assert_eq!((e.code(), e.param()), (*code, Some(*param)), "body {}", &body[..body.len().min(60)]);
         assert_eq!(e.status(), 400);
     }
+}
+
+#[test]
+fn key_settings_validation() {
+    use keygate_core::admin::KeySettings;
+    let ok = CreateKey::from_json(
+        br#"{"type":"restricted","mode":"test","permissions":{"charges":"read"},"allowed_ips":["10.0.0.1"],"allowed_endpoints":["GET /v1/charges/{id}"]}"#,
+        0,
+    )
+    .unwrap();
+    assert_eq!(ok.restrictions.allowed_ips.as_deref(), Some(&["10.0.0.1/32".to_owned()][..]));
+    assert!(ok.permissions.is_some());
+    let pk = CreateKey::from_json(
+        br#"{"type":"publishable","mode":"live","allowed_origins":["https://*.shop.com"]}"#,
+        0,
+    )
+    .unwrap();
+    assert_eq!(pk.restrictions.allowed_origins.as_deref(), Some(&["https://*.shop.com".to_owned()][..]));
+    let cases: &[(&str, &str)] = &[
+        (r#"{"type":"secret","mode":"test","permissions":{"charges":"read"}}"#, "permissions"),
+        (r#"{"type":"restricted","mode":"test","permissions":{"charges":"admin"}}"#, "permissions"),
+        (r#"{"type":"secret","mode":"test","allowed_origins":["https://a.com"]}"#, "allowed_origins"),
+        (r#"{"type":"publishable","mode":"test","allowed_origins":["a.com"]}"#, "allowed_origins"),
+        (r#"{"type":"secret","mode":"test","allowed_ips":["300.1.1.1"]}"#, "allowed_ips"),
+        (r#"{"type":"secret","mode":"test","allowed_endpoints":["GET charges"]}"#, "allowed_endpoints"),
+        (r#"{"type":"secret","mode":"test","allowed_endpoints":[]}"#, "allowed_endpoints"),
+    ];
+    for (body, param) in cases {
+        let e = CreateKey::from_json(body.as_bytes(), 0).unwrap_err();
+        assert_eq!((e.code(), e.param()), ("parameter_invalid", Some(*param)), "{body}");
+    }
+    let s = KeySettings::from_json(br#"{"allowed_ips":null,"permissions":{"refunds":"write"}}"#).unwrap();
+    assert_eq!(s.allowed_ips, Some(None), "null clears");
+    assert_eq!(s.allowed_endpoints, None, "absent leaves as is");
+    assert_eq!(KeySettings::from_json(b"{}").unwrap_err().code(), "parameter_missing");
+    assert_eq!(KeySettings::from_json(br#"{"name":"x"}"#).unwrap_err().param(), Some("name"));
 }

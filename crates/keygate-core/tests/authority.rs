@@ -18,7 +18,15 @@ fn pepper() -> Pepper {
 }
 
 fn params(expires_at: Option<i64>) -> CreateKey {
-    CreateKey { key_type: KeyType::Secret, mode: Mode::Test, name: "n".into(), expires_at, strict: false }
+    CreateKey {
+        key_type: KeyType::Secret,
+        mode: Mode::Test,
+        name: "n".into(),
+        expires_at,
+        strict: false,
+        permissions: None,
+        restrictions: Default::default(),
+    }
 }
 
 #[test]

@@ -2,9 +2,10 @@
 mod common;
 
 use common::block_on;
+use keygate_core::access::HostPins;
 use keygate_core::admin::CreateKey;
 use keygate_core::digest::Pepper;
-use keygate_core::gate::{Presented, authenticate};
+use keygate_core::gate::{Authenticated, Presented, authenticate};
 use keygate_core::key::{KeyType, Mode};
 use keygate_core::keystate;
 use keygate_core::rng::FixedRng;
@@ -15,11 +16,23 @@ const PEPPER: &str = "test-pepper-test-pepper-test-pepper";
 fn setup(mode: Mode) -> (MemoryStore, Pepper, String) {
     let pepper = Pepper::new(PEPPER).unwrap();
     let store = MemoryStore::new();
-    let params =
-        CreateKey { key_type: KeyType::Secret, mode, name: "n".into(), expires_at: None, strict: false };
+    let params = CreateKey {
+        key_type: KeyType::Secret,
+        mode,
+        name: "n".into(),
+        expires_at: None,
+        strict: false,
+        permissions: None,
+        restrictions: Default::default(),
+    };
     let new = keystate::create("acct_1", &params, &pepper, &mut FixedRng::new(*b"0123456789"), 100).unwrap();
     store.put(mode, &new.stored.digest, new.stored.record.to_json());
     (store, pepper, new.key.expose_secret().to_owned())
+}
+
+fn check(store: &MemoryStore, pepper: &Pepper, auth: &str) -> Result<Authenticated, keygate_core::Error> {
+    let presented = Presented { authorization: Some(auth), query: None, host: None };
+    block_on(authenticate(presented, &HostPins::default(), store, pepper, 200))
 }
 
 fn bearer(k: &str) -> String {
@@ -30,9 +43,7 @@ fn bearer(k: &str) -> String {
 fn valid_key_authenticates() {
     let (store, pepper, key) = setup(Mode::Test);
     let auth = bearer(&key);
-    let ok =
-        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200))
-            .unwrap();
+    let ok = check(&store, &pepper, &auth).unwrap();
     assert_eq!(ok.record.account, "acct_1");
     assert_eq!(ok.record.mode, Mode::Test);
 }
@@ -44,9 +55,7 @@ fn malformed_key_costs_no_read() {
     bad.pop();
     bad.push(if key.ends_with('A') { 'B' } else { 'A' });
     let auth = bearer(&bad);
-    let e =
-        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200))
-            .unwrap_err();
+    let e = check(&store, &pepper, &auth).unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
     assert_eq!(store.reads(), 0, "checksum failure must not read the store");
 }
@@ -56,9 +65,7 @@ fn unknown_key_is_invalid_and_redacted() {
     let (_store, pepper, key) = setup(Mode::Test);
     let empty = MemoryStore::new();
     let auth = bearer(&key);
-    let e =
-        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &empty, &pepper, 200))
-            .unwrap_err();
+    let e = check(&empty, &pepper, &auth).unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
     assert_eq!(e.status(), 401);
     assert!(!e.message().contains(&key));
@@ -73,13 +80,7 @@ fn modes_are_isolated() {
     let digest = pepper.digest_str(&key);
     live_only.put(Mode::Live, &digest, "irrelevant");
     let auth = bearer(&key);
-    let e = block_on(authenticate(
-        Presented { authorization: Some(&auth), query: None },
-        &live_only,
-        &pepper,
-        200,
-    ))
-    .unwrap_err();
+    let e = check(&live_only, &pepper, &auth).unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
     drop(store);
 }
@@ -90,13 +91,7 @@ fn store_faults_fail_closed() {
         let (store, pepper, key) = setup(Mode::Live);
         store.set_fault(Some(fault));
         let auth = bearer(&key);
-        let e = block_on(authenticate(
-            Presented { authorization: Some(&auth), query: None },
-            &store,
-            &pepper,
-            200,
-        ))
-        .unwrap_err();
+        let e = check(&store, &pepper, &auth).unwrap_err();
         assert_eq!(e.code(), "store_unavailable");
         assert!(e.status() >= 500);
     }
@@ -111,13 +106,7 @@ fn corrupt_records_fail_closed() {
         let store = MemoryStore::new();
         store.put(Mode::Test, &digest, junk);
         let auth = bearer(&key);
-        let e = block_on(authenticate(
-            Presented { authorization: Some(&auth), query: None },
-            &store,
-            &pepper,
-            200,
-        ))
-        .unwrap_err();
+        let e = check(&store, &pepper, &auth).unwrap_err();
         assert_eq!(e.code(), "record_corrupt", "{junk}");
         assert_eq!(e.status(), 500);
     }
@@ -128,9 +117,7 @@ fn wrong_pepper_finds_nothing() {
     let (store, _, key) = setup(Mode::Test);
     let other = Pepper::new("another-pepper-another-pepper-xxxx").unwrap();
     let auth = bearer(&key);
-    let e =
-        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &other, 200))
-            .unwrap_err();
+    let e = check(&store, &other, &auth).unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
 }
 
@@ -145,9 +132,7 @@ fn missing_store_binding_is_misconfiguration() {
     let (store, pepper, key) = setup(Mode::Test);
     store.set_fault(Some(StoreError::Misconfigured("KEYS_TEST")));
     let auth = bearer(&key);
-    let e =
-        block_on(authenticate(Presented { authorization: Some(&auth), query: None }, &store, &pepper, 200))
-            .unwrap_err();
+    let e = check(&store, &pepper, &auth).unwrap_err();
     assert_eq!(e, keygate_core::Error::Misconfigured { what: "KEYS_TEST" });
     assert_eq!(e.status(), 500);
 }

@@ -1,4 +1,5 @@
 //! Identity headers and the strip list.
+use keygate_core::access::Level;
 use keygate_core::identity::{Identity, must_strip};
 use keygate_core::key::{KeyType, Mode};
 use keygate_core::record::{KeyRecord, KeyStatus, RECORD_VERSION};
@@ -48,7 +49,16 @@ fn identity_headers() {
         rolled_from: None,
         rolled_at: None,
         strict: false,
+        permissions: None,
+        restrictions: Default::default(),
     };
+    let mut r = r;
+    r.permissions = Some(
+        [("refunds", Level::Write), ("charges", Level::Read), ("disputes", Level::None)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    );
     let id = Identity::new(&r, "req_1".into(), "kv;max-staleness=60".into());
     let h = id.headers();
     assert_eq!(
@@ -60,6 +70,7 @@ fn identity_headers() {
             ("Keygate-Mode", "live"),
             ("Keygate-Request-Id", "req_1"),
             ("Keygate-Verified", "kv;max-staleness=60"),
+            ("Keygate-Permissions", "charges=read,refunds=write"),
         ]
     );
     for (name, _) in h {

@@ -65,6 +65,8 @@ fn debug_and_display_are_redacted() {
             name: String::new(),
             expires_at: None,
             strict: false,
+            permissions: None,
+            restrictions: Default::default(),
         },
         &p,
         &mut SystemRng,

@@ -14,8 +14,15 @@ fn pepper() -> Pepper {
 }
 
 fn fresh(expires_at: Option<i64>) -> (keygate_core::key::ApiKey, StoredKey) {
-    let params =
-        CreateKey { key_type: KeyType::Secret, mode: Mode::Live, name: "n".into(), expires_at, strict: true };
+    let params = CreateKey {
+        key_type: KeyType::Secret,
+        mode: Mode::Live,
+        name: "n".into(),
+        expires_at,
+        strict: true,
+        permissions: None,
+        restrictions: Default::default(),
+    };
     let new = keystate::create("acct_1", &params, &pepper(), &mut FixedRng::new(*b"abcdefgh"), T0).unwrap();
     (new.key, new.stored)
 }

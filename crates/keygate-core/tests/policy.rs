@@ -24,6 +24,8 @@ fn record(k: &ApiKey, status: KeyStatus, expires_at: Option<i64>, rolled_at: Opt
         rolled_from: None,
         rolled_at,
         strict: false,
+        permissions: None,
+        restrictions: Default::default(),
     }
 }
 
