@@ -30,6 +30,8 @@ export function startEchoOrigin(name, port = 0, host = "127.0.0.1") {
       res.writeHead(200, {
         "content-type": "application/json",
         "x-echo-origin": name,
+        // A permissive origin: keygate must replace this with its own CORS decision.
+        "access-control-allow-origin": "*",
       });
       res.end(payload);
     });

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import crypto from "node:crypto";
-import { basic, bearer, call, createKey, newAccount } from "./helpers.mjs";
+import { admin, basic, bearer, call, createKey, newAccount } from "./helpers.mjs";
 
 const IDENTITY = ["keygate-account", "keygate-key-id", "keygate-key-type", "keygate-mode", "keygate-request-id", "keygate-verified"];
 
@@ -74,11 +74,15 @@ describe("authenticated requests are proxied", () => {
     assert.equal(assertProxied(await call("/v1/x", { headers: { authorization: bearer(live.secret) } }), live, "live").headers["keygate-mode"], "live");
   });
 
-  it("every key type authenticates", async () => {
+  it("every key type authenticates (each on a route its type may call)", async () => {
+    const routes = { secret: ["GET", "/v1/x"], publishable: ["POST", "/v1/tokens"], restricted: ["GET", "/v1/x"] };
     for (const type of ["secret", "publishable", "restricted"]) {
-      const key = await createKey({ type, mode: "live" });
+      const body = { type, mode: "live", ...(type === "restricted" ? { permissions: { x: "read" } } : {}) };
+      const res = await admin("POST", `/accounts/${newAccount()}/keys`, { body });
+      const key = res.json;
       assert.ok(key.secret.startsWith({ secret: "sk", publishable: "pk", restricted: "rk" }[type] + "_live_"));
-      assertProxied(await call("/v1/x", { headers: { authorization: bearer(key.secret) } }), key, "live");
+      const [method, path] = routes[type];
+      assertProxied(await call(path, { method, headers: { authorization: bearer(key.secret) } }), key, "live");
     }
   });
 

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { admin, assertError, createKey, newAccount } from "./helpers.mjs";
 
-const KEY_FIELDS = ["account", "created_at", "expires_at", "id", "last4", "last_used", "livemode", "mode", "name", "object", "prefix", "rolled_from", "status", "strict", "type", "usage"];
+const KEY_FIELDS = ["account", "allowed_endpoints", "allowed_ips", "allowed_origins", "created_at", "expires_at", "exposed", "id", "last4", "last_used", "livemode", "mode", "name", "object", "permissions", "prefix", "rolled_from", "status", "strict", "type", "usage"];
 
 describe("admin API", () => {
   it("creates a key: 201 with the secret shown once", async () => {
@@ -101,5 +101,7 @@ describe("admin API", () => {
     const res = await admin("PUT", `/accounts/${newAccount()}/keys`);
     assertError(res, 405, "invalid_request_error", "method_not_allowed");
     assert.equal(res.headers.allow, "GET, POST");
+    const one = await admin("PUT", `/accounts/${newAccount()}/keys/key_abc`);
+    assert.equal(one.headers.allow, "GET, PATCH, DELETE");
   });
 });

@@ -59,7 +59,9 @@ export function assertError(res, status, type, code, param) {
   assert.equal(res.headers["x-echo-origin"], undefined, "an error must never come from the origin");
   assert.deepEqual(Object.keys(res.json).sort(), ["error"]);
   const e = res.json.error;
-  assert.deepEqual(Object.keys(e).sort(), ["code", "doc_url", "message", "param", "type"]);
+  const fields = ["code", "doc_url", "message", "param", "type"];
+  if (code === "insufficient_permissions") fields.push("required_permission");
+  assert.deepEqual(Object.keys(e).sort(), fields.sort());
   assert.equal(e.type, type);
   assert.equal(e.code, code);
   assert.equal(typeof e.message, "string");

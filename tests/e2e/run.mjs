@@ -3,7 +3,8 @@
 // `tests/e2e/*.test.mjs` with node's test runner and exits with its status.
 //
 // Instances (each with its own fresh local state):
-//   main    HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo origins
+//   main    HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo origins; host "localhost" is
+//           pinned to live mode (LIVE_HOSTS), "127.0.0.1" is not pinned
 //   plain   plain HTTP, same secrets (every request must be refused with https_required)
 //   bare    HTTPS, no secrets at all (must fail closed)
 //   down    HTTPS, test secrets, ORIGIN_TEST → a closed port, ORIGIN_LIVE unset
@@ -42,7 +43,7 @@ const originLive = await startEchoOrigin("live");
 const closedPort = await freePort();
 
 const specs = {
-  main: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
+  main: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, LIVE_HOSTS: "localhost" } },
   plain: { protocol: "http", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   bare: { protocol: "https", envFile: emptyFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   down: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: `http://127.0.0.1:${closedPort}`, ORIGIN_LIVE: "" } },

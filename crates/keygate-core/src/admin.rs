@@ -160,17 +160,31 @@ const CREATE_FIELDS: [&str; 9] = [
 ];
 
 /// Settings that a create or an update may carry. The outer `Option` is "given or not"; an
-/// inner `None` (JSON `null`) removes the setting.
+/// inner `None` (JSON `null`) removes the setting. Serialised so that the difference survives
+/// the trip to the Durable Object: absent fields are skipped, `null` stays `null`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeySettings {
     /// Restricted keys' permissions.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub permissions: Option<Option<Permissions>>,
     /// `allowed_ips`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub allowed_ips: Option<Option<Vec<String>>>,
     /// `allowed_origins` (publishable keys).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub allowed_origins: Option<Option<Vec<String>>>,
     /// `allowed_endpoints`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub allowed_endpoints: Option<Option<Vec<String>>>,
+}
+
+/// A field that is present, even as `null`, is `Some(_)`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 impl KeySettings {

@@ -107,5 +107,8 @@ fn key_settings_validation() {
     assert_eq!(s.allowed_ips, Some(None), "null clears");
     assert_eq!(s.allowed_endpoints, None, "absent leaves as is");
     assert_eq!(KeySettings::from_json(b"{}").unwrap_err().code(), "parameter_missing");
+    // "null clears" and "absent leaves" survive serialisation (worker → Durable Object).
+    let back: KeySettings = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    assert_eq!(back, s);
     assert_eq!(KeySettings::from_json(br#"{"name":"x"}"#).unwrap_err().param(), Some("name"));
 }
