@@ -46,15 +46,17 @@ if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.
   npm install --no-save --no-audit --no-fund
 fi
 
-# 5. Local secrets, random, generated once, git-ignored.
-if [ ! -f .dev.vars ]; then
-  say "generating .dev.vars with random local secrets"
-  umask 077
-  {
-    echo "KEY_PEPPER=\"$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')\""
-    echo "ADMIN_TOKEN=\"adm_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')\""
-  } > .dev.vars
-fi
+# 5. Local secrets, random, generated once each, git-ignored.
+touch .dev.vars && chmod 600 .dev.vars
+add_secret() {
+  if ! grep -q "^$1=" .dev.vars; then
+    say "generating $1 in .dev.vars"
+    echo "$1=\"$2$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')\"" >> .dev.vars
+  fi
+}
+add_secret KEY_PEPPER ""
+add_secret ADMIN_TOKEN "adm_"
+add_secret ORIGIN_SIGNING_SECRET "sig_"
 
 if $browsers; then
   # 6. Browsers and drivers from Debian; geckodriver from crates.io.

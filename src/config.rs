@@ -97,6 +97,37 @@ pub fn edge_policy(env: &Env) -> Result<std::rc::Rc<EdgePolicy>, Error> {
     Ok(policy)
 }
 
+thread_local! {
+    /// The signing secrets' HMAC states, reused while the secrets are unchanged.
+    static SIGNING: std::cell::RefCell<Option<(String, std::rc::Rc<Vec<keygate_verify::Secret>>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `ORIGIN_SIGNING_SECRET` (required) and `ORIGIN_SIGNING_SECRET_PREVIOUS` (during a rotation),
+/// each at least 32 bytes. Missing or short: misconfigured, and nothing is proxied.
+pub fn signing_secrets(env: &Env) -> Result<std::rc::Rc<Vec<keygate_verify::Secret>>, Error> {
+    let current = string(env, "ORIGIN_SIGNING_SECRET")
+        .filter(|s| s.len() >= keygate_core::digest::MIN_SECRET_LEN)
+        .ok_or(Error::Misconfigured { what: "ORIGIN_SIGNING_SECRET" })?;
+    let previous = string(env, "ORIGIN_SIGNING_SECRET_PREVIOUS");
+    if previous.as_ref().is_some_and(|p| p.len() < keygate_core::digest::MIN_SECRET_LEN) {
+        return Err(Error::Misconfigured { what: "ORIGIN_SIGNING_SECRET_PREVIOUS" });
+    }
+    let cache_key = format!("{current}\u{0}{}", previous.as_deref().unwrap_or(""));
+    if let Some(s) =
+        SIGNING.with(|c| c.borrow().as_ref().filter(|(k, _)| *k == cache_key).map(|(_, s)| s.clone()))
+    {
+        return Ok(s);
+    }
+    let mut secrets = vec![keygate_verify::Secret::new(current.as_bytes())];
+    if let Some(p) = previous {
+        secrets.push(keygate_verify::Secret::new(p.as_bytes()));
+    }
+    let secrets = std::rc::Rc::new(secrets);
+    SIGNING.with(|c| *c.borrow_mut() = Some((cache_key, secrets.clone())));
+    Ok(secrets)
+}
+
 /// `LIVE_HOSTS` and `TEST_HOSTS`: comma-separated hostnames pinned to one mode (optional).
 pub fn host_pins(env: &Env) -> HostPins {
     HostPins::parse(

@@ -2,19 +2,21 @@
 //! identity-like client header removed, keygate's identity added.
 
 use keygate_core::Error;
-use keygate_core::identity::{Identity, must_strip, names};
+use keygate_core::clock::Clock;
+use keygate_core::identity::{Identity, Target, must_strip, names};
 use keygate_core::policy::Deprecation;
 use keygate_core::time::http_date;
 use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Url};
 
 /// The URL at the origin for a request to `url`: the origin's scheme, host and base path, then
-/// the request's path and query.
-pub fn target(origin: &Url, url: &Url) -> String {
+/// the request's path and query. Parsed, so that what is signed is exactly what is sent.
+pub fn target(origin: &Url, url: &Url) -> Result<Url, Error> {
     let base = origin.as_str().trim_end_matches('/');
-    match url.query() {
+    let joined = match url.query() {
         Some(q) => format!("{base}{}?{q}", url.path()),
         None => format!("{base}{}", url.path()),
-    }
+    };
+    Url::parse(&joined).map_err(|_| Error::Internal { what: "building the origin URL" })
 }
 
 /// Forward `req` to `origin` with `identity`, and return the origin's answer with the request id.
@@ -23,6 +25,7 @@ pub async fn forward(
     url: &Url,
     origin: &Url,
     identity: &Identity,
+    signing: &[keygate_verify::Secret],
     deprecation: Option<Deprecation>,
     cors_origin: Option<String>,
 ) -> Result<Response, Error> {
@@ -38,13 +41,29 @@ pub async fn forward(
         headers.set(name, value).map_err(internal)?;
     }
     let method = req.method();
+    let to = target(origin, url)?;
+    let host = match (to.host_str(), to.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return Err(Error::Misconfigured { what: "ORIGIN_TEST/ORIGIN_LIVE host" }),
+    };
+    let path = match to.query() {
+        Some(q) => format!("{}?{q}", to.path()),
+        None => to.path().to_owned(),
+    };
+    let signature = identity.signature(
+        signing,
+        crate::platform::WorkerClock.now(),
+        Target { method: method.as_ref(), host: &host, path: &path },
+    );
+    headers.set(keygate_verify::HEADER, &signature).map_err(internal)?;
     let mut init = RequestInit::new();
     init.with_method(method.clone()).with_headers(headers).with_redirect(RequestRedirect::Manual);
     if !matches!(method, Method::Get | Method::Head) {
         // The body stream is handed on as it is: never buffered.
         init.with_body(req.inner().body().map(Into::into));
     }
-    let upstream = Request::new_with_init(&target(origin, url), &init).map_err(internal)?;
+    let upstream = Request::new_with_init(to.as_str(), &init).map_err(internal)?;
     let resp = Fetch::Request(upstream).send().await.map_err(|_| Error::OriginUnavailable)?;
 
     // The origin's headers are immutable: copy them, then add the request id.

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import crypto from "node:crypto";
-import { admin, basic, bearer, call, createKey, newAccount } from "./helpers.mjs";
+import { admin, basic, bearer, call, createKey, E, newAccount } from "./helpers.mjs";
+import { verifyEcho } from "./signature.mjs";
 
 const IDENTITY = ["keygate-account", "keygate-key-id", "keygate-key-type", "keygate-mode", "keygate-request-id", "keygate-verified"];
 
@@ -24,6 +25,10 @@ function assertProxied(res, key, origin) {
   // Each identity header arrives exactly once.
   for (const h of IDENTITY) assert.equal(seen.raw_header_names.filter((n) => n.toLowerCase() === h).length, 1, h);
   assert.ok(!JSON.stringify(seen).includes(key.secret), "the raw key must never reach origin");
+  // The origin can prove the request came through keygate, with either secret of a rotation.
+  assert.equal(verifyEcho(seen, [E.secrets.ORIGIN_SIGNING_SECRET]), "ok");
+  assert.equal(verifyEcho(seen, [E.secrets.ORIGIN_SIGNING_SECRET_PREVIOUS]), "ok");
+  assert.match(seen.headers["keygate-signature"], /^t=\d+,v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
   return seen;
 }
 
@@ -105,7 +110,8 @@ describe("authenticated requests are proxied", () => {
     const seen = assertProxied(res, key, "test");
     const names = seen.raw_header_names.map((n) => n.toLowerCase().replaceAll("_", "-"));
     assert.ok(!names.includes("x-keygate-account"));
-    assert.ok(!names.includes("keygate-signature"));
+    assert.equal(names.filter((n) => n === "keygate-signature").length, 1, "only keygate's own signature");
+    assert.notEqual(seen.headers["keygate-signature"], "t=1,v1=00");
     assert.ok(!names.includes("proxy-authorization"));
     assert.ok(!JSON.stringify(seen).includes("attacker"));
     assert.ok(!JSON.stringify(seen).includes("req_forged"));
@@ -123,5 +129,31 @@ describe("authenticated requests are proxied", () => {
   it("a key with a future expiry works", async () => {
     const key = await createKey({ expires_at: Math.floor(Date.now() / 1000) + 3600 });
     assertProxied(await call("/v1/x", { headers: { authorization: bearer(key.secret) } }), key, "test");
+  });
+});
+
+describe("signed identity", () => {
+  it("tampering with any signed part, a wrong secret or an old t is refused by the origin's check", async () => {
+    const key = await createKey();
+    const res = await call("/v1/charges?limit=2", { method: "POST", headers: { authorization: bearer(key.secret) }, body: "{}" });
+    const seen = res.json;
+    const secret = [E.secrets.ORIGIN_SIGNING_SECRET];
+    assert.equal(verifyEcho(seen, secret), "ok");
+    const tampered = [
+      { ...seen, method: "GET" },
+      { ...seen, path: "/v1/refunds" },
+      { ...seen, query: "limit=3" },
+      { ...seen, headers: { ...seen.headers, host: "evil.example" } },
+      { ...seen, headers: { ...seen.headers, "keygate-account": "acct_other" } },
+      { ...seen, headers: { ...seen.headers, "keygate-key-id": "key_other" } },
+      { ...seen, headers: { ...seen.headers, "keygate-mode": "live" } },
+      { ...seen, headers: { ...seen.headers, "keygate-key-type": "restricted" } },
+      { ...seen, headers: { ...seen.headers, "keygate-permissions": "charges=write" } },
+    ];
+    for (const t of tampered) assert.equal(verifyEcho(t, secret), "bad signature");
+    assert.equal(verifyEcho(seen, ["sig_some_other_secret_of_enough_length_000"]), "bad signature");
+    const t = Number(seen.headers["keygate-signature"].match(/t=(\d+)/)[1]);
+    assert.equal(verifyEcho(seen, secret, { now: t + 301 }), "stale");
+    assert.equal(verifyEcho(seen, secret, { now: t - 301 }), "future");
   });
 });

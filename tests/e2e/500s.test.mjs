@@ -18,6 +18,13 @@ describe("5xx: fail closed", () => {
     }
   });
 
+  it("without ORIGIN_SIGNING_SECRET nothing is proxied: 500 misconfigured", async () => {
+    const key = await createKey({ url: E.urls.unsigned });
+    const res = await call("/v1/x", { headers: { authorization: bearer(key.secret) }, url: E.urls.unsigned });
+    const e = assertError(res, 500, "api_error", "misconfigured");
+    if (!e.message.includes("ORIGIN_SIGNING_SECRET")) throw new Error(e.message);
+  });
+
   it("an unreachable origin gives 502 origin_unavailable", async () => {
     const key = await createKey({ url: E.urls.down, mode: "test" });
     const res = await call("/v1/x", { headers: { authorization: bearer(key.secret) }, url: E.urls.down });

@@ -8,6 +8,7 @@
 //   plain   plain HTTP, same secrets (every request must be refused with https_required)
 //   bare    HTTPS, no secrets at all (must fail closed)
 //   down    HTTPS, test secrets, ORIGIN_TEST → a closed port, ORIGIN_LIVE unset
+//   unsigned HTTPS, every secret but ORIGIN_SIGNING_SECRET (must fail closed)
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -32,9 +33,16 @@ function freePort() {
 const secrets = {
   KEY_PEPPER: crypto.randomBytes(32).toString("hex"),
   ADMIN_TOKEN: `adm_${crypto.randomBytes(24).toString("hex")}`,
+  ORIGIN_SIGNING_SECRET: `sig_${crypto.randomBytes(32).toString("hex")}`,
+  ORIGIN_SIGNING_SECRET_PREVIOUS: `sig_${crypto.randomBytes(32).toString("hex")}`,
 };
+const envFile = (file, values) =>
+  fs.writeFileSync(file, Object.entries(values).map(([k, v]) => `${k}="${v}"`).join("\n") + "\n", { mode: 0o600 });
 const secretsFile = path.join(runDir, "secrets.env");
-fs.writeFileSync(secretsFile, Object.entries(secrets).map(([k, v]) => `${k}="${v}"`).join("\n") + "\n", { mode: 0o600 });
+envFile(secretsFile, secrets);
+const unsignedFile = path.join(runDir, "unsigned.env");
+const { ORIGIN_SIGNING_SECRET, ORIGIN_SIGNING_SECRET_PREVIOUS, ...withoutSigning } = secrets;
+envFile(unsignedFile, withoutSigning);
 const emptyFile = path.join(runDir, "empty.env");
 fs.writeFileSync(emptyFile, "");
 
@@ -47,6 +55,7 @@ const specs = {
   plain: { protocol: "http", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   bare: { protocol: "https", envFile: emptyFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   down: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: `http://127.0.0.1:${closedPort}`, ORIGIN_LIVE: "" } },
+  unsigned: { protocol: "https", envFile: unsignedFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
 };
 
 const instances = {};
@@ -72,8 +81,8 @@ try {
     origins: { test: originTest.url, live: originLive.url },
     runDir,
   };
-  const envFile = path.join(runDir, "env.json");
-  fs.writeFileSync(envFile, JSON.stringify(env, null, 1), { mode: 0o600 });
+  const envJson = path.join(runDir, "env.json");
+  fs.writeFileSync(envJson, JSON.stringify(env, null, 1), { mode: 0o600 });
 
   const files = fs
     .readdirSync(path.join(ROOT, "tests", "e2e"))
@@ -84,7 +93,7 @@ try {
     const child = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], {
       cwd: ROOT,
       stdio: "inherit",
-      env: { ...process.env, KEYGATE_E2E: envFile },
+      env: { ...process.env, KEYGATE_E2E: envJson },
     });
     child.on("exit", (code) => resolve(code ?? 1));
   });

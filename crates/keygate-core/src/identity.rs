@@ -92,3 +92,31 @@ pub fn must_strip(name: &str) -> bool {
     let bare = lower.strip_prefix("x-").unwrap_or(&lower);
     lower == "authorization" || bare.starts_with("keygate-") || HOP_BY_HOP.contains(&lower.as_str())
 }
+
+/// The target of an upstream request, as the origin will see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// Method.
+    pub method: &'a str,
+    /// `Host` the origin is called with (host, and `:port` when not the default).
+    pub host: &'a str,
+    /// Path with query, exactly as sent.
+    pub path: &'a str,
+}
+
+impl Identity {
+    /// `Keygate-Signature` for this identity on `target` at `t`, one `v1=` per secret.
+    pub fn signature(&self, secrets: &[keygate_verify::Secret], t: i64, target: Target) -> String {
+        let signed = keygate_verify::Signed {
+            method: target.method,
+            host: target.host,
+            path: target.path,
+            account: &self.account,
+            key_id: &self.key_id,
+            mode: self.mode,
+            key_type: self.key_type,
+            permissions: self.permissions.as_deref().unwrap_or(""),
+        };
+        keygate_verify::sign(secrets, t, &signed)
+    }
+}

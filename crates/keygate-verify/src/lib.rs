@@ -1,0 +1,297 @@
+//! `Keygate-Signature`: how an origin proves that a request came through keygate.
+//!
+//! keygate signs every proxied request:
+//!
+//! ```text
+//! Keygate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>[,v1=<hex, previous secret>]
+//! ```
+//!
+//! The HMAC key is the `ORIGIN_SIGNING_SECRET` (its UTF-8 bytes). The message is the canonical
+//! string: for each of these values, in order, its length in bytes (decimal), `:`, the value,
+//! and `\n`:
+//!
+//! 1. `keygate-signature-v1`
+//! 2. `t`, decimal
+//! 3. the method, as sent (`POST`)
+//! 4. the host the origin was called with (`Host` header: host, and `:port` if not default)
+//! 5. the path with its query, exactly as sent (`/v1/charges?limit=3`)
+//! 6. `Keygate-Account`
+//! 7. `Keygate-Key-Id`
+//! 8. `Keygate-Mode`
+//! 9. `Keygate-Key-Type`
+//! 10. lower-case hex SHA-256 of `Keygate-Permissions` (of the empty string when absent)
+//!
+//! Length prefixes make the encoding injective: no two different inputs give the same string.
+//! The body is not covered (it is streamed, never buffered).
+//!
+//! This crate is both keygate's signer and the origin's verifier, so the two cannot drift.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Version tag, the first canonical field.
+pub const VERSION: &str = "keygate-signature-v1";
+/// The header name.
+pub const HEADER: &str = "Keygate-Signature";
+/// Default tolerance between `t` and the verifier's clock, seconds.
+pub const DEFAULT_TOLERANCE: i64 = 300;
+
+/// What is signed besides `t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signed<'a> {
+    /// Method.
+    pub method: &'a str,
+    /// Host the origin was called with.
+    pub host: &'a str,
+    /// Path with query.
+    pub path: &'a str,
+    /// `Keygate-Account`.
+    pub account: &'a str,
+    /// `Keygate-Key-Id`.
+    pub key_id: &'a str,
+    /// `Keygate-Mode`.
+    pub mode: &'a str,
+    /// `Keygate-Key-Type`.
+    pub key_type: &'a str,
+    /// `Keygate-Permissions` (empty when absent).
+    pub permissions: &'a str,
+}
+
+/// The canonical message for `t` and `s`.
+pub fn canonical(t: i64, s: &Signed) -> Vec<u8> {
+    let perm = hex(&Sha256::digest(s.permissions.as_bytes()));
+    let t = t.to_string();
+    let fields: [&str; 10] =
+        [VERSION, &t, s.method, s.host, s.path, s.account, s.key_id, s.mode, s.key_type, &perm];
+    let mut out = Vec::with_capacity(256);
+    for f in fields {
+        out.extend_from_slice(f.len().to_string().as_bytes());
+        out.push(b':');
+        out.extend_from_slice(f.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A signing secret with its HMAC key schedule computed once.
+#[derive(Clone)]
+pub struct Secret(HmacSha256);
+
+impl Secret {
+    /// From the secret's bytes. Any length is accepted by HMAC; callers enforce a minimum.
+    pub fn new(secret: &[u8]) -> Secret {
+        // HMAC accepts keys of every length, so this cannot fail.
+        Secret(<HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!()))
+    }
+
+    fn tag(&self, message: &[u8]) -> [u8; 32] {
+        let mut m = self.0.clone();
+        m.update(message);
+        m.finalize().into_bytes().into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The header value: `t=<t>,v1=<sig>` with one `v1=` per secret (current first).
+pub fn sign(secrets: &[Secret], t: i64, s: &Signed) -> String {
+    let message = canonical(t, s);
+    let mut out = format!("t={t}");
+    for secret in secrets {
+        out.push_str(",v1=");
+        out.push_str(&hex(&secret.tag(&message)));
+    }
+    out
+}
+
+/// Why verification failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyError {
+    /// A required header is absent.
+    Missing(&'static str),
+    /// The signature header is not `t=…,v1=…`.
+    Malformed(&'static str),
+    /// `t` is older than the tolerance.
+    Stale {
+        /// Seconds behind.
+        age: i64,
+    },
+    /// `t` is further in the future than the tolerance.
+    Future {
+        /// Seconds ahead.
+        ahead: i64,
+    },
+    /// No `v1` signature matches any secret.
+    BadSignature,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Missing(h) => write!(f, "missing header {h}"),
+            VerifyError::Malformed(w) => write!(f, "malformed Keygate-Signature: {w}"),
+            VerifyError::Stale { age } => write!(f, "signature is {age} s old"),
+            VerifyError::Future { ahead } => write!(f, "signature is {ahead} s in the future"),
+            VerifyError::BadSignature => f.write_str("no signature matches"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// The identity an origin can trust once verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `acct_…`.
+    pub account: String,
+    /// `key_…`.
+    pub key_id: String,
+    /// `test` or `live`.
+    pub mode: String,
+    /// `secret`, `publishable` or `restricted`.
+    pub key_type: String,
+    /// `charges=read,…` for restricted keys, else empty.
+    pub permissions: String,
+    /// The signed time.
+    pub signed_at: i64,
+}
+
+/// Verifies requests at the origin.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    secrets: Vec<Secret>,
+    tolerance: i64,
+}
+
+impl Verifier {
+    /// Accept signatures by any of `secrets` (during a rotation, the current and the previous),
+    /// within [`DEFAULT_TOLERANCE`] seconds.
+    pub fn new<S: AsRef<[u8]>>(secrets: &[S]) -> Verifier {
+        Verifier {
+            secrets: secrets.iter().map(|s| Secret::new(s.as_ref())).collect(),
+            tolerance: DEFAULT_TOLERANCE,
+        }
+    }
+
+    /// Change the tolerance (seconds, both directions).
+    pub fn with_tolerance(mut self, seconds: i64) -> Verifier {
+        self.tolerance = seconds;
+        self
+    }
+
+    /// Verify a request: `header` looks up a request header by its lower-case name; `method`,
+    /// `host` and `path` (with query) are as the origin received them; `now` is unix seconds.
+    pub fn verify<'h>(
+        &self,
+        header: impl Fn(&str) -> Option<&'h str>,
+        method: &str,
+        host: &str,
+        path: &str,
+        now: i64,
+    ) -> Result<Identity, VerifyError> {
+        let sig = header("keygate-signature").ok_or(VerifyError::Missing(HEADER))?;
+        let (t, candidates) = parse_header(sig)?;
+        if now - t > self.tolerance {
+            return Err(VerifyError::Stale { age: now - t });
+        }
+        if t - now > self.tolerance {
+            return Err(VerifyError::Future { ahead: t - now });
+        }
+        let need =
+            |name: &'static str, display: &'static str| header(name).ok_or(VerifyError::Missing(display));
+        let id = Identity {
+            account: need("keygate-account", "Keygate-Account")?.to_owned(),
+            key_id: need("keygate-key-id", "Keygate-Key-Id")?.to_owned(),
+            mode: need("keygate-mode", "Keygate-Mode")?.to_owned(),
+            key_type: need("keygate-key-type", "Keygate-Key-Type")?.to_owned(),
+            permissions: header("keygate-permissions").unwrap_or("").to_owned(),
+            signed_at: t,
+        };
+        let signed = Signed {
+            method,
+            host,
+            path,
+            account: &id.account,
+            key_id: &id.key_id,
+            mode: &id.mode,
+            key_type: &id.key_type,
+            permissions: &id.permissions,
+        };
+        let message = canonical(t, &signed);
+        // Every candidate against every secret, without early exit on a match.
+        let mut ok = subtle::Choice::from(0u8);
+        for secret in &self.secrets {
+            let expected = secret.tag(&message);
+            for c in &candidates {
+                ok |= subtle::ConstantTimeEq::ct_eq(&expected[..], &c[..]);
+            }
+        }
+        if bool::from(ok) { Ok(id) } else { Err(VerifyError::BadSignature) }
+    }
+}
+
+/// Parse `t=<digits>,v1=<64 hex>[,v1=…]`. Unknown schemes (`v2=`) are ignored, so that a later
+/// version can be added alongside.
+pub fn parse_header(value: &str) -> Result<(i64, Vec<[u8; 32]>), VerifyError> {
+    if value.len() > 1024 {
+        return Err(VerifyError::Malformed("too long"));
+    }
+    let mut t = None;
+    let mut sigs = Vec::new();
+    for part in value.split(',') {
+        let (k, v) = part.trim().split_once('=').ok_or(VerifyError::Malformed("expected key=value pairs"))?;
+        match k {
+            "t" => {
+                if t.is_some() || v.is_empty() || v.len() > 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(VerifyError::Malformed("t must be one unix time in seconds"));
+                }
+                t = v.parse::<i64>().ok();
+            }
+            "v1" => sigs.push(unhex32(v).ok_or(VerifyError::Malformed("v1 must be 64 hex digits"))?),
+            _ => {}
+        }
+    }
+    let t = t.ok_or(VerifyError::Malformed("no t"))?;
+    if sigs.is_empty() {
+        return Err(VerifyError::Malformed("no v1 signature"));
+    }
+    Ok((t, sigs))
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    s
+}
+
+fn unhex32(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks(2).enumerate() {
+        out[i] = nib(pair[0])? << 4 | nib(pair[1])?;
+    }
+    Some(out)
+}

@@ -1,0 +1,47 @@
+// A Keygate-Signature verifier written in Node from the README's algorithm alone, as an origin
+// in another language would: proof that the README is enough.
+import crypto from "node:crypto";
+
+function canonical(t, f) {
+  const permDigest = crypto.createHash("sha256").update(f.permissions ?? "", "utf8").digest("hex");
+  const values = ["keygate-signature-v1", String(t), f.method, f.host, f.path, f.account, f.keyId, f.mode, f.keyType, permDigest];
+  return Buffer.concat(values.map((v) => {
+    const b = Buffer.from(v, "utf8");
+    return Buffer.concat([Buffer.from(`${b.length}:`), b, Buffer.from("\n")]);
+  }));
+}
+
+/**
+ * Verify what the echo origin saw: headers (lower-case names), method, Host and path+query.
+ * Returns "ok" or the reason.
+ */
+export function verifyEcho(seen, secrets, { now = Math.floor(Date.now() / 1000), tolerance = 300 } = {}) {
+  const h = seen.headers;
+  const sig = h["keygate-signature"];
+  if (!sig) return "missing";
+  const parts = sig.split(",").map((p) => p.split("="));
+  const ts = parts.filter(([k]) => k === "t");
+  const v1 = parts.filter(([k]) => k === "v1").map(([, v]) => v);
+  if (ts.length !== 1 || !/^\d+$/.test(ts[0][1]) || v1.length === 0) return "malformed";
+  const t = Number(ts[0][1]);
+  if (now - t > tolerance) return "stale";
+  if (t - now > tolerance) return "future";
+  const message = canonical(t, {
+    method: seen.method,
+    host: h.host,
+    path: seen.query ? `${seen.path}?${seen.query}` : seen.path,
+    account: h["keygate-account"],
+    keyId: h["keygate-key-id"],
+    mode: h["keygate-mode"],
+    keyType: h["keygate-key-type"],
+    permissions: h["keygate-permissions"],
+  });
+  for (const secret of secrets) {
+    const expected = crypto.createHmac("sha256", secret).update(message).digest();
+    for (const candidate of v1) {
+      const got = Buffer.from(candidate, "hex");
+      if (got.length === expected.length && crypto.timingSafeEqual(got, expected)) return "ok";
+    }
+  }
+  return "bad signature";
+}
