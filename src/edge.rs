@@ -117,6 +117,33 @@ pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &st
     Ok(())
 }
 
+/// After a plain-HTTP refusal: if the request carried a real key, record it as exposed
+/// (`plain_http`). Everything, the KV read included, happens in `waitUntil`.
+pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context) {
+    let Some(authorization) = header(req, "authorization") else { return };
+    let (env, url) = (env.clone(), url.clone());
+    ctx.wait_until(async move {
+        let Ok(pepper) = config::pepper(&env) else { return };
+        let Ok(cache_ttl) = config::kv_cache_ttl(&env) else { return };
+        let Ok(expire) = config::expire_on_exposure(&env) else { return };
+        // No query check and no pinning here: only "is this a real key?" matters.
+        let presented = Presented { authorization: Some(&authorization), query: None, host: url.host_str() };
+        let store = KvRecords { env: &env, cache_ttl };
+        let pins = keygate_core::access::HostPins::default();
+        // Only a key that still works matters: a revoked or expired one exposes nothing.
+        let found = gate::authenticate(presented, &pins, &store, &pepper, WorkerClock.now()).await;
+        if let Ok(Authenticated { record: r, .. }) = found {
+            let command = Command::Exposed {
+                account: r.account.clone(),
+                key_id: r.id.clone(),
+                reason: "plain_http".into(),
+                expire,
+            };
+            let _ = keystore::call::<serde_json::Value>(&env, r.mode, &r.account, &command).await;
+        }
+    });
+}
+
 /// A CORS preflight for a route on the publishable allowlist is answered here, without a key
 /// (browsers send none). Any other preflight goes the normal way, and is refused.
 fn preflight(

@@ -29,6 +29,9 @@ async fn route(req: Request, env: &Env, ctx: &Context, request_id: &str) -> Resu
     let url = req.url().map_err(|_| Error::Internal { what: "reading the request URL" })?;
     // HTTPS only, decided from the URL the platform saw. A client's X-Forwarded-Proto never counts.
     if url.scheme() != "https" {
+        // A real key that crossed the network in clear text is exposed: find out in the
+        // background, so the refusal is never slowed.
+        edge::report_plain_http(&req, &url, env, ctx);
         return Err(Error::HttpsRequired);
     }
     let path = url.path();

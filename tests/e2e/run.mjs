@@ -5,7 +5,8 @@
 // Instances (each with its own fresh local state):
 //   main    HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo origins; host "localhost" is
 //           pinned to live mode (LIVE_HOSTS), "127.0.0.1" is not pinned
-//   plain   plain HTTP, same secrets (every request must be refused with https_required)
+//   plain   plain HTTP, same secrets and the same local state as main (every request must be
+//           refused with https_required; real keys seen there are recorded as exposed)
 //   bare    HTTPS, no secrets at all (must fail closed)
 //   down    HTTPS, test secrets, ORIGIN_TEST → a closed port, ORIGIN_LIVE unset
 //   unsigned HTTPS, every secret but ORIGIN_SIGNING_SECRET (must fail closed)
@@ -67,7 +68,9 @@ try {
       const w = await startWrangler({
         ...spec,
         port,
-        persistTo: path.join(runDir, `state-${name}`),
+        // The plain-HTTP instance shares the main one's state, so that a key created over HTTPS
+        // can be caught crossing plain HTTP.
+        persistTo: path.join(runDir, `state-${name === "plain" ? "main" : name}`),
         logFile: path.join(runDir, `wrangler-${name}.log`),
       });
       return [name, w];

@@ -191,3 +191,25 @@ fn storage_faults_fail_closed() {
     assert_eq!(*kv.attempts.borrow(), 0, "nothing reaches KV that the authority did not store");
     assert_eq!(block_on(a.list(ACCT, T0)).unwrap_err().status(), 503);
 }
+
+#[test]
+fn exposure_is_flagged_once_and_optionally_expires() {
+    let (state, kv) = (MemoryState::new(), MemoryKv::default());
+    let a = Authority { state: &state, kv: &kv };
+    let mut rng = FixedRng::new(*b"exposure");
+    let flag = block_on(a.create(ACCT, &params(None), &pepper(), &mut rng, T0, &Actor::admin())).unwrap();
+    block_on(a.exposed(ACCT, &flag.id, "plain_http", false, T0 + 1)).unwrap();
+    block_on(a.exposed(ACCT, &flag.id, "secret_key_in_browser", false, T0 + 2)).unwrap();
+    let k = block_on(a.get(ACCT, &flag.id, T0 + 3)).unwrap();
+    assert_eq!(k.exposed.as_ref().map(|e| (e.reason.as_str(), e.at)), Some(("plain_http", T0 + 1)), "first sighting kept");
+    assert_eq!(k.status, "active", "flag only");
+    let log = block_on(a.events(ACCT, &Page { limit: 10, starting_after: None })).unwrap();
+    assert_eq!(log.data.iter().filter(|e| e.kind == "key.exposed").count(), 1);
+
+    let doomed = block_on(a.create(ACCT, &params(None), &pepper(), &mut rng, T0, &Actor::admin())).unwrap();
+    block_on(a.exposed(ACCT, &doomed.id, "plain_http", true, T0 + 5)).unwrap();
+    let k = block_on(a.get(ACCT, &doomed.id, T0 + 6)).unwrap();
+    assert_eq!((k.status.as_str(), k.expires_at), ("expired", Some(T0 + 5)));
+    let digest = pepper().digest_str(doomed.secret.as_deref().unwrap());
+    assert_eq!(kv.status(Mode::Test, &digest), Some(KeyStatus::Expired), "the expiry reaches KV");
+}
