@@ -34,6 +34,9 @@ async fn route(req: Request, env: &Env, ctx: &Context, request_id: &str) -> Resu
         edge::report_plain_http(&req, &url, env, ctx);
         return Err(Error::HttpsRequired);
     }
+    if url.path().len() + url.query().map_or(0, str::len) > keygate_core::error::MAX_URI_LEN {
+        return Err(Error::UriTooLong);
+    }
     let path = url.path();
     if path == "/_keygate" || path.starts_with("/_keygate/") {
         admin::handle(req, &url, env, request_id).await

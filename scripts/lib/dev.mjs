@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import https from "node:https";
+import tls from "node:tls";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -54,13 +55,20 @@ export async function startWrangler(opts) {
     detached: true,
   });
   const url = `${opts.protocol ?? "https"}://127.0.0.1:${opts.port}`;
+  let exited = null;
+  const gone = new Promise((resolve) => child.on("exit", (code) => resolve((exited = code ?? -1))));
+  /** Stop the whole process group; resolves once wrangler has exited. */
   const stop = () => {
     try {
       process.kill(-child.pid, "SIGTERM");
     } catch {}
+    const force = setTimeout(() => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {}
+    }, 5000);
+    return gone.finally(() => clearTimeout(force));
   };
-  let exited = null;
-  child.on("exit", (code) => (exited = code ?? -1));
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
   for (;;) {
     if (exited !== null) throw new Error(`wrangler dev on ${url} exited with ${exited}; see ${opts.logFile ?? "its output"}`);
@@ -114,4 +122,52 @@ export function admin(baseUrl, token, method, path, body) {
   const headers = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers["content-type"] = "application/json";
   return request(`${baseUrl}/_keygate/v1${path}`, { method, headers, body });
+}
+
+/**
+ * A request written byte for byte over TLS, for inputs no HTTP client will send (NUL and control
+ * bytes, raw UTF-8 in header values, repeated headers in a given order). `head` is the request
+ * line and header lines (without the final blank line), as a Buffer or string.
+ */
+export function rawRequest(url, head, { timeoutMs = 30_000 } = {}) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: u.hostname, port: Number(u.port), rejectUnauthorized: false }, () => {
+      socket.write(Buffer.concat([Buffer.from(head), Buffer.from("\r\nConnection: close\r\n\r\n")]));
+    });
+    const chunks = [];
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error("raw request timed out")));
+    socket.on("data", (c) => chunks.push(c));
+    socket.on("error", reject);
+    socket.on("end", () => {
+      const all = Buffer.concat(chunks);
+      const split = all.indexOf("\r\n\r\n");
+      const headText = all.subarray(0, split < 0 ? all.length : split).toString("latin1");
+      let body = split < 0 ? Buffer.alloc(0) : all.subarray(split + 4);
+      const [statusLine, ...lines] = headText.split("\r\n");
+      const headers = {};
+      for (const l of lines) {
+        const i = l.indexOf(":");
+        if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+      }
+      if ((headers["transfer-encoding"] ?? "").includes("chunked")) {
+        const out = [];
+        let rest = body;
+        for (;;) {
+          const nl = rest.indexOf("\r\n");
+          const size = parseInt(rest.subarray(0, nl).toString(), 16);
+          if (!size) break;
+          out.push(rest.subarray(nl + 2, nl + 2 + size));
+          rest = rest.subarray(nl + 2 + size + 2);
+        }
+        body = Buffer.concat(out);
+      }
+      const text = body.toString("utf8");
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {}
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, text, json });
+    });
+  });
 }

@@ -13,25 +13,6 @@ describe("403: refused", () => {
     }
   });
 
-  it("a real key sent over plain HTTP is refused at once and recorded as exposed", async () => {
-    const key = await createKey();
-    const other = await createKey();
-    const res = await call("/v1/charges", { headers: { authorization: bearer(key.secret) }, url: E.urls.plain });
-    assertError(res, 403, "invalid_request_error", "https_required");
-    let exposed;
-    for (let i = 0; i < 40 && !exposed; i++) {
-      const got = await admin("GET", `/accounts/${key.account}/keys/${key.id}`);
-      exposed = got.json.exposed;
-      if (!exposed) await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.equal(exposed?.reason, "plain_http");
-    const events = await admin("GET", `/accounts/${key.account}/events?mode=test`);
-    assert.ok(events.json.data.some((e) => e.type === "key.exposed" && e.data.reason === "plain_http"));
-    // ON_EXPOSURE is "flag" here: the key still works over HTTPS; an unexposed key is untouched.
-    assert.equal((await call("/v1/charges", { headers: { authorization: bearer(key.secret) } })).status, 200);
-    assert.equal((await admin("GET", `/accounts/${other.account}/keys/${other.id}`)).json.exposed, null);
-  });
-
   it("the admin API is HTTPS-only too", async () => {
     const res = await admin("GET", "/accounts/acct_1/keys", { url: E.urls.plain });
     assertError(res, 403, "invalid_request_error", "https_required");

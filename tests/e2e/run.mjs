@@ -5,8 +5,11 @@
 // Instances (each with its own fresh local state):
 //   main    HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo origins; host "localhost" is
 //           pinned to live mode (LIVE_HOSTS), "127.0.0.1" is not pinned
-//   plain   plain HTTP, same secrets and the same local state as main (every request must be
-//           refused with https_required; real keys seen there are recorded as exposed)
+//   plain   plain HTTP, same secrets (every request must be refused with https_required)
+//
+// Then, with every instance stopped, the serial phase (tests/e2e/serial/*.test.mjs): tests that
+// start their own instances one after another on one state, because two workerd processes must
+// never share a state directory at the same time.
 //   bare    HTTPS, no secrets at all (must fail closed)
 //   down    HTTPS, test secrets, ORIGIN_TEST → a closed port, ORIGIN_LIVE unset
 //   unsigned HTTPS, every secret but ORIGIN_SIGNING_SECRET (must fail closed)
@@ -68,9 +71,7 @@ try {
       const w = await startWrangler({
         ...spec,
         port,
-        // The plain-HTTP instance shares the main one's state, so that a key created over HTTPS
-        // can be caught crossing plain HTTP.
-        persistTo: path.join(runDir, `state-${name === "plain" ? "main" : name}`),
+        persistTo: path.join(runDir, `state-${name}`),
         logFile: path.join(runDir, `wrangler-${name}.log`),
       });
       return [name, w];
@@ -81,26 +82,19 @@ try {
   const env = {
     urls: Object.fromEntries(started.map(([n, w]) => [n, w.url])),
     secrets,
+    secretsFile,
     origins: { test: originTest.url, live: originLive.url },
     runDir,
   };
   const envJson = path.join(runDir, "env.json");
   fs.writeFileSync(envJson, JSON.stringify(env, null, 1), { mode: 0o600 });
 
-  const files = fs
-    .readdirSync(path.join(ROOT, "tests", "e2e"))
-    .filter((f) => f.endsWith(".test.mjs"))
-    .sort()
-    .map((f) => path.join("tests", "e2e", f));
-  status = await new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], {
-      cwd: ROOT,
-      stdio: "inherit",
-      env: { ...process.env, KEYGATE_E2E: envJson },
-    });
-    child.on("exit", (code) => resolve(code ?? 1));
-  });
+  status = await runSuites("tests/e2e", envJson);
+  for (const w of Object.values(instances)) await w.stop();
+  const serial = await runSuites("tests/e2e/serial", envJson);
+  status = status || serial;
 } catch (e) {
+  status = 1;
   console.error(`e2e harness failed: ${e.message}`);
   for (const f of fs.readdirSync(runDir).filter((f) => f.endsWith(".log"))) {
     console.error(`--- ${f} (tail) ---\n${fs.readFileSync(path.join(runDir, f), "utf8").split("\n").slice(-30).join("\n")}`);
@@ -111,3 +105,19 @@ try {
   originLive.server.close();
 }
 process.exit(status);
+
+function runSuites(dir, envJson) {
+  const files = fs
+    .readdirSync(path.join(ROOT, dir))
+    .filter((f) => f.endsWith(".test.mjs"))
+    .sort()
+    .map((f) => path.join(dir, f));
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], {
+      cwd: ROOT,
+      stdio: "inherit",
+      env: { ...process.env, KEYGATE_E2E: envJson },
+    });
+    child.on("exit", (code) => resolve(code ?? 1));
+  });
+}

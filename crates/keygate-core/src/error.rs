@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+/// The longest path plus query accepted, in bytes.
+pub const MAX_URI_LEN: usize = 8192;
+
 /// The `type` field of an error object, as Stripe spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorType {
@@ -61,6 +64,8 @@ pub enum Error {
     AuthorizationSchemeUnsupported,
     /// The `Authorization` header is longer than [`crate::credential::MAX_AUTHORIZATION_LEN`].
     AuthorizationTooLarge,
+    /// The path and query are longer than [`MAX_URI_LEN`].
+    UriTooLong,
     /// More than one credential: several `Authorization` values, or a list in one header.
     MultipleCredentials,
     /// `Basic` credentials that are not base64 of `key:`.
@@ -209,6 +214,7 @@ impl Error {
             | InvalidParameter { .. }
             | BodyTooLarge { .. } => 400,
             AuthorizationTooLarge => 431,
+            UriTooLong => 414,
             ApiKeyRevoked { .. } | ApiKeyExpired { .. } | SecretKeyRequired => 403,
             ModeMismatch { .. }
             | SecretKeyInBrowser
@@ -254,6 +260,7 @@ impl Error {
             | AuthorizationSchemeCase { .. }
             | AuthorizationSchemeUnsupported
             | AuthorizationTooLarge
+            | UriTooLong
             | MultipleCredentials
             | BasicMalformed { .. }
             | BasicPasswordNotEmpty
@@ -276,6 +283,7 @@ impl Error {
             AuthorizationSchemeCase { .. } => "authorization_scheme_case",
             AuthorizationSchemeUnsupported => "authorization_scheme_unsupported",
             AuthorizationTooLarge => "authorization_too_large",
+            UriTooLong => "uri_too_long",
             MultipleCredentials => "multiple_credentials",
             BasicMalformed { .. } => "basic_auth_malformed",
             BasicPasswordNotEmpty => "basic_auth_password_not_empty",
@@ -329,6 +337,7 @@ impl Error {
             AuthorizationSchemeCase { expected } => format!("The authorization scheme must be written exactly `{expected}`."),
             AuthorizationSchemeUnsupported => "Unsupported authorization scheme. Use `Bearer YOUR_KEY`, or Basic auth with the key as the username and an empty password.".into(),
             AuthorizationTooLarge => format!("The Authorization header is larger than {} bytes.", crate::credential::MAX_AUTHORIZATION_LEN),
+            UriTooLong => format!("The path and query are longer than {MAX_URI_LEN} bytes."),
             MultipleCredentials => "More than one credential was sent. Send exactly one API key, in one Authorization header.".into(),
             BasicMalformed { detail } => format!("The Basic credentials are malformed: {detail}. Use the API key as the username and an empty password, i.e. base64 of `YOUR_KEY:`."),
             BasicPasswordNotEmpty => "The Basic auth password must be empty: put the API key in the username and leave the password blank (curl -u YOUR_KEY:).".into(),

@@ -201,7 +201,11 @@ fn exposure_is_flagged_once_and_optionally_expires() {
     block_on(a.exposed(ACCT, &flag.id, "plain_http", false, T0 + 1)).unwrap();
     block_on(a.exposed(ACCT, &flag.id, "secret_key_in_browser", false, T0 + 2)).unwrap();
     let k = block_on(a.get(ACCT, &flag.id, T0 + 3)).unwrap();
-    assert_eq!(k.exposed.as_ref().map(|e| (e.reason.as_str(), e.at)), Some(("plain_http", T0 + 1)), "first sighting kept");
+    assert_eq!(
+        k.exposed.as_ref().map(|e| (e.reason.as_str(), e.at)),
+        Some(("plain_http", T0 + 1)),
+        "first sighting kept"
+    );
     assert_eq!(k.status, "active", "flag only");
     let log = block_on(a.events(ACCT, &Page { limit: 10, starting_after: None })).unwrap();
     assert_eq!(log.data.iter().filter(|e| e.kind == "key.exposed").count(), 1);

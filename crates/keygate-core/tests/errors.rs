@@ -26,6 +26,7 @@ fn mapping_table() {
             "authorization_scheme_unsupported",
         ),
         (Error::AuthorizationTooLarge, 431, "invalid_request_error", "authorization_too_large"),
+        (Error::UriTooLong, 414, "invalid_request_error", "uri_too_long"),
         (Error::MultipleCredentials, 400, "invalid_request_error", "multiple_credentials"),
         (Error::BasicMalformed { detail: "x" }, 400, "invalid_request_error", "basic_auth_malformed"),
         (Error::BasicPasswordNotEmpty, 400, "invalid_request_error", "basic_auth_password_not_empty"),
