@@ -49,6 +49,7 @@ pub async fn handle(
     env: &Env,
     ctx: &Context,
     request_id: &str,
+    log: &mut crate::log::RequestLog,
 ) -> Result<Response, Error> {
     let policy = config::edge_policy(env)?;
     let method = req.method().to_string();
@@ -56,6 +57,7 @@ pub async fn handle(
         return Ok(preflight);
     }
     let authn = authenticate(&req, url, env).await?;
+    log.key(&authn.record);
     // Strict keys are confirmed with the authority on every request; others trust KV, whose
     // staleness is bounded by the cache TTL, and the origin is told which bound applied.
     let (authn, verified) = if authn.record.strict {

@@ -6,6 +6,7 @@ mod config;
 mod edge;
 mod keystore;
 mod kv;
+mod log;
 mod platform;
 mod proxy;
 mod respond;
@@ -20,12 +21,33 @@ use worker::{Context, Env, Request, Response, event};
 /// only here.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let started = worker::Date::now().as_millis();
     let request_id = platform::request_id();
-    let outcome = route(req, &env, &ctx, &request_id).await;
-    Ok(outcome.unwrap_or_else(|e| respond::error(&e, &request_id, &config::doc_url(&env))))
+    let mut log = log::RequestLog::new(&request_id, req.method().as_ref(), &req.path());
+    let outcome = route(req, &env, &ctx, &request_id, &mut log).await;
+    let response = match outcome {
+        Ok(r) => {
+            log.decision = "allow";
+            r
+        }
+        Err(e) => {
+            log.code = Some(e.code().to_owned());
+            respond::error(&e, &request_id, &config::doc_url(&env))
+        }
+    };
+    log.status = response.status_code();
+    log.latency_ms = (worker::Date::now().as_millis() - started) as f64;
+    log.emit();
+    Ok(response)
 }
 
-async fn route(req: Request, env: &Env, ctx: &Context, request_id: &str) -> Result<Response, Error> {
+async fn route(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    request_id: &str,
+    log: &mut log::RequestLog,
+) -> Result<Response, Error> {
     let url = req.url().map_err(|_| Error::Internal { what: "reading the request URL" })?;
     // HTTPS only, decided from the URL the platform saw. A client's X-Forwarded-Proto never counts.
     if url.scheme() != "https" {
@@ -41,6 +63,6 @@ async fn route(req: Request, env: &Env, ctx: &Context, request_id: &str) -> Resu
     if path == "/_keygate" || path.starts_with("/_keygate/") {
         admin::handle(req, &url, env, request_id).await
     } else {
-        edge::handle(req, &url, env, ctx, request_id).await
+        edge::handle(req, &url, env, ctx, request_id, log).await
     }
 }

@@ -43,6 +43,10 @@ export async function startWrangler(opts) {
     PATH: `${BIN}:${process.env.PATH}`,
     CLOUDFLARE_CF_FETCH_ENABLED: "false",
     WRANGLER_SEND_METRICS: "false",
+    // wrangler's local trace recorder stores full request URLs, so a key a client wrongly puts in
+    // a query string would be kept on disk. keygate logs its own redacted lines instead; in
+    // production, wrangler.toml turns invocation logs and traces off for the same reason.
+    X_LOCAL_OBSERVABILITY: "false",
     // The bundle is built once before; wrangler's build command then only checks it exists.
     KEYGATE_SKIP_BUILD: "1",
     NO_COLOR: "1",
@@ -105,6 +109,10 @@ export function request(url, { method = "GET", headers = {}, body, timeoutMs = 3
           try {
             json = JSON.parse(text);
           } catch {}
+          // The end-to-end harness scans for every key it was ever shown (see tests/e2e/run.mjs).
+          if (process.env.KEYGATE_ISSUED_KEYS && typeof json?.secret === "string") {
+            fs.appendFileSync(process.env.KEYGATE_ISSUED_KEYS, `${json.secret}\n`);
+          }
           resolve({ status: res.statusCode, headers: res.headers, text, json });
         });
         res.on("error", reject);

@@ -50,6 +50,10 @@ envFile(unsignedFile, withoutSigning);
 const emptyFile = path.join(runDir, "empty.env");
 fs.writeFileSync(emptyFile, "");
 
+// Every raw key the suites are shown is appended here (scripts/lib/dev.mjs), for the final scan.
+const issuedKeys = path.join(runDir, "issued-keys.txt");
+fs.writeFileSync(issuedKeys, "", { mode: 0o600 });
+
 const originTest = await startEchoOrigin("test");
 const originLive = await startEchoOrigin("live");
 const closedPort = await freePort();
@@ -92,7 +96,8 @@ try {
   status = await runSuites("tests/e2e", envJson);
   for (const w of Object.values(instances)) await w.stop();
   const serial = await runSuites("tests/e2e/serial", envJson);
-  status = status || serial;
+  const scan = scanForKeys();
+  status = status || serial || scan;
 } catch (e) {
   status = 1;
   console.error(`e2e harness failed: ${e.message}`);
@@ -106,6 +111,39 @@ try {
 }
 process.exit(status);
 
+/**
+ * Secrets hygiene: search every file the instances wrote (local KV, Durable Object storage,
+ * caches) and every captured log for each raw key the suites created. A raw key is only ever
+ * shown once, in the response that creates it; it must be found nowhere.
+ */
+function scanForKeys() {
+  const keys = fs.readFileSync(issuedKeys, "utf8").split("\n").filter(Boolean);
+  const files = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p !== issuedKeys) files.push(p);
+    }
+  };
+  walk(runDir);
+  const leaks = [];
+  for (const f of files) {
+    const bytes = fs.readFileSync(f);
+    const leaked = keys.filter((k) => bytes.includes(k)).length;
+    if (leaked) leaks.push(`${path.relative(runDir, f)} (${leaked} keys)`);
+  }
+  const logs = files.filter((f) => f.endsWith(".log"));
+  const structured = logs.some((f) => /^\{"request_id":"req_[^"]+".*"decision":"allow"/m.test(fs.readFileSync(f, "utf8")));
+  console.log(`\nsecret scan: ${keys.length} raw keys searched in ${files.length} files (state and logs): ${leaks.length ? `LEAKED in ${leaks.join(", ")}` : "none found"}`);
+  console.log(`structured request logs: ${structured ? "present" : "MISSING"}`);
+  if (keys.length < 50) {
+    console.log("secret scan: too few keys were recorded for the scan to mean anything");
+    return 1;
+  }
+  return leaks.length || !structured ? 1 : 0;
+}
+
 function runSuites(dir, envJson) {
   const files = fs
     .readdirSync(path.join(ROOT, dir))
@@ -116,7 +154,7 @@ function runSuites(dir, envJson) {
     const child = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], {
       cwd: ROOT,
       stdio: "inherit",
-      env: { ...process.env, KEYGATE_E2E: envJson },
+      env: { ...process.env, KEYGATE_E2E: envJson, KEYGATE_ISSUED_KEYS: issuedKeys },
     });
     child.on("exit", (code) => resolve(code ?? 1));
   });
