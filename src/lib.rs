@@ -10,6 +10,7 @@ mod log;
 mod platform;
 mod proxy;
 mod respond;
+mod throttle;
 mod usage;
 
 pub use keystore::KeyStore;
@@ -59,10 +60,17 @@ async fn route(
     if url.path().len() + url.query().map_or(0, str::len) > keygate_core::error::MAX_URI_LEN {
         return Err(Error::UriTooLong);
     }
+    // Throttled addresses are refused before any key handling or store read.
+    let ip = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
+    throttle::check(&ip)?;
     let path = url.path();
-    if path == "/_keygate" || path.starts_with("/_keygate/") {
+    let outcome = if path == "/_keygate" || path.starts_with("/_keygate/") {
         admin::handle(req, &url, env, request_id).await
     } else {
         edge::handle(req, &url, env, ctx, request_id, log).await
+    };
+    match outcome {
+        Err(e) if e.counts_as_failed_auth() => Err(throttle::on_failure(env, &ip, e).await),
+        other => other,
     }
 }

@@ -23,6 +23,9 @@ pub fn error(err: &Error, request_id: &str, doc_base: &str) -> Response {
     if err.status() == 503 {
         let _ = headers.set("Retry-After", "1");
     }
+    if let Error::TooManyFailedAttempts { retry_after } = err {
+        let _ = headers.set("Retry-After", &retry_after.to_string());
+    }
     Response::builder().with_status(err.status()).with_headers(headers).fixed(body)
 }
 

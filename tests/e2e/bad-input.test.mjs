@@ -3,13 +3,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { rawRequest } from "../../scripts/lib/dev.mjs";
-import { admin, assertError, basic, bearer, call, createKey, E, MAIN, newAccount } from "./helpers.mjs";
+import { admin, assertError, basic, bearer, call, createKey, E, MAIN, newAccount, randomClientIp } from "./helpers.mjs";
 
 const key = await createKey();
 const k = key.secret;
 const host = new URL(MAIN).host;
 const raw = (headerLines, path = "/v1/charges") =>
-  rawRequest(MAIN, Buffer.concat([Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n`), Buffer.from(headerLines)]));
+  rawRequest(
+    MAIN,
+    Buffer.concat([Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nCF-Connecting-IP: ${randomClientIp()}\r\n`), Buffer.from(headerLines)]),
+  );
 const wrongChecksum = k.slice(0, -1) + (k.endsWith("A") ? "B" : "A");
 
 // [name, () => response, status, type, code]

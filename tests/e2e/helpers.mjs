@@ -8,8 +8,22 @@ import { checkResponse } from "./openapi.mjs";
 if (!process.env.KEYGATE_E2E) throw new Error("run the end-to-end suites through tests/e2e/run.mjs (npm test)");
 export const E = JSON.parse(fs.readFileSync(process.env.KEYGATE_E2E, "utf8"));
 export const MAIN = E.urls.main;
+/**
+ * A client address of its own for each request (100.64.0.0/10, which no test restricts on), so
+ * that the suites' many deliberate failures never throttle one another; tests that care about
+ * the address set CF-Connecting-IP themselves. Locally the worker trusts it; in production
+ * Cloudflare sets it.
+ */
+export function randomClientIp() {
+  const r = () => Math.floor(Math.random() * 256);
+  return `100.${64 + Math.floor(Math.random() * 64)}.${r()}.${r()}`;
+}
+
 /** Every request of the suites: management responses are checked against openapi.yaml. */
 export async function request(url, opts = {}) {
+  const headers = { ...(opts.headers ?? {}) };
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === "cf-connecting-ip")) headers["cf-connecting-ip"] = randomClientIp();
+  opts = { ...opts, headers };
   const res = await rawRequest(url, opts);
   checkResponse(opts.method ?? "GET", url, res);
   return res;

@@ -142,6 +142,11 @@ pub enum Error {
         /// Whether a token was sent at all.
         missing: bool,
     },
+    /// Too many failed authentications from this client address: throttled.
+    TooManyFailedAttempts {
+        /// Seconds until the client may try again.
+        retry_after: u32,
+    },
     /// A request body or parameter is invalid (admin API).
     InvalidParameter {
         /// Machine-readable code, e.g. `parameter_invalid`.
@@ -225,6 +230,7 @@ impl Error {
             | InsufficientPermissions { .. } => 403,
             KeyNotActive { .. } => 409,
             NotFound { .. } => 404,
+            TooManyFailedAttempts { .. } => 429,
             MethodNotAllowed { .. } => 405,
             Misconfigured { .. } | RecordCorrupt | Internal { .. } => 500,
             OriginUnavailable => 502,
@@ -254,6 +260,7 @@ impl Error {
                 ErrorType::Api
             }
             Relayed { kind, .. } => *kind,
+            TooManyFailedAttempts { .. } => ErrorType::RateLimit,
             HttpsRequired
             | ModeMismatch { .. }
             | AuthorizationMalformed { .. }
@@ -306,6 +313,7 @@ impl Error {
             InvalidParameter { code, .. } => code,
             BodyTooLarge { .. } => "body_too_large",
             NotFound { .. } => "resource_missing",
+            TooManyFailedAttempts { .. } => "too_many_failed_attempts",
             MethodNotAllowed { .. } => "method_not_allowed",
             Misconfigured { .. } => "misconfigured",
             StoreUnavailable => "store_unavailable",
@@ -368,6 +376,7 @@ impl Error {
             InvalidParameter { message, .. } => message.clone(),
             BodyTooLarge { limit } => format!("The request body is larger than {limit} bytes."),
             NotFound { what } => format!("No such {what}."),
+            TooManyFailedAttempts { retry_after } => format!("Too many failed authentication attempts from this address. Retry in {retry_after} seconds."),
             MethodNotAllowed { allowed } => format!("Method not allowed here; allowed: {allowed}."),
             Misconfigured { what } => format!("keygate is misconfigured ({what} is missing or invalid); the request was refused. The operator must fix the deployment."),
             StoreUnavailable => "The key store is unavailable; the request was refused. Retry later.".into(),
@@ -376,6 +385,26 @@ impl Error {
             Internal { what } => format!("Internal error ({what}); the request was refused."),
             Relayed { message, .. } => message.clone(),
         }
+    }
+
+    /// Whether this refusal is a failed authentication that counts towards throttling: a wrong,
+    /// malformed, revoked or expired credential (but not a missing one).
+    pub fn counts_as_failed_auth(&self) -> bool {
+        use Error::*;
+        matches!(
+            self,
+            ApiKeyInvalid { .. }
+                | ApiKeyRevoked { .. }
+                | ApiKeyExpired { .. }
+                | AuthorizationMalformed { .. }
+                | AuthorizationSchemeCase { .. }
+                | AuthorizationSchemeUnsupported
+                | AuthorizationTooLarge
+                | MultipleCredentials
+                | BasicMalformed { .. }
+                | BasicPasswordNotEmpty
+                | AdminUnauthorized { missing: false }
+        )
     }
 
     /// Shorthand for an invalid parameter.

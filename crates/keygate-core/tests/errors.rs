@@ -50,6 +50,12 @@ fn mapping_table() {
             "parameter_invalid",
         ),
         (Error::BodyTooLarge { limit: 1 }, 400, "invalid_request_error", "body_too_large"),
+        (
+            Error::TooManyFailedAttempts { retry_after: 60 },
+            429,
+            "rate_limit_error",
+            "too_many_failed_attempts",
+        ),
         (Error::NotFound { what: "key".into() }, 404, "invalid_request_error", "resource_missing"),
         (Error::MethodNotAllowed { allowed: "GET" }, 405, "invalid_request_error", "method_not_allowed"),
         (Error::Misconfigured { what: "KEY_PEPPER" }, 500, "api_error", "misconfigured"),
@@ -72,4 +78,23 @@ fn mapping_table() {
     }
     assert_eq!(ErrorType::from_name("permission_error"), Some(ErrorType::Permission));
     assert_eq!(ErrorType::from_name("nope"), None);
+}
+
+#[test]
+fn what_counts_as_a_failed_authentication() {
+    let r = || "sk_test_…abcd".to_string();
+    assert!(Error::ApiKeyInvalid { redacted: r() }.counts_as_failed_auth());
+    assert!(Error::ApiKeyRevoked { redacted: r() }.counts_as_failed_auth());
+    assert!(Error::BasicPasswordNotEmpty.counts_as_failed_auth());
+    assert!(Error::AdminUnauthorized { missing: false }.counts_as_failed_auth());
+    for not in [
+        Error::ApiKeyMissing,
+        Error::AdminUnauthorized { missing: true },
+        Error::HttpsRequired,
+        Error::PublishableKeyNotAllowed,
+        Error::StoreUnavailable,
+        Error::Misconfigured { what: "KEY_PEPPER" },
+    ] {
+        assert!(!not.counts_as_failed_auth(), "{not:?}");
+    }
 }

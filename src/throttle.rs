@@ -1,0 +1,58 @@
+//! Failed-authentication throttling per client address (`CF-Connecting-IP`), with the Workers
+//! Rate Limiting binding `AUTH_FAILURES`. Only failures are counted. An address over the limit
+//! is refused in this isolate, before any KV read, until the period ends; other isolates refuse
+//! it at its next failure.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use keygate_core::Error;
+use keygate_core::clock::Clock;
+use worker::{Env, RateLimiter};
+
+use crate::platform::WorkerClock;
+
+/// The binding.
+pub const BINDING: &str = "AUTH_FAILURES";
+/// How long an address stays refused, seconds (the binding's period).
+pub const BLOCK_SECONDS: i64 = 60;
+/// Addresses remembered per isolate before the table is reset (bounds memory).
+const MAX_TRACKED: usize = 10_000;
+
+thread_local! {
+    static BLOCKED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+}
+
+/// Refuse an address that is throttled in this isolate.
+pub fn check(ip: &str) -> Result<(), Error> {
+    let now = WorkerClock.now();
+    let until = BLOCKED.with(|b| b.borrow().get(ip).copied());
+    match until {
+        Some(t) if t > now => Err(Error::TooManyFailedAttempts { retry_after: (t - now) as u32 }),
+        _ => Ok(()),
+    }
+}
+
+/// Count a failed authentication. Returns the refusal to send: the original error, or
+/// `too_many_failed_attempts` once the address is over the limit.
+pub async fn on_failure(env: &Env, ip: &str, err: Error) -> Error {
+    let limiter: RateLimiter = match env.get_binding(BINDING) {
+        Ok(l) => l,
+        Err(_) => return Error::Misconfigured { what: BINDING },
+    };
+    match limiter.limit(ip.to_owned()).await {
+        Ok(outcome) if !outcome.success => {
+            let until = WorkerClock.now() + BLOCK_SECONDS;
+            BLOCKED.with(|b| {
+                let mut b = b.borrow_mut();
+                if b.len() >= MAX_TRACKED {
+                    b.clear();
+                }
+                b.insert(ip.to_owned(), until);
+            });
+            Error::TooManyFailedAttempts { retry_after: BLOCK_SECONDS as u32 }
+        }
+        // Under the limit, or the limiter failed: the request is refused anyway.
+        _ => err,
+    }
+}
