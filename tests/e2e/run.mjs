@@ -78,10 +78,11 @@ try {
         persistTo: path.join(runDir, `state-${name}`),
         logFile: path.join(runDir, `wrangler-${name}.log`),
       });
+      // Registered at once, so that a failure of another instance still stops this one.
+      instances[name] = w;
       return [name, w];
     }),
   );
-  for (const [name, w] of started) instances[name] = w;
 
   const env = {
     urls: Object.fromEntries(started.map(([n, w]) => [n, w.url])),
@@ -105,7 +106,7 @@ try {
     console.error(`--- ${f} (tail) ---\n${fs.readFileSync(path.join(runDir, f), "utf8").split("\n").slice(-30).join("\n")}`);
   }
 } finally {
-  for (const w of Object.values(instances)) w.stop();
+  await Promise.all(Object.values(instances).map((w) => w.stop()));
   originTest.server.close();
   originLive.server.close();
 }

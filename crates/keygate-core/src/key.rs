@@ -224,11 +224,18 @@ pub fn checksum(payload: &str) -> String {
 }
 
 /// `len` characters drawn uniformly from [`BASE62`] (rejection sampling: bytes ≥ 248 are dropped
-/// so that every character has probability exactly 1/62).
+/// so that every character has probability exactly 1/62). A source that keeps yielding only
+/// rejected bytes is broken: after a bounded number of refills this fails instead of looping.
 pub fn random_base62(rng: &mut impl Rng, len: usize) -> Result<String, Error> {
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
+    // Each refill of 64 bytes yields ~62 characters; 8 + len/32 refills is far beyond need.
+    let mut refills = 8 + len / 32;
     while out.len() < len {
+        if refills == 0 {
+            return Err(Error::Internal { what: "randomness unavailable" });
+        }
+        refills -= 1;
         rng.fill(&mut buf)?;
         for &b in &buf {
             if b < 248 && out.len() < len {

@@ -97,3 +97,12 @@ fn operator_token_comparison() {
     assert!(secret_eq("a", "a"));
     assert!(!format!("{t:?}").contains("admin-token"));
 }
+
+#[test]
+fn a_source_of_only_rejected_bytes_fails_instead_of_hanging() {
+    let mut rng = FixedRng::new([250u8, 255]);
+    let e = ApiKey::generate(KeyType::Secret, Mode::Test, &mut rng).unwrap_err();
+    assert_eq!(e.code(), "internal_error");
+    // One usable byte in the cycle is enough.
+    assert!(ApiKey::generate(KeyType::Secret, Mode::Test, &mut FixedRng::new([250u8, 7])).is_ok());
+}
