@@ -84,10 +84,8 @@ proptest! {
         if let Some(p) = EndpointPattern::parse(&s) {
             let _ = p.matches(&method, &path);
         }
-        if let Some(o) = OriginRule::parse(&s) {
-            if let Ok(u) = url::Url::parse(&path) {
-                let _ = o.allows(&u);
-            }
+        if let (Some(o), Ok(u)) = (OriginRule::parse(&s), url::Url::parse(&path)) {
+            let _ = o.allows(&u);
         }
     }
 }
