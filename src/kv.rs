@@ -1,11 +1,19 @@
-//! Workers KV as the edge's [`RecordStore`]: one namespace per mode.
+//! Workers KV as the edge's [`RecordStore`]: one namespace per mode. A read that does not answer
+//! within [`READ_TIMEOUT`] is a [`StoreError::Timeout`], so the request fails closed (503)
+//! instead of hanging.
 
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
 use keygate_core::digest::KeyDigest;
 use keygate_core::key::Mode;
 use keygate_core::store::{RecordStore, StoreError};
-use worker::Env;
+use worker::{Delay, Env};
 
 use crate::config::kv_binding;
+
+/// The longest a key-record read may take.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// KV namespaces `KEYS_TEST` and `KEYS_LIVE`.
 pub struct KvRecords<'a> {
@@ -18,10 +26,10 @@ pub struct KvRecords<'a> {
 impl RecordStore for KvRecords<'_> {
     async fn get(&self, mode: Mode, digest: &KeyDigest) -> Result<Option<String>, StoreError> {
         let kv = self.env.kv(kv_binding(mode)).map_err(|_| StoreError::Misconfigured(kv_binding(mode)))?;
-        kv.get(digest.as_str())
-            .cache_ttl(self.cache_ttl)
-            .text()
-            .await
-            .map_err(|e| StoreError::Failed(e.to_string()))
+        let read = std::pin::pin!(kv.get(digest.as_str()).cache_ttl(self.cache_ttl).text());
+        match select(read, Delay::from(READ_TIMEOUT)).await {
+            Either::Left((result, _)) => result.map_err(|e| StoreError::Failed(e.to_string())),
+            Either::Right(_) => Err(StoreError::Timeout),
+        }
     }
 }

@@ -1,0 +1,15 @@
+//! Authorization header and query string parsing: never panics; a credential it accepts is
+//! exactly the token that was sent.
+#![no_main]
+use keygate_core::credential::Credential;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: (&str, &str)| {
+    let (auth, query) = data;
+    let _ = Credential::from_request(Some(auth), Some(query));
+    if let Ok(c) = Credential::from_authorization(auth)
+        && let Some(token) = auth.trim_matches([' ', '\t']).strip_prefix("Bearer ")
+    {
+        assert_eq!(c.expose_secret(), token);
+    }
+});
