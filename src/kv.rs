@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
+use futures_util::future::{Either, select};
 use keygate_core::digest::KeyDigest;
 use keygate_core::key::Mode;
 use keygate_core::store::{RecordStore, StoreError};
