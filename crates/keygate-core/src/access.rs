@@ -322,22 +322,36 @@ pub fn parse_net(s: &str) -> Option<IpNet> {
 
 /// Validate and normalise `allowed_ips`.
 pub fn parse_allowed_ips(v: &Value) -> Result<Vec<String>, Error> {
-    let bad = |m: String| Error::invalid_param("parameter_invalid", "allowed_ips", m);
-    let items = v
-        .as_array()
-        .ok_or_else(|| bad("`allowed_ips` must be an array of addresses or CIDR ranges".into()))?;
+    parse_list(
+        v,
+        "allowed_ips",
+        "addresses or CIDR ranges",
+        |s| parse_net(s).map(|n| n.to_string()),
+        |s| format!("{s:?} is not an IP address or CIDR range"),
+    )
+}
+
+/// A JSON array of 1 to [`MAX_ENTRIES`] strings, each normalised by `item`; every defect is a 400
+/// naming `param`.
+fn parse_list(
+    v: &Value,
+    param: &str,
+    items_are: &str,
+    item: impl Fn(&str) -> Option<String>,
+    item_error: impl Fn(&str) -> String,
+) -> Result<Vec<String>, Error> {
+    let bad = |m: String| Error::invalid_param("parameter_invalid", param, m);
+    let items = v.as_array().ok_or_else(|| bad(format!("`{param}` must be an array of {items_are}")))?;
     if items.is_empty() || items.len() > MAX_ENTRIES {
         return Err(bad(format!(
-            "`allowed_ips` must have 1 to {MAX_ENTRIES} entries (null removes the restriction)"
+            "`{param}` must have 1 to {MAX_ENTRIES} entries (null removes the restriction)"
         )));
     }
     items
         .iter()
         .map(|i| {
             let s = i.as_str().unwrap_or_default();
-            parse_net(s)
-                .map(|n| n.to_string())
-                .ok_or_else(|| bad(format!("{s:?} is not an IP address or CIDR range")))
+            item(s).ok_or_else(|| bad(item_error(s)))
         })
         .collect()
 }
@@ -395,24 +409,13 @@ impl OriginRule {
 
 /// Validate `allowed_origins`.
 pub fn parse_allowed_origins(v: &Value) -> Result<Vec<String>, Error> {
-    let bad = |m: String| Error::invalid_param("parameter_invalid", "allowed_origins", m);
-    let items = v.as_array().ok_or_else(|| bad("`allowed_origins` must be an array of origins".into()))?;
-    if items.is_empty() || items.len() > MAX_ENTRIES {
-        return Err(bad(format!(
-            "`allowed_origins` must have 1 to {MAX_ENTRIES} entries (null removes the restriction)"
-        )));
-    }
-    items
-        .iter()
-        .map(|i| {
-            let s = i.as_str().unwrap_or_default();
-            OriginRule::parse(s).map(|_| s.to_ascii_lowercase()).ok_or_else(|| {
-                bad(format!(
-                    "{s:?} is not an origin such as https://shop.example.com or https://*.example.com"
-                ))
-            })
-        })
-        .collect()
+    parse_list(
+        v,
+        "allowed_origins",
+        "origins",
+        |s| OriginRule::parse(s).map(|_| s.to_ascii_lowercase()),
+        |s| format!("{s:?} is not an origin such as https://shop.example.com or https://*.example.com"),
+    )
 }
 
 /// Validate `allowed_endpoints`.

@@ -175,15 +175,16 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         now: UnixSeconds,
         actor: &Actor,
     ) -> Result<KeyObject, Error> {
-        let old = self.load(account, key_id).await?;
-        let next = keystate::expire(&old, now);
-        if next != old {
-            let next = self.commit(next).await?;
-            let data = serde_json::json!({ "expires_at": next.record.expires_at });
-            self.log("key.expired", &next.record, actor, now, data).await?;
-            return Ok(KeyObject::from_stored(&next, now));
-        }
-        Ok(KeyObject::from_stored(&old, now))
+        self.change(
+            account,
+            key_id,
+            now,
+            actor,
+            "key.expired",
+            |k| Ok(keystate::expire(k, now)),
+            |k| serde_json::json!({ "expires_at": k.record.expires_at }),
+        )
+        .await
     }
 
     /// Revoke a key for good.
@@ -194,14 +195,16 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         now: UnixSeconds,
         actor: &Actor,
     ) -> Result<KeyObject, Error> {
-        let old = self.load(account, key_id).await?;
-        let next = keystate::revoke(&old);
-        if next != old {
-            let next = self.commit(next).await?;
-            self.log("key.revoked", &next.record, actor, now, serde_json::json!({})).await?;
-            return Ok(KeyObject::from_stored(&next, now));
-        }
-        Ok(KeyObject::from_stored(&old, now))
+        self.change(
+            account,
+            key_id,
+            now,
+            actor,
+            "key.revoked",
+            |k| Ok(keystate::revoke(k)),
+            |_| serde_json::json!({}),
+        )
+        .await
     }
 
     /// Change a key's permissions and restrictions.
@@ -213,15 +216,40 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         now: UnixSeconds,
         actor: &Actor,
     ) -> Result<KeyObject, Error> {
+        let data = serde_json::to_value(settings).unwrap_or_default();
+        self.change(
+            account,
+            key_id,
+            now,
+            actor,
+            "key.updated",
+            |k| keystate::update(k, settings, now),
+            |_| data,
+        )
+        .await
+    }
+
+    /// Apply one transition to a key: store and replicate it and log `kind` if it changed
+    /// anything; answer with the key as it now is.
+    #[allow(clippy::too_many_arguments)]
+    async fn change(
+        &self,
+        account: &str,
+        key_id: &str,
+        now: UnixSeconds,
+        actor: &Actor,
+        kind: &str,
+        transition: impl FnOnce(&StoredKey) -> Result<StoredKey, Error>,
+        data: impl FnOnce(&StoredKey) -> serde_json::Value,
+    ) -> Result<KeyObject, Error> {
         let old = self.load(account, key_id).await?;
-        let next = keystate::update(&old, settings, now)?;
-        if next != old {
-            let next = self.commit(next).await?;
-            let data = serde_json::to_value(settings).unwrap_or_default();
-            self.log("key.updated", &next.record, actor, now, data).await?;
-            return Ok(KeyObject::from_stored(&next, now));
+        let next = transition(&old)?;
+        if next == old {
+            return Ok(KeyObject::from_stored(&old, now));
         }
-        Ok(KeyObject::from_stored(&old, now))
+        let next = self.commit(next).await?;
+        self.log(kind, &next.record, actor, now, data(&next)).await?;
+        Ok(KeyObject::from_stored(&next, now))
     }
 
     /// Record that a key was seen exposed (`plain_http`, `secret_key_in_browser`); with `expire`,

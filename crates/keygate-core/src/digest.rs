@@ -66,16 +66,8 @@ impl KeyDigest {
     }
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
-    s
-}
+/// Lower-case hex (one implementation, shared with the signature crate).
+pub use keygate_verify::hex;
 
 /// Compare a presented secret with the expected one in constant time. Both are hashed first, so
 /// neither the content nor the length of the expected secret leaks through timing.
