@@ -32,7 +32,7 @@ describe("403: refused", () => {
   });
 
   it("an expired key gets api_key_expired, enforced at the edge against the request time", async () => {
-    const expires_at = Math.floor(Date.now() / 1000) + 2;
+    const expires_at = Math.floor(Date.now() / 1000) + 5;
     const key = await createKey({ expires_at });
     assert.equal((await call("/v1/x", { headers: { authorization: bearer(key.secret) } })).status, 200);
     await new Promise((r) => setTimeout(r, (expires_at + 1) * 1000 - Date.now()));
