@@ -23,7 +23,7 @@ export function readVars(file) {
 
 /**
  * Start `wrangler dev` with the already-built bundle. Resolves once it answers.
- * opts: { port, protocol: "https"|"http", vars: {NAME: value}, envFile, persistTo, logFile }
+ * opts: { port, protocol: "https"|"http", vars: {NAME: value}, envFile, persistTo, logFile, config }
  */
 export async function startWrangler(opts) {
   const args = [
@@ -35,6 +35,7 @@ export async function startWrangler(opts) {
     "--show-interactive-dev-session=false",
     "--log-level", opts.logLevel ?? "log",
   ];
+  if (opts.config) args.push("--config", opts.config);
   if (opts.persistTo) args.push("--persist-to", opts.persistTo);
   if (opts.envFile) args.push("--env-file", opts.envFile);
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);

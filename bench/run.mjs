@@ -1,0 +1,209 @@
+// `npm run bench`: measures keygate against its floor and its alternatives in one run, and
+// writes bench/RESULTS.md (regenerated, never edited by hand).
+//   1. the verify path natively (criterion), against a bare HMAC-SHA256 of one key;
+//   2. through real workerd (wrangler dev, HTTPS, loopback) under wrk: (a) a bare pass-through
+//      worker, (b) keygate with a valid key, (c) keygate rejecting an invalid key, (d) an
+//      equivalent JavaScript worker doing the same HMAC and KV check with WebCrypto;
+//   3. size of the deployed wasm and of the whole upload, and wasm compile + instantiate time.
+// Options (env): BENCH_DURATION (seconds per load run, default 10), BENCH_CONNECTIONS (32).
+import { execFileSync, spawnSync } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import zlib from "node:zlib";
+import { ROOT, admin, startWrangler } from "../scripts/lib/dev.mjs";
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "keygate-bench-"));
+const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, ...opts });
+const log = (...a) => console.log("[bench]", ...a);
+
+// ---------------------------------------------------------------------------------------------
+// 1. Native: criterion estimates (median, ns).
+log("native verify path (cargo bench) …");
+sh("cargo", ["bench", "-p", "keygate-core", "--bench", "verify", "--", "--noplot"], { stdio: "inherit" });
+const estimate = (id) => {
+  const f = path.join(ROOT, "target", "criterion", ...id.split("/"), "new", "estimates.json");
+  return JSON.parse(fs.readFileSync(f, "utf8")).median.point_estimate;
+};
+const native = {
+  floor: estimate("floor/hmac_sha256"),
+  verify: estimate("verify/full_path"),
+  reject: estimate("reject/malformed_key"),
+};
+
+// ---------------------------------------------------------------------------------------------
+// 3. Size and start-up (before the load runs, on the freshly built bundle).
+log("size and start-up …");
+const wasmPath = path.join(ROOT, "build", "index_bg.wasm");
+const wasm = fs.readFileSync(wasmPath);
+const size = { raw: wasm.length, gzip: zlib.gzipSync(wasm, { level: 9 }).length };
+const dry = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", path.join(work, "dist")], {
+  cwd: ROOT,
+  encoding: "utf8",
+  env: { ...process.env, KEYGATE_SKIP_BUILD: "1", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+});
+const upload = /Total Upload: ([\d.]+ \w+) \/ gzip: ([\d.]+ \w+)/.exec(dry.stdout + dry.stderr);
+const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const compileMs = [];
+const instantiateMs = [];
+for (let i = 0; i < 20; i++) {
+  let t = performance.now();
+  const module = await WebAssembly.compile(wasm);
+  compileMs.push(performance.now() - t);
+  // Every import is stubbed: instantiation links and initialises memory but runs no Rust code.
+  const imports = {};
+  for (const imp of WebAssembly.Module.imports(module)) {
+    imports[imp.module] ??= {};
+    if (imp.kind === "function") imports[imp.module][imp.name] = () => {};
+  }
+  t = performance.now();
+  await WebAssembly.instantiate(module, imports);
+  instantiateMs.push(performance.now() - t);
+}
+const startup = { compile: median(compileMs), instantiate: median(instantiateMs) };
+
+// ---------------------------------------------------------------------------------------------
+// 2. Through workerd under load.
+const origin = http.createServer((req, res) => {
+  req.resume();
+  req.on("end", () => {
+    res.writeHead(200, { "content-type": "application/json", "content-length": "11" });
+    res.end('{"ok":true}');
+  });
+});
+await new Promise((r) => origin.listen(0, "127.0.0.1", r));
+const originUrl = `http://127.0.0.1:${origin.address().port}`;
+const secrets = {
+  KEY_PEPPER: crypto.randomBytes(32).toString("hex"),
+  ADMIN_TOKEN: `adm_${crypto.randomBytes(24).toString("hex")}`,
+  ORIGIN_SIGNING_SECRET: `sig_${crypto.randomBytes(32).toString("hex")}`,
+};
+const envFile = path.join(work, "secrets.env");
+fs.writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}="${v}"`).join("\n"));
+let port = 21000 + Math.floor(Math.random() * 10000);
+
+function wrk(url, headers) {
+  const args = ["-t2", `-c${CONNECTIONS}`, `-d${DURATION}s`, "--latency"];
+  for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
+  const out = sh("wrk", [...args, url]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const ms = (label) => {
+    const m = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+  };
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  return { rps, p50: ms("50%"), p99: ms("99%"), non2xx };
+}
+
+async function loadRun(name, opts, prepare, before) {
+  log(`load: ${name} …`);
+  if (before) before(path.join(work, `state-${name}`));
+  const w = await startWrangler({
+    port: port++,
+    persistTo: path.join(work, `state-${name}`),
+    logFile: path.join(work, `wrangler-${name}.log`),
+    logLevel: "error",
+    ...opts,
+  });
+  try {
+    const { url, headers } = await prepare(w.url);
+    wrk(url, headers); // warm-up, discarded
+    return wrk(url, headers);
+  } finally {
+    await w.stop();
+  }
+}
+
+const results = {};
+results.a = await loadRun("passthrough", { config: "bench/passthrough/wrangler.toml", vars: { ORIGIN: originUrl } }, async (u) => ({
+  url: `${u}/v1/charges`,
+  headers: {},
+}));
+let validKey;
+results.b = await loadRun("keygate-valid", { envFile, vars: { ORIGIN_TEST: originUrl, ORIGIN_LIVE: originUrl } }, async (u) => {
+  const k = await admin(u, secrets.ADMIN_TOKEN, "POST", "/accounts/acct_bench/keys", { type: "secret", mode: "live" });
+  validKey = k.json;
+  return { url: `${u}/v1/charges`, headers: { authorization: `Bearer ${k.json.secret}` } };
+});
+results.c = await loadRun("keygate-invalid", { envFile, vars: { ORIGIN_TEST: originUrl, ORIGIN_LIVE: originUrl } }, async (u) => ({
+  url: `${u}/v1/charges`,
+  // Well-formed prefix, wrong checksum: refused before any KV read.
+  headers: { authorization: `Bearer sk_live_${"A".repeat(38)}` },
+}));
+results.d = await loadRun(
+  "js-keygate",
+  { config: "bench/js-keygate/wrangler.toml", envFile, vars: { ORIGIN: originUrl } },
+  async (u) => ({ url: `${u}/v1/charges`, headers: { authorization: `Bearer ${validKey.secret}` } }),
+  (state) => {
+    // Seed its KV with the same digest and record keygate stored, before it starts.
+    const digest = "v1:" + crypto.createHmac("sha256", secrets.KEY_PEPPER).update(validKey.secret).digest("hex");
+    const record = JSON.stringify({ v: 1, id: validKey.id, account: validKey.account, mode: "live", type: "secret", status: "active" });
+    sh("wrangler", ["kv", "key", "put", digest, record, "--binding", "KEYS", "--local", "--persist-to", state, "--config", "bench/js-keygate/wrangler.toml"], {
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+  },
+);
+origin.close();
+
+// ---------------------------------------------------------------------------------------------
+// RESULTS.md
+const commit = sh("git", ["rev-parse", "--short", "HEAD"]).trim();
+const dirty = sh("git", ["status", "--porcelain"]).trim() ? " (with uncommitted changes)" : "";
+const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? os.cpus()[0]?.model;
+const f1 = (n) => n.toFixed(1);
+const f2 = (n) => n.toFixed(2);
+const ratio = (x, y) => (x / y).toFixed(2);
+const row = (k, label) => `| ${label} | ${Math.round(results[k].rps)} | ${f2(results[k].p50)} | ${f2(results[k].p99)} | ${results[k].non2xx} |`;
+const md = `# keygate benchmark results
+
+Generated by \`npm run bench\` (bench/run.mjs). Do not edit by hand.
+
+- Date: ${new Date().toISOString()}
+- Commit: ${commit}${dirty}
+- Machine: ${os.cpus().length} cores, ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; shared and noisy, so compare ratios measured in one run
+- Toolchain: ${sh("rustc", ["--version"]).trim()}; wrangler ${sh("wrangler", ["--version"]).trim().split("\n").pop()}
+
+## 1. Verify path, natively (criterion, median)
+
+| benchmark | time | ÷ bare HMAC |
+|---|---|---|
+| floor: bare HMAC-SHA256 of one key (key schedule included) | ${f1(native.floor)} ns | 1.00 |
+| verify: credential, format + checksum, digest, in-memory lookup, record, policy, access, identity + signature | ${f1(native.verify)} ns | **${ratio(native.verify, native.floor)}** |
+| reject: malformed key (wrong checksum), before any digest or read | ${f1(native.reject)} ns | **${ratio(native.reject, native.floor)}** |
+
+Target: verify ≤ 2.00× the bare HMAC.
+
+## 2. Through workerd (wrangler dev, HTTPS, loopback; wrk -t2 -c${CONNECTIONS} -d${DURATION}s, after a discarded warm-up run)
+
+| variant | requests/s | p50 ms | p99 ms | non-2xx |
+|---|---|---|---|---|
+${row("a", "(a) bare pass-through worker (floor)")}
+${row("b", "(b) keygate, valid key, KV hot")}
+${row("c", "(c) keygate, invalid key (rejected)")}
+${row("d", "(d) equivalent JS worker (WebCrypto HMAC + KV)")}
+
+| ratio | value | target |
+|---|---|---|
+| b/a requests/s | **${ratio(results.b.rps, results.a.rps)}** | ≥ 0.90 |
+| b/a p50 | **${ratio(results.b.p50, results.a.p50)}** | ≤ 1.10 |
+| b/d requests/s | **${ratio(results.b.rps, results.d.rps)}** | ≥ 1.00 |
+
+The load generator, wrangler's local proxy, workerd and the origin share the same ${os.cpus().length} cores.
+
+## 3. Size and start-up
+
+| what | value | target |
+|---|---|---|
+| wasm, raw | ${(size.raw / 1024).toFixed(1)} KiB | |
+| wasm, gzip -9 | **${(size.gzip / 1024).toFixed(1)} KiB** | ≤ 200 KB |
+| whole upload (wrangler deploy --dry-run) | ${upload ? `${upload[1]} / gzip ${upload[2]}` : "not reported"} | |
+| WebAssembly.compile, median of 20 (Node ${process.version}) | ${f2(startup.compile)} ms | |
+| WebAssembly.instantiate, median of 20 | **${f2(startup.instantiate)} ms** | ≤ 5 ms |
+`;
+fs.writeFileSync(path.join(ROOT, "bench", "RESULTS.md"), md);
+console.log(md);
+process.exit(0);
