@@ -6,7 +6,8 @@
 //      equivalent JavaScript worker doing the same HMAC and KV check with WebCrypto;
 //   3. size of the deployed wasm and of the whole upload, and wasm compile + instantiate time.
 // Options (env): BENCH_DURATION (seconds per load run, default 10), BENCH_CONNECTIONS (32).
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -18,7 +19,11 @@ import { ROOT, admin, startWrangler } from "../scripts/lib/dev.mjs";
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "keygate-bench-"));
-const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, ...opts });
+// Node 22 and wrangler from node_modules, whoever calls this.
+const BIN = path.join(ROOT, "node_modules", ".bin");
+const ENV = { ...process.env, PATH: `${BIN}:${process.env.HOME}/.cargo/bin:${process.env.PATH}`, WRANGLER_SEND_METRICS: "false" };
+const sh = (cmd, args, opts = {}) =>
+  execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, env: ENV, ...opts });
 const log = (...a) => console.log("[bench]", ...a);
 
 // ---------------------------------------------------------------------------------------------
@@ -26,7 +31,7 @@ const log = (...a) => console.log("[bench]", ...a);
 log("native verify path (cargo bench) …");
 sh("cargo", ["bench", "-p", "keygate-core", "--bench", "verify", "--", "--noplot"], { stdio: "inherit" });
 const estimate = (id) => {
-  const f = path.join(ROOT, "target", "criterion", ...id.split("/"), "new", "estimates.json");
+  const f = path.join(ROOT, "target", "criterion", id.replace("/", "_"), "new", "estimates.json");
   return JSON.parse(fs.readFileSync(f, "utf8")).median.point_estimate;
 };
 const native = {
@@ -44,7 +49,7 @@ const size = { raw: wasm.length, gzip: zlib.gzipSync(wasm, { level: 9 }).length 
 const dry = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", path.join(work, "dist")], {
   cwd: ROOT,
   encoding: "utf8",
-  env: { ...process.env, KEYGATE_SKIP_BUILD: "1", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+  env: { ...ENV, KEYGATE_SKIP_BUILD: "1", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
 });
 const upload = /Total Upload: ([\d.]+ \w+) \/ gzip: ([\d.]+ \w+)/.exec(dry.stdout + dry.stderr);
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -59,6 +64,8 @@ for (let i = 0; i < 20; i++) {
   for (const imp of WebAssembly.Module.imports(module)) {
     imports[imp.module] ??= {};
     if (imp.kind === "function") imports[imp.module][imp.name] = () => {};
+    // wasm-bindgen's JS exception tag (exnref).
+    if (imp.kind === "tag") imports[imp.module][imp.name] = new WebAssembly.Tag({ parameters: ["externref"] });
   }
   t = performance.now();
   await WebAssembly.instantiate(module, imports);
@@ -86,10 +93,13 @@ const envFile = path.join(work, "secrets.env");
 fs.writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}="${v}"`).join("\n"));
 let port = 21000 + Math.floor(Math.random() * 10000);
 
-function wrk(url, headers) {
+// Asynchronous on purpose: the origin is served by this very process's event loop.
+const execFileAsync = promisify(execFile);
+async function wrk(url, headers) {
   const args = ["-t2", `-c${CONNECTIONS}`, `-d${DURATION}s`, "--latency"];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
-  const out = sh("wrk", [...args, url]);
+  const { stdout: out } = await execFileAsync("wrk", [...args, url], { env: ENV, maxBuffer: 16 << 20 });
+  if (/Socket errors/.test(out)) log(`wrk reported socket errors for ${url}: ${/Socket errors:.*/.exec(out)[0]}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   const ms = (label) => {
     const m = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(out);
@@ -111,8 +121,8 @@ async function loadRun(name, opts, prepare, before) {
   });
   try {
     const { url, headers } = await prepare(w.url);
-    wrk(url, headers); // warm-up, discarded
-    return wrk(url, headers);
+    await wrk(url, headers); // warm-up, discarded
+    return await wrk(url, headers);
   } finally {
     await w.stop();
   }
@@ -142,9 +152,7 @@ results.d = await loadRun(
     // Seed its KV with the same digest and record keygate stored, before it starts.
     const digest = "v1:" + crypto.createHmac("sha256", secrets.KEY_PEPPER).update(validKey.secret).digest("hex");
     const record = JSON.stringify({ v: 1, id: validKey.id, account: validKey.account, mode: "live", type: "secret", status: "active" });
-    sh("wrangler", ["kv", "key", "put", digest, record, "--binding", "KEYS", "--local", "--persist-to", state, "--config", "bench/js-keygate/wrangler.toml"], {
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-    });
+    sh("wrangler", ["kv", "key", "put", digest, record, "--binding", "KEYS", "--local", "--persist-to", state, "--config", "bench/js-keygate/wrangler.toml"]);
   },
 );
 origin.close();

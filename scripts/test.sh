@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: install what is missing, then run every test layer; any failure fails the run.
-#   1. native: cargo test (core unit tests with known-answer vectors) + formatting and lints
+#   1. native: cargo test (core unit tests with known-answer vectors, property tests), formatting,
+#      lints, and the benchmarks built (not run)
 #   2. wasm-bindgen-test of the core in headless Chromium and Firefox
 #   3. end to end through real workerd (wrangler dev) with local KV and Durable Objects
 #   4. the deploy bundle: wrangler deploy --dry-run
@@ -19,6 +20,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings
 cargo test --workspace
+# The benchmarks are not run here (too slow and noisy), but they must always build.
+cargo bench --workspace --no-run --quiet
+node --check bench/run.mjs
 
 step "2/4 browsers: wasm-bindgen-test of keygate-core in headless Chromium and Firefox"
 CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_USE_BROWSER=1 \

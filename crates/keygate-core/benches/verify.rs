@@ -82,6 +82,28 @@ fn benches(c: &mut Criterion) {
         })
     });
 
+    // Where the time goes, phase by phase.
+    c.bench_function("part/credential_and_key", |b| {
+        b.iter(|| {
+            let c = keygate_core::credential::Credential::from_request(Some(black_box(&header)), Some("limit=3")).unwrap();
+            black_box(keygate_core::key::ApiKey::parse(c.expose_secret()).unwrap())
+        })
+    });
+    let key = keygate_core::key::ApiKey::parse(&secret).unwrap();
+    c.bench_function("part/digest", |b| b.iter(|| black_box(pepper.digest(black_box(&key)))));
+    let json = new.stored.record.to_json();
+    c.bench_function("part/record_parse", |b| {
+        b.iter(|| black_box(keygate_core::record::KeyRecord::from_json(black_box(&json)).unwrap()))
+    });
+    let record = new.stored.record.clone();
+    c.bench_function("part/identity_and_signature", |b| {
+        b.iter(|| {
+            let id = Identity::new(black_box(&record), "req_bench".into(), "kv;max-staleness=60".into());
+            let target = Target { method: "GET", host: "origin.internal", path: "/v1/charges?limit=3" };
+            black_box(id.signature(&signing, 1_795_331_173, target))
+        })
+    });
+
     c.bench_function("reject/malformed_key", |b| {
         b.iter(|| {
             let presented = Presented { authorization: Some(black_box(&bad_header)), query: None, host: None };
