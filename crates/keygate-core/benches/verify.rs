@@ -10,12 +10,14 @@
 //! `npm run bench` turns the estimates into ratios in bench/RESULTS.md.
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
-use keygate_core::access::{EdgePolicy, EndpointList, HostPins, RequestFacts, ResourceMap, DEFAULT_PUBLISHABLE_ALLOWLIST};
+use keygate_core::access::{
+    DEFAULT_PUBLISHABLE_ALLOWLIST, EdgePolicy, EndpointList, HostPins, RequestFacts, ResourceMap,
+};
 use keygate_core::admin::CreateKey;
 use keygate_core::digest::Pepper;
-use keygate_core::gate::{authenticate, Presented};
+use keygate_core::gate::{Presented, authenticate};
 use keygate_core::identity::{Identity, Target};
 use keygate_core::key::{KeyType, Mode};
 use keygate_core::keystate;
@@ -45,7 +47,8 @@ fn benches(c: &mut Criterion) {
         permissions: None,
         restrictions: Default::default(),
     };
-    let new = keystate::create("acct_bench", &params, &pepper, &mut FixedRng::new(*b"bench-seed"), 1).unwrap();
+    let new =
+        keystate::create("acct_bench", &params, &pepper, &mut FixedRng::new(*b"bench-seed"), 1).unwrap();
     let store = MemoryStore::new();
     store.put(Mode::Live, &new.stored.digest, new.stored.record.to_json());
     let secret = new.key.expose_secret().to_owned();
@@ -72,7 +75,8 @@ fn benches(c: &mut Criterion) {
 
     c.bench_function("verify/full_path", |b| {
         b.iter(|| {
-            let presented = Presented { authorization: Some(black_box(&header)), query: Some("limit=3"), host: None };
+            let presented =
+                Presented { authorization: Some(black_box(&header)), query: Some("limit=3"), host: None };
             let authn = block_on(authenticate(presented, &pins, &store, &pepper, 2)).unwrap();
             let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
             keygate_core::access::authorize(&authn.record, &facts, &policy).unwrap();
@@ -85,7 +89,9 @@ fn benches(c: &mut Criterion) {
     // Where the time goes, phase by phase.
     c.bench_function("part/credential_and_key", |b| {
         b.iter(|| {
-            let c = keygate_core::credential::Credential::from_request(Some(black_box(&header)), Some("limit=3")).unwrap();
+            let c =
+                keygate_core::credential::Credential::from_request(Some(black_box(&header)), Some("limit=3"))
+                    .unwrap();
             black_box(keygate_core::key::ApiKey::parse(c.expose_secret()).unwrap())
         })
     });
@@ -106,7 +112,8 @@ fn benches(c: &mut Criterion) {
 
     c.bench_function("reject/malformed_key", |b| {
         b.iter(|| {
-            let presented = Presented { authorization: Some(black_box(&bad_header)), query: None, host: None };
+            let presented =
+                Presented { authorization: Some(black_box(&bad_header)), query: None, host: None };
             black_box(block_on(authenticate(presented, &pins, &store, &pepper, 2)).unwrap_err())
         })
     });
