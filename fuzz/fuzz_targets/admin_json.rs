@@ -1,7 +1,7 @@
 //! Admin request bodies (create, update, roll) and edge-policy JSON: never panic on any bytes.
 #![no_main]
 use keygate_core::access::{EndpointList, ResourceMap};
-use keygate_core::admin::{parse_roll, CreateKey, KeySettings};
+use keygate_core::admin::{CreateKey, KeySettings, parse_roll};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Signature header parsing and verification on arbitrary headers: never panics, and arbitrary
 //! input never verifies.
 #![no_main]
-use keygate_verify::{canonical, parse_header, Signed, Verifier};
+use keygate_verify::{Signed, Verifier, canonical, parse_header};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: (&str, [&str; 8], i64)| {
