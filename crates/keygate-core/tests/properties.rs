@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! Property tests: the parsers never panic on any input, and what keygate writes, it reads back.
 use keygate_core::access::{EndpointPattern, OriginRule};
 use keygate_core::credential::{Credential, check_query};
