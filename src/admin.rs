@@ -76,7 +76,7 @@ async fn operator(
         (["keys", id, action @ ..], method) => {
             let key_id = admin::parse_key_id(id)?;
             let command = key_command(req, acct, key_id, action, method, admin).await?;
-            let status = if matches!(command, Command::Roll { .. }) { 201 } else { 200 };
+            let status = status_for(&command);
             let key: KeyObject = call_either_mode(env, account, &command).await?;
             Ok((status, value(&key)?))
         }
@@ -131,6 +131,11 @@ async fn key_command(
     })
 }
 
+/// A roll creates a key (201); every other key command answers 200.
+fn status_for(command: &Command) -> u16 {
+    if matches!(command, Command::Roll { .. }) { 201 } else { 200 }
+}
+
 /// `/keys…` with the account's own secret key.
 async fn self_service(
     req: &mut Request,
@@ -140,7 +145,7 @@ async fn self_service(
     rest: &[&str],
     method: Method,
 ) -> Result<Response, Error> {
-    let authn = edge::authenticate(req, url, env).await?;
+    let authn = edge::authenticate(req, url, env, config::kv_cache_ttl(env)?).await?;
     if authn.record.key_type != KeyType::Secret {
         return Err(Error::SecretKeyRequired);
     }
@@ -158,7 +163,7 @@ async fn self_service(
         ([id, action @ ..], method) => {
             let key_id = admin::parse_key_id(id)?;
             let command = key_command(req, account.clone(), key_id, action, method, actor).await?;
-            let status = if matches!(command, Command::Roll { .. }) { 201 } else { 200 };
+            let status = status_for(&command);
             let key: KeyObject = keystore::call(env, mode, &account, &command).await?;
             (status, value(&key)?)
         }

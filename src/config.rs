@@ -4,6 +4,10 @@
 use keygate_core::Error;
 use keygate_core::access::{DEFAULT_PUBLISHABLE_ALLOWLIST, EdgePolicy, EndpointList, HostPins, ResourceMap};
 use keygate_core::digest::{OperatorToken, Pepper};
+use keygate_verify::Secret;
+use std::rc::Rc;
+
+use crate::platform::IsolateCache;
 use keygate_core::key::Mode;
 use worker::{Env, Url};
 
@@ -22,7 +26,7 @@ fn string(env: &Env, name: &str) -> Option<String> {
 /// The `KEY_PEPPER` secret.
 pub fn pepper(env: &Env) -> Result<Pepper, Error> {
     let secret = string(env, "KEY_PEPPER").ok_or(Error::Misconfigured { what: "KEY_PEPPER" })?;
-    crate::platform::cached_pepper(&secret)
+    crate::platform::cached_pepper(secret)
 }
 
 /// The `ADMIN_TOKEN` secret.
@@ -65,47 +69,39 @@ pub fn kv_cache_ttl(env: &Env) -> Result<u64, Error> {
 
 thread_local! {
     /// The parsed edge policy, reused while its vars are unchanged.
-    static POLICY: std::cell::RefCell<Option<(String, std::rc::Rc<EdgePolicy>)>> = const { std::cell::RefCell::new(None) };
+    static POLICY: IsolateCache<(String, String), Rc<EdgePolicy>> = const { IsolateCache::new() };
+    /// The signing secrets' HMAC states, reused while the secrets are unchanged.
+    static SIGNING: IsolateCache<(String, Option<String>), Rc<Vec<Secret>>> = const { IsolateCache::new() };
 }
 
 /// `PUBLISHABLE_ALLOWLIST` (JSON array of "METHOD /path", default
 /// [`DEFAULT_PUBLISHABLE_ALLOWLIST`]) and `RESOURCE_MAP` (JSON, optional), parsed once per isolate.
-pub fn edge_policy(env: &Env) -> Result<std::rc::Rc<EdgePolicy>, Error> {
+pub fn edge_policy(env: &Env) -> Result<Rc<EdgePolicy>, Error> {
     let allowlist =
         string(env, "PUBLISHABLE_ALLOWLIST").unwrap_or_else(|| DEFAULT_PUBLISHABLE_ALLOWLIST.to_owned());
     let resources = string(env, "RESOURCE_MAP").unwrap_or_default();
-    let cache_key = format!("{allowlist}\u{0}{resources}");
-    if let Some(p) =
-        POLICY.with(|c| c.borrow().as_ref().filter(|(k, _)| *k == cache_key).map(|(_, p)| p.clone()))
-    {
-        return Ok(p);
-    }
-    let publishable_allowlist = serde_json::from_str(&allowlist)
-        .ok()
-        .and_then(|v| EndpointList::from_json(&v, "PUBLISHABLE_ALLOWLIST").ok())
-        .ok_or(Error::Misconfigured { what: "PUBLISHABLE_ALLOWLIST" })?;
-    let resources = if resources.is_empty() {
-        ResourceMap::default()
-    } else {
-        serde_json::from_str(&resources)
-            .ok()
-            .and_then(|v| ResourceMap::from_json(&v).ok())
-            .ok_or(Error::Misconfigured { what: "RESOURCE_MAP" })?
-    };
-    let policy = std::rc::Rc::new(EdgePolicy { publishable_allowlist, resources });
-    POLICY.with(|c| *c.borrow_mut() = Some((cache_key, policy.clone())));
-    Ok(policy)
-}
-
-thread_local! {
-    /// The signing secrets' HMAC states, reused while the secrets are unchanged.
-    static SIGNING: std::cell::RefCell<Option<(String, std::rc::Rc<Vec<keygate_verify::Secret>>)>> =
-        const { std::cell::RefCell::new(None) };
+    POLICY.with(|c| {
+        c.get_or_try((allowlist, resources), |(allowlist, resources)| {
+            let publishable_allowlist = serde_json::from_str(allowlist)
+                .ok()
+                .and_then(|v| EndpointList::from_json(&v, "PUBLISHABLE_ALLOWLIST").ok())
+                .ok_or(Error::Misconfigured { what: "PUBLISHABLE_ALLOWLIST" })?;
+            let resources = if resources.is_empty() {
+                ResourceMap::default()
+            } else {
+                serde_json::from_str(resources)
+                    .ok()
+                    .and_then(|v| ResourceMap::from_json(&v).ok())
+                    .ok_or(Error::Misconfigured { what: "RESOURCE_MAP" })?
+            };
+            Ok(Rc::new(EdgePolicy { publishable_allowlist, resources }))
+        })
+    })
 }
 
 /// `ORIGIN_SIGNING_SECRET` (required) and `ORIGIN_SIGNING_SECRET_PREVIOUS` (during a rotation),
 /// each at least 32 bytes. Missing or short: misconfigured, and nothing is proxied.
-pub fn signing_secrets(env: &Env) -> Result<std::rc::Rc<Vec<keygate_verify::Secret>>, Error> {
+pub fn signing_secrets(env: &Env) -> Result<Rc<Vec<Secret>>, Error> {
     let current = string(env, "ORIGIN_SIGNING_SECRET")
         .filter(|s| s.len() >= keygate_core::digest::MIN_SECRET_LEN)
         .ok_or(Error::Misconfigured { what: "ORIGIN_SIGNING_SECRET" })?;
@@ -113,19 +109,15 @@ pub fn signing_secrets(env: &Env) -> Result<std::rc::Rc<Vec<keygate_verify::Secr
     if previous.as_ref().is_some_and(|p| p.len() < keygate_core::digest::MIN_SECRET_LEN) {
         return Err(Error::Misconfigured { what: "ORIGIN_SIGNING_SECRET_PREVIOUS" });
     }
-    let cache_key = format!("{current}\u{0}{}", previous.as_deref().unwrap_or(""));
-    if let Some(s) =
-        SIGNING.with(|c| c.borrow().as_ref().filter(|(k, _)| *k == cache_key).map(|(_, s)| s.clone()))
-    {
-        return Ok(s);
-    }
-    let mut secrets = vec![keygate_verify::Secret::new(current.as_bytes())];
-    if let Some(p) = previous {
-        secrets.push(keygate_verify::Secret::new(p.as_bytes()));
-    }
-    let secrets = std::rc::Rc::new(secrets);
-    SIGNING.with(|c| *c.borrow_mut() = Some((cache_key, secrets.clone())));
-    Ok(secrets)
+    SIGNING.with(|c| {
+        c.get_or_try((current, previous), |(current, previous)| {
+            let mut secrets = vec![Secret::new(current.as_bytes())];
+            if let Some(p) = previous {
+                secrets.push(Secret::new(p.as_bytes()));
+            }
+            Ok(Rc::new(secrets))
+        })
+    })
 }
 
 /// `LIVE_HOSTS` and `TEST_HOSTS`: comma-separated hostnames pinned to one mode (optional).

@@ -16,10 +16,14 @@ use crate::platform::WorkerClock;
 use crate::{config, proxy, respond, usage};
 
 /// Phases 1–4 against the KV replica: credential, key (with mode pinning), record, decision.
-pub async fn authenticate(req: &Request, url: &Url, env: &Env) -> Result<Authenticated, Error> {
+pub async fn authenticate(
+    req: &Request,
+    url: &Url,
+    env: &Env,
+    cache_ttl: u64,
+) -> Result<Authenticated, Error> {
     // Secrets first: without a pepper nothing can be decided, so refuse.
     let pepper = config::pepper(env)?;
-    let cache_ttl = config::kv_cache_ttl(env)?;
     let authorization = header(req, "authorization");
     let presented =
         Presented { authorization: authorization.as_deref(), query: url.query(), host: url.host_str() };
@@ -56,15 +60,15 @@ pub async fn handle(
     if let Some(preflight) = preflight(&req, url, &method, &policy, request_id) {
         return Ok(preflight);
     }
-    let authn = authenticate(&req, url, env).await?;
+    let cache_ttl = config::kv_cache_ttl(env)?;
+    let authn = authenticate(&req, url, env, cache_ttl).await?;
     log.key(&authn.record);
     // Strict keys are confirmed with the authority on every request; others trust KV, whose
     // staleness is bounded by the cache TTL, and the origin is told which bound applied.
     let (authn, verified) = if authn.record.strict {
         (confirm_with_authority(env, authn).await?, "do".to_owned())
     } else {
-        let ttl = config::kv_cache_ttl(env)?;
-        (authn, format!("kv;max-staleness={ttl}"))
+        (authn, format!("kv;max-staleness={cache_ttl}"))
     };
 
     // Phase 4b: what this key may do with this request.

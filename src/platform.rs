@@ -24,22 +24,35 @@ pub fn request_id() -> String {
     random_id("req_", &mut SystemRng).unwrap_or_else(|_| "req_unavailable".into())
 }
 
+/// One value derived from configuration, kept per isolate and rebuilt only when the
+/// configuration it came from (`K`) changes.
+pub struct IsolateCache<K, V>(RefCell<Option<(K, V)>>);
+
+impl<K: PartialEq, V: Clone> IsolateCache<K, V> {
+    /// Empty.
+    pub const fn new() -> Self {
+        IsolateCache(RefCell::new(None))
+    }
+
+    /// The value for `key`, built with `build` if the cache holds none for it.
+    pub fn get_or_try(&self, key: K, build: impl FnOnce(&K) -> Result<V, Error>) -> Result<V, Error> {
+        if let Some((k, v)) = self.0.borrow().as_ref()
+            && *k == key
+        {
+            return Ok(v.clone());
+        }
+        let v = build(&key)?;
+        *self.0.borrow_mut() = Some((key, v.clone()));
+        Ok(v)
+    }
+}
+
 thread_local! {
     /// The pepper's HMAC state, computed once per isolate and reused while the secret is unchanged.
-    static PEPPER: RefCell<Option<(String, Pepper)>> = const { RefCell::new(None) };
+    static PEPPER: IsolateCache<String, Pepper> = const { IsolateCache::new() };
 }
 
 /// The pepper for `secret`, from the isolate cache when the secret has not changed.
-pub fn cached_pepper(secret: &str) -> Result<Pepper, Error> {
-    PEPPER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if let Some((s, p)) = slot.as_ref()
-            && s == secret
-        {
-            return Ok(p.clone());
-        }
-        let p = Pepper::new(secret)?;
-        *slot = Some((secret.to_owned(), p.clone()));
-        Ok(p)
-    })
+pub fn cached_pepper(secret: String) -> Result<Pepper, Error> {
+    PEPPER.with(|c| c.get_or_try(secret, |s| Pepper::new(s)))
 }

@@ -9,10 +9,7 @@ use worker::{Headers, Response};
 /// bare response with the same status.
 pub fn error(err: &Error, request_id: &str, doc_base: &str) -> Response {
     let body = serde_json::to_vec(&ErrorBody::new(err, doc_base)).unwrap_or_default();
-    let headers = Headers::new();
-    let _ = headers.set("Content-Type", "application/json");
-    let _ = headers.set("Cache-Control", "no-store");
-    let _ = headers.set(names::REQUEST_ID, request_id);
+    let headers = json_headers(request_id);
     if err.status() == 401 {
         let _ = headers
             .set("WWW-Authenticate", r#"Bearer realm="keygate", Basic realm="keygate", charset="UTF-8""#);
@@ -32,11 +29,17 @@ pub fn error(err: &Error, request_id: &str, doc_base: &str) -> Response {
 /// A JSON success response.
 pub fn json<T: Serialize>(status: u16, value: &T, request_id: &str) -> Result<Response, Error> {
     let body = serde_json::to_vec(value).map_err(|_| Error::Internal { what: "serialising a response" })?;
+    let headers = json_headers(request_id);
+    Ok(Response::builder().with_status(status).with_headers(headers).fixed(body))
+}
+
+/// What every JSON answer of keygate carries: its type, no caching, the request id.
+fn json_headers(request_id: &str) -> Headers {
     let headers = Headers::new();
     let _ = headers.set("Content-Type", "application/json");
     let _ = headers.set("Cache-Control", "no-store");
     let _ = headers.set(names::REQUEST_ID, request_id);
-    Ok(Response::builder().with_status(status).with_headers(headers).fixed(body))
+    headers
 }
 
 /// A response without a body.
