@@ -5,7 +5,10 @@
 //      worker, (b) keygate with a valid key, (c) keygate rejecting an invalid key, (d) an
 //      equivalent JavaScript worker doing the same HMAC and KV check with WebCrypto;
 //   3. size of the deployed wasm and of the whole upload, and wasm compile + instantiate time.
-// Options (env): BENCH_DURATION (seconds per load run, default 10), BENCH_CONNECTIONS (32).
+//   4. what each size choice bought: the same bundle rebuilt with each profile choice undone.
+// Options (env): BENCH_DURATION (seconds per load run, default 10), BENCH_CONNECTIONS (32),
+// BENCH_ONLY (comma-separated subset of native,size,load,matrix, for experiments: RESULTS.md is
+// then printed but not written).
 import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import crypto from "node:crypto";
@@ -25,53 +28,103 @@ const ENV = { ...process.env, PATH: `${BIN}:${process.env.HOME}/.cargo/bin:${pro
 const sh = (cmd, args, opts = {}) =>
   execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20, env: ENV, ...opts });
 const log = (...a) => console.log("[bench]", ...a);
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",")) : null;
+const want = (part) => !ONLY || ONLY.has(part);
 
 // ---------------------------------------------------------------------------------------------
 // 1. Native: criterion estimates (median, ns).
-log("native verify path (cargo bench) …");
-sh("cargo", ["bench", "-p", "keygate-core", "--bench", "verify", "--", "--noplot"], { stdio: "inherit" });
-const estimate = (id) => {
-  const f = path.join(ROOT, "target", "criterion", id.replace("/", "_"), "new", "estimates.json");
-  return JSON.parse(fs.readFileSync(f, "utf8")).median.point_estimate;
+const NATIVE = {
+  floor: "floor/hmac_sha256",
+  verify: "verify/full_path",
+  decision: "verify/decision_only",
+  reject: "reject/malformed_key",
+  credential: "part/credential_and_key",
+  digest: "part/digest",
+  parse: "part/record_parse",
+  signature: "part/identity_and_signature",
 };
-const native = {
-  floor: estimate("floor/hmac_sha256"),
-  verify: estimate("verify/full_path"),
-  reject: estimate("reject/malformed_key"),
-};
+let native = Object.fromEntries(Object.keys(NATIVE).map((k) => [k, NaN]));
+if (want("native")) {
+  log("native verify path (cargo bench) …");
+  sh("cargo", ["bench", "-p", "keygate-core", "--bench", "verify", "--", "--noplot"], { stdio: "inherit" });
+  const estimate = (id) => {
+    const f = path.join(ROOT, "target", "criterion", id.replace("/", "_"), "new", "estimates.json");
+    return JSON.parse(fs.readFileSync(f, "utf8")).median.point_estimate;
+  };
+  native = Object.fromEntries(Object.entries(NATIVE).map(([k, id]) => [k, estimate(id)]));
+}
 
 // ---------------------------------------------------------------------------------------------
 // 3. Size and start-up (before the load runs, on the freshly built bundle).
-log("size and start-up …");
 const wasmPath = path.join(ROOT, "build", "index_bg.wasm");
-const wasm = fs.readFileSync(wasmPath);
-const size = { raw: wasm.length, gzip: zlib.gzipSync(wasm, { level: 9 }).length };
-const dry = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", path.join(work, "dist")], {
-  cwd: ROOT,
-  encoding: "utf8",
-  env: { ...ENV, KEYGATE_SKIP_BUILD: "1", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-});
-const upload = /Total Upload: ([\d.]+ \w+) \/ gzip: ([\d.]+ \w+)/.exec(dry.stdout + dry.stderr);
 const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const compileMs = [];
-const instantiateMs = [];
-for (let i = 0; i < 20; i++) {
-  let t = performance.now();
-  const module = await WebAssembly.compile(wasm);
-  compileMs.push(performance.now() - t);
-  // Every import is stubbed: instantiation links and initialises memory but runs no Rust code.
-  const imports = {};
-  for (const imp of WebAssembly.Module.imports(module)) {
-    imports[imp.module] ??= {};
-    if (imp.kind === "function") imports[imp.module][imp.name] = () => {};
-    // wasm-bindgen's JS exception tag (exnref).
-    if (imp.kind === "tag") imports[imp.module][imp.name] = new WebAssembly.Tag({ parameters: ["externref"] });
+async function startupOf(wasm, runs) {
+  const compileMs = [];
+  const instantiateMs = [];
+  for (let i = 0; i < runs; i++) {
+    let t = performance.now();
+    const module = await WebAssembly.compile(wasm);
+    compileMs.push(performance.now() - t);
+    // Every import is stubbed: instantiation links and initialises memory but runs no Rust code.
+    const imports = {};
+    for (const imp of WebAssembly.Module.imports(module)) {
+      imports[imp.module] ??= {};
+      if (imp.kind === "function") imports[imp.module][imp.name] = () => {};
+      // wasm-bindgen's JS exception tag (exnref).
+      if (imp.kind === "tag") imports[imp.module][imp.name] = new WebAssembly.Tag({ parameters: ["externref"] });
+    }
+    t = performance.now();
+    await WebAssembly.instantiate(module, imports);
+    instantiateMs.push(performance.now() - t);
   }
-  t = performance.now();
-  await WebAssembly.instantiate(module, imports);
-  instantiateMs.push(performance.now() - t);
+  return { compile: median(compileMs), instantiate: median(instantiateMs) };
 }
-const startup = { compile: median(compileMs), instantiate: median(instantiateMs) };
+const sizeOf = (wasm) => ({ raw: wasm.length, gzip: zlib.gzipSync(wasm, { level: 9 }).length });
+
+// ---------------------------------------------------------------------------------------------
+// 4. What each choice bought: rebuild with one choice undone at a time (cargo's
+// CARGO_PROFILE_RELEASE_* variables override Cargo.toml), then wasm-opt on the shipped bundle.
+// The shipped bundle is rebuilt last, so that everything after measures it.
+const matrix = [];
+if (want("matrix")) {
+  const variants = [
+    ["opt-level \"s\", function names kept (session 1, less the IDNA tables)", { CARGO_PROFILE_RELEASE_OPT_LEVEL: "s", CARGO_PROFILE_RELEASE_STRIP: "false" }],
+    ["opt-level \"s\", stripped", { CARGO_PROFILE_RELEASE_OPT_LEVEL: "s" }],
+    ["opt-level 3, stripped (speed everywhere)", { CARGO_PROFILE_RELEASE_OPT_LEVEL: "3" }],
+    ["**shipped**: opt-level \"z\", stripped; sha2 and keygate-verify at 3, keygate-core at \"s\"", {}],
+  ];
+  for (const [label, env] of variants) {
+    log(`size matrix: ${label} …`);
+    sh("bash", ["scripts/build.sh"], { env: { ...ENV, ...env }, stdio: ["ignore", "ignore", "inherit"] });
+    const wasm = fs.readFileSync(wasmPath);
+    matrix.push({ label, ...sizeOf(wasm), ...(await startupOf(wasm, 5)) });
+  }
+  const wasmOpt = path.join(BIN, "wasm-opt");
+  // The features workerd supports, as worker-build passes them.
+  const features = ["mutable-globals", "sign-ext", "nontrapping-float-to-int", "bulk-memory", "multivalue", "reference-types", "exception-handling"].map((f) => `--enable-${f}`);
+  const optimised = path.join(work, "opt.wasm");
+  const t = performance.now();
+  sh(wasmOpt, ["-Oz", ...features, wasmPath, "-o", optimised]);
+  const secs = ((performance.now() - t) / 1000).toFixed(0);
+  const wasm = fs.readFileSync(optimised);
+  matrix.push({ label: `shipped, then wasm-opt -Oz (binaryen 132 from npm, ${secs} s; not shipped)`, ...sizeOf(wasm), ...(await startupOf(wasm, 5)) });
+}
+
+let size = { raw: NaN, gzip: NaN };
+let upload = null;
+let startup = { compile: NaN, instantiate: NaN };
+if (want("size")) {
+  log("size and start-up …");
+  const wasm = fs.readFileSync(wasmPath);
+  size = sizeOf(wasm);
+  const dry = spawnSync("wrangler", ["deploy", "--dry-run", "--outdir", path.join(work, "dist")], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...ENV, KEYGATE_SKIP_BUILD: "1", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  });
+  upload = /Total Upload: ([\d.]+ \w+) \/ gzip: ([\d.]+ \w+)/.exec(dry.stdout + dry.stderr);
+  startup = await startupOf(wasm, 20);
+}
 
 // ---------------------------------------------------------------------------------------------
 // 2. Through workerd under load.
@@ -128,7 +181,9 @@ async function loadRun(name, opts, prepare, before) {
   }
 }
 
-const results = {};
+const NO_RUN = { rps: NaN, p50: NaN, p99: NaN, non2xx: NaN };
+const results = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN };
+if (want("load")) {
 results.a = await loadRun("passthrough", { config: "bench/passthrough/wrangler.toml", vars: { ORIGIN: originUrl } }, async (u) => ({
   url: `${u}/v1/charges`,
   headers: {},
@@ -155,6 +210,7 @@ results.d = await loadRun(
     sh("wrangler", ["kv", "key", "put", digest, record, "--binding", "KEYS", "--local", "--persist-to", state, "--config", "bench/js-keygate/wrangler.toml"]);
   },
 );
+}
 origin.close();
 
 // ---------------------------------------------------------------------------------------------
@@ -180,8 +236,18 @@ Generated by \`npm run bench\` (bench/run.mjs). Do not edit by hand.
 | benchmark | time | ÷ bare HMAC |
 |---|---|---|
 | floor: bare HMAC-SHA256 of one key (key schedule included) | ${f1(native.floor)} ns | 1.00 |
-| verify: credential, format + checksum, digest, in-memory lookup, record, policy, access, identity + signature | ${f1(native.verify)} ns | **${ratio(native.verify, native.floor)}** |
-| reject: malformed key (wrong checksum), before any digest or read | ${f1(native.reject)} ns | **${ratio(native.reject, native.floor)}** |
+| **verify**: credential, format + checksum, digest, in-memory lookup, record, policy, access, identity + \`Keygate-Signature\` | ${f1(native.verify)} ns | **${ratio(native.verify, native.floor)}** |
+| the same decision without the identity and its signature | ${f1(native.decision)} ns | **${ratio(native.decision, native.floor)}** |
+| **reject**: malformed key (wrong checksum), before any digest or read | ${f1(native.reject)} ns | **${ratio(native.reject, native.floor)}** |
+
+Where the time goes (each phase alone):
+
+| phase | time | ÷ bare HMAC |
+|---|---|---|
+| credential parsing, key format and checksum | ${f1(native.credential)} ns | ${ratio(native.credential, native.floor)} |
+| digest (pepper's HMAC state precomputed once per isolate) | ${f1(native.digest)} ns | ${ratio(native.digest, native.floor)} |
+| identity and \`Keygate-Signature\` (an HMAC over a ~230-byte message: 5 SHA-256 blocks) | ${f1(native.signature)} ns | ${ratio(native.signature, native.floor)} |
+| record JSON parsing, paid only when a key's record text changes (remembered per isolate) | ${f1(native.parse)} ns | ${ratio(native.parse, native.floor)} |
 
 Target: verify ≤ 2.00× the bare HMAC.
 
@@ -211,7 +277,17 @@ The load generator, wrangler's local proxy, workerd and the origin share the sam
 | whole upload (wrangler deploy --dry-run) | ${upload ? `${upload[1]} / gzip ${upload[2]}` : "not reported"} | |
 | WebAssembly.compile, median of 20 (Node ${process.version}) | ${f2(startup.compile)} ms | |
 | WebAssembly.instantiate, median of 20 | **${f2(startup.instantiate)} ms** | ≤ 5 ms |
+
+## 4. What each choice bought
+
+Each row is the same source rebuilt in this run with one profile choice changed (compile and
+instantiate: median of 5). Two earlier choices are in every row: the IDNA back end is the
+ASCII-only \`idna_adapter\` 1.0 (pinned in Cargo.lock), and no dependency is unused.
+
+| build | raw | gzip -9 | compile | instantiate |
+|---|---|---|---|---|
+${matrix.map((m) => `| ${m.label} | ${(m.raw / 1024).toFixed(1)} KiB | ${(m.gzip / 1024).toFixed(1)} KiB | ${f2(m.compile)} ms | ${f2(m.instantiate)} ms |`).join("\n") || "| (not run) | | | | |"}
 `;
-fs.writeFileSync(path.join(ROOT, "bench", "RESULTS.md"), md);
+if (!ONLY) fs.writeFileSync(path.join(ROOT, "bench", "RESULTS.md"), md);
 console.log(md);
 process.exit(0);

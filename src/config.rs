@@ -41,11 +41,17 @@ pub fn origin(env: &Env, mode: Mode) -> Result<Url, Error> {
         Mode::Test => "ORIGIN_TEST",
         Mode::Live => "ORIGIN_LIVE",
     };
-    let url = string(env, name)
-        .and_then(|s| Url::parse(&s).ok())
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or(Error::Misconfigured { what: name })?;
-    Ok(url)
+    let value = string(env, name).ok_or(Error::Misconfigured { what: name })?;
+    let parse = |s: &String| {
+        Url::parse(s)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or(Error::Misconfigured { what: name })
+    };
+    match mode {
+        Mode::Test => ORIGIN_TEST.with(|c| c.get_or_try(value, parse)),
+        Mode::Live => ORIGIN_LIVE.with(|c| c.get_or_try(value, parse)),
+    }
 }
 
 /// Default and minimum of `KV_CACHE_TTL`, seconds (Workers KV's own minimum is 30).
@@ -68,6 +74,9 @@ pub fn kv_cache_ttl(env: &Env) -> Result<u64, Error> {
 }
 
 thread_local! {
+    /// The parsed origins, reused while their vars are unchanged.
+    static ORIGIN_TEST: IsolateCache<String, Url> = const { IsolateCache::new() };
+    static ORIGIN_LIVE: IsolateCache<String, Url> = const { IsolateCache::new() };
     /// The parsed edge policy, reused while its vars are unchanged.
     static POLICY: IsolateCache<(String, String), Rc<EdgePolicy>> = const { IsolateCache::new() };
     /// The signing secrets' HMAC states, reused while the secrets are unchanged.
@@ -135,6 +144,12 @@ pub fn expire_on_exposure(env: &Env) -> Result<bool, Error> {
         Some("expire") => Ok(true),
         Some(_) => Err(Error::Misconfigured { what: "ON_EXPOSURE" }),
     }
+}
+
+/// `LOG_REQUESTS`: `denied` (default), `all` or `none`. Anything else is a misconfiguration.
+pub fn log_requests(env: &Env) -> Result<crate::log::LogRequests, Error> {
+    crate::log::LogRequests::parse(string(env, "LOG_REQUESTS").as_deref())
+        .ok_or(Error::Misconfigured { what: "LOG_REQUESTS" })
 }
 
 /// The KV binding name for `mode`.

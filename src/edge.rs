@@ -12,7 +12,7 @@ use worker::{Context, Env, Headers, Request, Response, Url};
 
 use crate::keystore::{self, Command};
 use crate::kv::KvRecords;
-use crate::platform::WorkerClock;
+use crate::platform::{WorkerClock, parsed_records};
 use crate::{config, proxy, respond, usage};
 
 /// Phases 1–4 against the KV replica: credential, key (with mode pinning), record, decision.
@@ -28,7 +28,8 @@ pub async fn authenticate(
     let presented =
         Presented { authorization: authorization.as_deref(), query: url.query(), host: url.host_str() };
     let pins = config::host_pins(env);
-    gate::authenticate(presented, &pins, &KvRecords { env, cache_ttl }, &pepper, WorkerClock.now()).await
+    let store = KvRecords { env, cache_ttl };
+    gate::authenticate(presented, &pins, &store, &pepper, &parsed_records(), WorkerClock.now()).await
 }
 
 /// Decide again on the Durable Object's own record, which wins over KV: immediate revocation,
@@ -137,7 +138,8 @@ pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context) {
         let store = KvRecords { env: &env, cache_ttl };
         let pins = keygate_core::access::HostPins::default();
         // Only a key that still works matters: a revoked or expired one exposes nothing.
-        let found = gate::authenticate(presented, &pins, &store, &pepper, WorkerClock.now()).await;
+        let records = parsed_records();
+        let found = gate::authenticate(presented, &pins, &store, &pepper, &records, WorkerClock.now()).await;
         if let Ok(Authenticated { record: r, .. }) = found {
             let command = Command::Exposed {
                 account: r.account.clone(),

@@ -37,7 +37,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         }
     };
     log.status = response.status_code();
-    log.latency_ms = (worker::Date::now().as_millis() - started) as f64;
+    log.latency_ms = worker::Date::now().as_millis().saturating_sub(started);
     log.emit();
     Ok(response)
 }
@@ -49,6 +49,7 @@ async fn route(
     request_id: &str,
     log: &mut log::RequestLog,
 ) -> Result<Response, Error> {
+    log.level = Some(config::log_requests(env)?);
     let url = req.url().map_err(|_| Error::Internal { what: "reading the request URL" })?;
     // HTTPS only, decided from the URL the platform saw. A client's X-Forwarded-Proto never counts.
     if url.scheme() != "https" {

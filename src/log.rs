@@ -1,13 +1,52 @@
-//! One structured JSON log line per request. Never a raw key: only ids, codes, and a path whose
-//! key-like segments are redacted; the query string is never logged.
+//! One structured JSON log line per request, as `LOG_REQUESTS` asks. Never a raw key: only ids,
+//! codes, and a path whose key-like segments are redacted; the query string is never logged.
 
 use keygate_core::key::{PREFIX_LEN, parse_prefix, redact};
 use keygate_core::record::KeyRecord;
 use serde::Serialize;
 
+/// Which requests get a log line (`LOG_REQUESTS`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum LogRequests {
+    /// Every request.
+    All,
+    /// Refused requests only (the default). An allowed request reaches the origin with its
+    /// `Keygate-Request-Id` and identity, so the origin's own log has it; a refused one is seen
+    /// by keygate alone.
+    #[default]
+    Denied,
+    /// None.
+    None,
+}
+
+impl LogRequests {
+    /// Parse the var: `all`, `denied` (default when unset) or `none`.
+    pub fn parse(value: Option<&str>) -> Option<LogRequests> {
+        match value {
+            None | Some("denied") => Some(LogRequests::Denied),
+            Some("all") => Some(LogRequests::All),
+            Some("none") => Some(LogRequests::None),
+            Some(_) => None,
+        }
+    }
+
+    /// Whether a request with this `decision` gets a line.
+    pub fn wants(self, decision: &str) -> bool {
+        match self {
+            LogRequests::All => true,
+            LogRequests::Denied => decision != "allow",
+            LogRequests::None => false,
+        }
+    }
+}
+
 /// What the request path learned, filled in as it goes.
 #[derive(Debug, Default, Serialize)]
 pub struct RequestLog {
+    /// Which lines to write. Until the var is read, every line is (a misconfigured
+    /// `LOG_REQUESTS` is itself refused, and that refusal is logged).
+    #[serde(skip)]
+    pub level: Option<LogRequests>,
     /// `req_…`.
     pub request_id: String,
     /// Method.
@@ -27,7 +66,7 @@ pub struct RequestLog {
     /// Response status.
     pub status: u16,
     /// Milliseconds in keygate, origin included.
-    pub latency_ms: f64,
+    pub latency_ms: u64,
 }
 
 impl RequestLog {
@@ -49,8 +88,11 @@ impl RequestLog {
         self.mode = Some(record.mode.as_str());
     }
 
-    /// Write the line.
+    /// Write the line, if `LOG_REQUESTS` wants it.
     pub fn emit(&self) {
+        if !self.level.unwrap_or(LogRequests::All).wants(self.decision) {
+            return;
+        }
         if let Ok(line) = serde_json::to_string(self) {
             worker::console_log!("{line}");
         }
@@ -76,4 +118,35 @@ pub fn redact_path(path: &str) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_requests_values() {
+        assert_eq!(LogRequests::parse(None), Some(LogRequests::Denied));
+        assert_eq!(LogRequests::parse(Some("denied")), Some(LogRequests::Denied));
+        assert_eq!(LogRequests::parse(Some("all")), Some(LogRequests::All));
+        assert_eq!(LogRequests::parse(Some("none")), Some(LogRequests::None));
+        for bad in ["", "ALL", "yes", "denied "] {
+            assert_eq!(LogRequests::parse(Some(bad)), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn which_lines_are_written() {
+        assert!(LogRequests::All.wants("allow") && LogRequests::All.wants("deny"));
+        assert!(!LogRequests::Denied.wants("allow") && LogRequests::Denied.wants("deny"));
+        assert!(!LogRequests::None.wants("allow") && !LogRequests::None.wants("deny"));
+    }
+
+    #[test]
+    fn key_like_path_segments_are_redacted() {
+        let key = format!("sk_test_{}", "a".repeat(38));
+        let out = redact_path(&format!("/v1/{key}/x"));
+        assert!(!out.contains(&key));
+        assert!(out.starts_with("/v1/sk_test_") && out.ends_with("/x"));
+    }
 }

@@ -1,10 +1,12 @@
 //! The platform's clock, randomness and per-isolate caches.
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use keygate_core::Error;
 use keygate_core::clock::{Clock, UnixSeconds};
 use keygate_core::digest::Pepper;
+use keygate_core::gate::ParsedRecords;
 use keygate_core::key::random_id;
 use keygate_core::rng::SystemRng;
 
@@ -55,4 +57,16 @@ thread_local! {
 /// The pepper for `secret`, from the isolate cache when the secret has not changed.
 pub fn cached_pepper(secret: String) -> Result<Pepper, Error> {
     PEPPER.with(|c| c.get_or_try(secret, |s| Pepper::new(s)))
+}
+
+/// Records parsed per isolate, at most this many. About 1 KiB each.
+const PARSED_RECORDS: usize = 1024;
+
+thread_local! {
+    static RECORDS: Rc<ParsedRecords> = Rc::new(ParsedRecords::new(PARSED_RECORDS));
+}
+
+/// The isolate's memo of parsed records (KV is still read on every request).
+pub fn parsed_records() -> Rc<ParsedRecords> {
+    RECORDS.with(Rc::clone)
 }

@@ -135,9 +135,14 @@ function scanForKeys() {
     if (leaked) leaks.push(`${path.relative(runDir, f)} (${leaked} keys)`);
   }
   const logs = files.filter((f) => f.endsWith(".log"));
-  const structured = logs.some((f) => /^\{"request_id":"req_[^"]+".*"decision":"allow"/m.test(fs.readFileSync(f, "utf8")));
+  // LOG_REQUESTS is left at its default, "denied": refusals get a structured line, allowed
+  // requests (which the origin logs itself) none.
+  const text = logs.map((f) => fs.readFileSync(f, "utf8")).join("\n");
+  const denied = /^\{"request_id":"req_[^"]+".*"decision":"deny".*"code":"[a-z_]+"/m.test(text);
+  const allowed = /^\{"request_id":"req_[^"]+".*"decision":"allow"/m.test(text);
+  const structured = denied && !allowed;
   console.log(`\nsecret scan: ${keys.length} raw keys searched in ${files.length} files (state and logs): ${leaks.length ? `LEAKED in ${leaks.join(", ")}` : "none found"}`);
-  console.log(`structured request logs: ${structured ? "present" : "MISSING"}`);
+  console.log(`structured request logs (LOG_REQUESTS default "denied"): refusals ${denied ? "logged" : "MISSING"}, allowed requests ${allowed ? "LOGGED" : "not logged"}`);
   if (keys.length < 50) {
     console.log("secret scan: too few keys were recorded for the scan to mean anything");
     return 1;

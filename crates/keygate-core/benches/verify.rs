@@ -3,8 +3,10 @@
 //! * `floor/hmac_sha256`: HMAC-SHA256 of a key, the pepper's key schedule included (what any
 //!   digest-based authenticator must at least do per request);
 //! * `verify/full_path`: credential parsing, format and checksum, digest (with the pepper's state
-//!   precomputed once per isolate), in-memory store lookup, record parsing, policy decision,
+//!   precomputed once per isolate), in-memory store lookup, the record (parsed once, then
+//!   remembered per isolate while its text is unchanged, as the worker does), policy decision,
 //!   access rules, identity and its `Keygate-Signature`;
+//! * `verify/decision_only`: the same without the identity and its signature;
 //! * `reject/malformed_key`: a key with a wrong checksum, refused before any digest or read.
 //!
 //! `npm run bench` turns the estimates into ratios in bench/RESULTS.md.
@@ -17,7 +19,7 @@ use keygate_core::access::{
 };
 use keygate_core::admin::CreateKey;
 use keygate_core::digest::Pepper;
-use keygate_core::gate::{Presented, authenticate};
+use keygate_core::gate::{ParsedRecords, Presented, authenticate};
 use keygate_core::identity::{Identity, Target};
 use keygate_core::key::{KeyType, Mode};
 use keygate_core::keystate;
@@ -63,6 +65,7 @@ fn benches(c: &mut Criterion) {
         resources: ResourceMap::default(),
     };
     let pins = HostPins::default();
+    let records = ParsedRecords::new(1024);
     let signing = [keygate_verify::Secret::new(b"bench-signing-secret-bench-signing-secret")];
 
     c.bench_function("floor/hmac_sha256", |b| {
@@ -77,12 +80,24 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let presented =
                 Presented { authorization: Some(black_box(&header)), query: Some("limit=3"), host: None };
-            let authn = block_on(authenticate(presented, &pins, &store, &pepper, 2)).unwrap();
+            let authn = block_on(authenticate(presented, &pins, &store, &pepper, &records, 2)).unwrap();
             let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
             keygate_core::access::authorize(&authn.record, &facts, &policy).unwrap();
             let id = Identity::new(&authn.record, "req_bench".into(), "kv;max-staleness=60".into());
             let target = Target { method: "GET", host: "origin.internal", path: "/v1/charges?limit=3" };
             black_box(id.signature(&signing, 1_795_331_173, target))
+        })
+    });
+
+    // The same decision without building the signed identity: what issue 5's signature costs.
+    c.bench_function("verify/decision_only", |b| {
+        b.iter(|| {
+            let presented =
+                Presented { authorization: Some(black_box(&header)), query: Some("limit=3"), host: None };
+            let authn = block_on(authenticate(presented, &pins, &store, &pepper, &records, 2)).unwrap();
+            let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
+            black_box(keygate_core::access::authorize(&authn.record, &facts, &policy).unwrap());
+            black_box(authn)
         })
     });
 
@@ -114,7 +129,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let presented =
                 Presented { authorization: Some(black_box(&bad_header)), query: None, host: None };
-            black_box(block_on(authenticate(presented, &pins, &store, &pepper, 2)).unwrap_err())
+            black_box(block_on(authenticate(presented, &pins, &store, &pepper, &records, 2)).unwrap_err())
         })
     });
 }

@@ -43,7 +43,7 @@ impl Credential {
         }
         // An empty header is treated as absent: the platform may drop it before we see it, and
         // the answer must not depend on that.
-        let Some(value) = authorization.filter(|v| !v.trim_matches([' ', '\t']).is_empty()) else {
+        let Some(value) = authorization.filter(|v| !trim_sp(v).is_empty()) else {
             return Err(Error::ApiKeyMissing);
         };
         Credential::from_authorization(value)
@@ -55,17 +55,17 @@ impl Credential {
             return Err(Error::AuthorizationTooLarge);
         }
         // The platform has already trimmed surrounding whitespace; be robust anyway.
-        let value = value.trim_matches([' ', '\t']);
+        let value = trim_sp(value);
         if value.is_empty() {
             return Err(Error::AuthorizationMalformed { detail: "the header is empty" });
         }
         // Neither a key nor base64 contains a comma: a comma means a list of credentials, which is
         // also how repeated Authorization headers reach us.
-        if value.contains(',') {
+        if value.as_bytes().contains(&b',') {
             return Err(Error::MultipleCredentials);
         }
-        let (scheme, rest) = match value.split_once([' ', '\t']) {
-            Some((s, r)) => (s, Some(r)),
+        let (scheme, rest) = match value.bytes().position(is_sp) {
+            Some(i) => (&value[..i], Some(&value[i + 1..])),
             None => (value, None),
         };
         let scheme = match scheme {
@@ -85,16 +85,22 @@ impl Credential {
             }
             Some(t) => t,
         };
-        if token.starts_with([' ', '\t']) {
+        if token.bytes().next().is_some_and(is_sp) {
             return Err(Error::AuthorizationMalformed { detail: "more than one space after the scheme" });
         }
-        if token.contains(|c: char| c.is_whitespace()) {
+        // Visible ASCII (every key and all base64) has no whitespace; only other text is searched.
+        if !token.bytes().all(|b| b.is_ascii_graphic()) && token.contains(char::is_whitespace) {
             return Err(Error::AuthorizationMalformed { detail: "unexpected text after the token" });
         }
         match scheme {
             Scheme::Bearer => Ok(Credential { secret: token.to_owned(), scheme }),
             Scheme::Basic => parse_basic(token),
         }
+    }
+
+    /// Check the presented secret's format and checksum (no store is touched).
+    pub fn into_key(self) -> Result<crate::key::ApiKey, Error> {
+        crate::key::ApiKey::parse_owned(self.secret)
     }
 
     /// The presented secret (not yet validated). Never log it.
@@ -140,16 +146,41 @@ fn parse_basic(token: &str) -> Result<Credential, Error> {
 /// Refuse a query string that carries a key: by a conventional parameter name, or by a value that
 /// starts with a keygate key prefix under any name.
 pub fn check_query(query: &str) -> Result<(), Error> {
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        if looks_like_key(&name) {
-            return Err(Error::ApiKeyInQuery { param: crate::key::redact(&name) });
-        }
-        let named = QUERY_KEY_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p));
-        if named || looks_like_key(&value) {
-            return Err(Error::ApiKeyInQuery { param: truncate(&name, 64) });
+    for pair in query.split('&') {
+        // Only an escaped pair needs decoding; most query strings have none.
+        if pair.bytes().any(|b| b == b'%' || b == b'+') {
+            for (name, value) in form_urlencoded::parse(pair.as_bytes()) {
+                check_param(&name, &value)?;
+            }
+        } else {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            check_param(name, value)?;
         }
     }
     Ok(())
+}
+
+fn check_param(name: &str, value: &str) -> Result<(), Error> {
+    if looks_like_key(name) {
+        return Err(Error::ApiKeyInQuery { param: crate::key::redact(name) });
+    }
+    let named = QUERY_KEY_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p));
+    if named || looks_like_key(value) {
+        return Err(Error::ApiKeyInQuery { param: truncate(name, 64) });
+    }
+    Ok(())
+}
+
+fn is_sp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// `s` without leading and trailing spaces and tabs.
+fn trim_sp(s: &str) -> &str {
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_sp(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_sp(c)).map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 fn looks_like_key(s: &str) -> bool {

@@ -45,7 +45,11 @@ impl Pepper {
         let mut mac = self.mac.clone();
         mac.update(key.as_bytes());
         let tag = mac.finalize().into_bytes();
-        KeyDigest(format!("{DIGEST_VERSION}:{}", hex(&tag)))
+        let mut out = String::with_capacity(DIGEST_VERSION.len() + 1 + 64);
+        out.push_str(DIGEST_VERSION);
+        out.push(':');
+        keygate_verify::push_hex(&mut out, &tag);
+        KeyDigest(out)
     }
 }
 

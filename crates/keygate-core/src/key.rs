@@ -114,21 +114,14 @@ pub struct ApiKey {
 impl ApiKey {
     /// Check format and checksum. Never touches a store. The error carries only a redacted key.
     pub fn parse(s: &str) -> Result<ApiKey, Error> {
-        let invalid = || Error::ApiKeyInvalid { redacted: redact(s) };
-        let b = s.as_bytes();
-        if b.len() != KEY_LEN || !s.is_ascii() {
-            return Err(invalid());
-        }
-        let (key_type, mode) = parse_prefix(&s[..PREFIX_LEN]).ok_or_else(invalid)?;
-        let body = &b[PREFIX_LEN..];
-        if !body.iter().all(u8::is_ascii_alphanumeric) {
-            return Err(invalid());
-        }
-        let (payload, check) = s.split_at(KEY_LEN - CHECKSUM_LEN);
-        if checksum(payload).as_bytes() != check.as_bytes() {
-            return Err(invalid());
-        }
+        let (key_type, mode) = check(s)?;
         Ok(ApiKey { raw: s.to_owned(), key_type, mode })
+    }
+
+    /// [`ApiKey::parse`], keeping the presented string rather than copying it.
+    pub fn parse_owned(raw: String) -> Result<ApiKey, Error> {
+        let (key_type, mode) = check(&raw)?;
+        Ok(ApiKey { raw, key_type, mode })
     }
 
     /// Generate a new key of this type and mode from `rng`.
@@ -187,6 +180,25 @@ impl fmt::Display for ApiKey {
     }
 }
 
+/// Format and checksum of a presented key; its type and mode if both are right.
+fn check(s: &str) -> Result<(KeyType, Mode), Error> {
+    let invalid = || Error::ApiKeyInvalid { redacted: redact(s) };
+    let b = s.as_bytes();
+    if b.len() != KEY_LEN || !s.is_ascii() {
+        return Err(invalid());
+    }
+    let (key_type, mode) = parse_prefix(&s[..PREFIX_LEN]).ok_or_else(invalid)?;
+    let body = &b[PREFIX_LEN..];
+    if !body.iter().all(u8::is_ascii_alphanumeric) {
+        return Err(invalid());
+    }
+    let (payload, check) = s.split_at(KEY_LEN - CHECKSUM_LEN);
+    if checksum_bytes(payload) != check.as_bytes() {
+        return Err(invalid());
+    }
+    Ok((key_type, mode))
+}
+
 /// The type and mode named by an 8-character prefix such as `sk_test_`.
 pub fn parse_prefix(p: &str) -> Option<(KeyType, Mode)> {
     let b = p.as_bytes();
@@ -213,6 +225,11 @@ pub fn redact(s: &str) -> String {
 
 /// CRC32 (IEEE) of `payload`, base62, left-padded to [`CHECKSUM_LEN`].
 pub fn checksum(payload: &str) -> String {
+    checksum_bytes(payload).iter().map(|&c| c as char).collect()
+}
+
+/// [`checksum`] without an allocation, for the request path.
+fn checksum_bytes(payload: &str) -> [u8; CHECKSUM_LEN] {
     let mut n = crc32fast::hash(payload.as_bytes());
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
@@ -220,7 +237,7 @@ pub fn checksum(payload: &str) -> String {
         n /= 62;
     }
     // 62^6 > 2^32, so n is always 0 here.
-    out.iter().map(|&c| c as char).collect()
+    out
 }
 
 /// `len` characters drawn uniformly from [`BASE62`] (rejection sampling: bytes ≥ 248 are dropped

@@ -27,7 +27,8 @@ pub trait RecordStore {
 /// In-memory [`RecordStore`] for tests and benchmarks, with fault injection.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    data: RefCell<HashMap<(Mode, String), String>>,
+    /// One map per mode, as KV has one namespace per mode.
+    data: RefCell<[HashMap<String, String>; 2]>,
     fault: RefCell<Option<StoreError>>,
     reads: RefCell<usize>,
 }
@@ -40,7 +41,7 @@ impl MemoryStore {
 
     /// Store `value` under `digest` in `mode`'s namespace.
     pub fn put(&self, mode: Mode, digest: &KeyDigest, value: impl Into<String>) {
-        self.data.borrow_mut().insert((mode, digest.0.clone()), value.into());
+        self.data.borrow_mut()[mode as usize].insert(digest.0.clone(), value.into());
     }
 
     /// Make every following read fail with `fault` (or succeed again with `None`).
@@ -60,6 +61,6 @@ impl RecordStore for MemoryStore {
         if let Some(f) = self.fault.borrow().clone() {
             return Err(f);
         }
-        Ok(self.data.borrow().get(&(mode, digest.0.clone())).cloned())
+        Ok(self.data.borrow()[mode as usize].get(digest.as_str()).cloned())
     }
 }

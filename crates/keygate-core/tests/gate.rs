@@ -5,9 +5,10 @@ use common::block_on;
 use keygate_core::access::HostPins;
 use keygate_core::admin::CreateKey;
 use keygate_core::digest::Pepper;
-use keygate_core::gate::{Authenticated, Presented, authenticate};
+use keygate_core::gate::{Authenticated, ParsedRecords, Presented, authenticate};
 use keygate_core::key::{KeyType, Mode};
 use keygate_core::keystate;
+use keygate_core::record::{KeyRecord, KeyStatus};
 use keygate_core::rng::FixedRng;
 use keygate_core::store::{MemoryStore, StoreError};
 
@@ -31,8 +32,17 @@ fn setup(mode: Mode) -> (MemoryStore, Pepper, String) {
 }
 
 fn check(store: &MemoryStore, pepper: &Pepper, auth: &str) -> Result<Authenticated, keygate_core::Error> {
+    check_with(store, pepper, &ParsedRecords::new(16), auth)
+}
+
+fn check_with(
+    store: &MemoryStore,
+    pepper: &Pepper,
+    records: &ParsedRecords,
+    auth: &str,
+) -> Result<Authenticated, keygate_core::Error> {
     let presented = Presented { authorization: Some(auth), query: None, host: None };
-    block_on(authenticate(presented, &HostPins::default(), store, pepper, 200))
+    block_on(authenticate(presented, &HostPins::default(), store, pepper, records, 200))
 }
 
 fn bearer(k: &str) -> String {
@@ -135,4 +145,49 @@ fn missing_store_binding_is_misconfiguration() {
     let e = check(&store, &pepper, &auth).unwrap_err();
     assert_eq!(e, keygate_core::Error::Misconfigured { what: "KEYS_TEST" });
     assert_eq!(e.status(), 500);
+}
+
+#[test]
+fn parsed_records_are_reused_only_for_identical_text() {
+    let (store, pepper, key) = setup(Mode::Test);
+    let records = ParsedRecords::new(16);
+    let auth = bearer(&key);
+    let first = check_with(&store, &pepper, &records, &auth).unwrap();
+    let second = check_with(&store, &pepper, &records, &auth).unwrap();
+    assert!(std::rc::Rc::ptr_eq(&first.record, &second.record), "same text, same parsed record");
+    assert_eq!(store.reads(), 2, "the store is still read on every request");
+
+    // The authority revokes the key: the store's text changes and the memo must not hide it.
+    let digest = pepper.digest_str(&key);
+    let mut revoked: KeyRecord = (*second.record).clone();
+    revoked.status = KeyStatus::Revoked;
+    store.put(Mode::Test, &digest, revoked.to_json());
+    let e = check_with(&store, &pepper, &records, &auth).unwrap_err();
+    assert_eq!(e.code(), "api_key_revoked");
+    assert_eq!(records.len(), 1);
+}
+
+#[test]
+fn corrupt_text_is_never_remembered_and_the_memo_is_bounded() {
+    let pepper = Pepper::new(PEPPER).unwrap();
+    let records = ParsedRecords::new(2);
+    let (_, _, key) = setup(Mode::Test);
+    let digest = pepper.digest_str(&key);
+    assert!(records.parse(&digest, "{".into()).is_err());
+    assert!(records.is_empty());
+
+    let (store, _, key) = setup(Mode::Test);
+    check_with(&store, &pepper, &records, &bearer(&key)).unwrap();
+    let (live, _, live_key) = setup(Mode::Live);
+    check_with(&live, &pepper, &records, &bearer(&live_key)).unwrap();
+    assert_eq!(records.len(), 2);
+    // A third record does not grow the memo past its capacity.
+    let other = keygate_core::digest::KeyDigest("v1:other".into());
+    let text = check(&store, &pepper, &bearer(&key)).unwrap().record.to_json();
+    records.parse(&other, text).unwrap();
+    assert!(records.len() <= 2);
+
+    let none = ParsedRecords::new(0);
+    check_with(&store, &pepper, &none, &bearer(&key)).unwrap();
+    assert!(none.is_empty(), "capacity 0 remembers nothing");
 }

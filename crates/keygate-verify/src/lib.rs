@@ -63,20 +63,67 @@ pub struct Signed<'a> {
     pub permissions: &'a str,
 }
 
+/// Lower-case hex SHA-256 of the empty string: the permissions field of every key that has none.
+pub const EMPTY_SHA256_HEX: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /// The canonical message for `t` and `s`.
 pub fn canonical(t: i64, s: &Signed) -> Vec<u8> {
-    let perm = hex(&Sha256::digest(s.permissions.as_bytes()));
-    let t = t.to_string();
-    let fields: [&str; 10] =
-        [VERSION, &t, s.method, s.host, s.path, s.account, s.key_id, s.mode, s.key_type, &perm];
-    let mut out = Vec::with_capacity(256);
+    // Most keys carry no permissions; their field is a constant, not one more SHA-256 block.
+    let mut perm_buf = [0u8; 64];
+    let perm = if s.permissions.is_empty() {
+        EMPTY_SHA256_HEX.as_bytes()
+    } else {
+        hex_into(&Sha256::digest(s.permissions.as_bytes()), &mut perm_buf)
+    };
+    let mut t_buf = [0u8; 20];
+    let t = decimal(t, &mut t_buf);
+    let fields: [&[u8]; 10] = [
+        VERSION.as_bytes(),
+        t,
+        s.method.as_bytes(),
+        s.host.as_bytes(),
+        s.path.as_bytes(),
+        s.account.as_bytes(),
+        s.key_id.as_bytes(),
+        s.mode.as_bytes(),
+        s.key_type.as_bytes(),
+        perm,
+    ];
+    let mut out = Vec::with_capacity(fields.iter().map(|f| f.len() + 22).sum());
+    let mut len_buf = [0u8; 20];
     for f in fields {
-        out.extend_from_slice(f.len().to_string().as_bytes());
+        out.extend_from_slice(decimal(f.len() as i64, &mut len_buf));
         out.push(b':');
-        out.extend_from_slice(f.as_bytes());
+        out.extend_from_slice(f);
         out.push(b'\n');
     }
     out
+}
+
+/// `n` in decimal ASCII, written at the end of `buf` (20 bytes hold every `i64`).
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    // 32-bit division is cheaper, and covers every length and every time until 2106.
+    while m > u64::from(u32::MAX) {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+    }
+    let mut m = m as u32;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
 }
 
 /// A signing secret with its HMAC key schedule computed once.
@@ -106,10 +153,13 @@ impl fmt::Debug for Secret {
 /// The header value: `t=<t>,v1=<sig>` with one `v1=` per secret (current first).
 pub fn sign(secrets: &[Secret], t: i64, s: &Signed) -> String {
     let message = canonical(t, s);
-    let mut out = format!("t={t}");
+    let mut t_buf = [0u8; 20];
+    let mut out = String::with_capacity(22 + secrets.len() * 68);
+    out.push_str("t=");
+    out.extend(decimal(t, &mut t_buf).iter().map(|&b| b as char));
     for secret in secrets {
         out.push_str(",v1=");
-        out.push_str(&hex(&secret.tag(&message)));
+        push_hex(&mut out, &secret.tag(&message));
     }
     out
 }
@@ -268,15 +318,31 @@ pub fn parse_header(value: &str) -> Result<(i64, Vec<[u8; 32]>), VerifyError> {
     Ok((t, sigs))
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
-    }
+    push_hex(&mut s, bytes);
     s
+}
+
+/// Append the lower-case hex of `bytes` to `out`.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    let mut buf = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        // Every byte written is an ASCII hex digit.
+        out.push_str(std::str::from_utf8(hex_into(chunk, &mut buf)).unwrap_or_default());
+    }
+}
+
+/// The hex of at most 32 `bytes`, written into `buf`.
+fn hex_into<'b>(bytes: &[u8], buf: &'b mut [u8; 64]) -> &'b [u8] {
+    for (pair, &b) in buf.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[(b >> 4) as usize];
+        pair[1] = HEX[(b & 15) as usize];
+    }
+    &buf[..bytes.len().min(32) * 2]
 }
 
 fn unhex32(s: &str) -> Option<[u8; 32]> {
@@ -294,4 +360,43 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
         out[i] = nib(pair[0])? << 4 | nib(pair[1])?;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_permissions_constant_is_the_sha256_of_nothing() {
+        assert_eq!(EMPTY_SHA256_HEX, hex(&Sha256::digest(b"")));
+    }
+
+    #[test]
+    fn decimal_matches_std_formatting() {
+        for n in [
+            0,
+            7,
+            10,
+            99,
+            1_795_331_173,
+            4_294_967_295,
+            4_294_967_296,
+            42_949_672_950,
+            -1,
+            -10,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes(), "{n}");
+        }
+    }
+
+    #[test]
+    fn hex_of_any_length() {
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&bytes), expected);
+        assert_eq!(hex(&[]), "");
+    }
 }
