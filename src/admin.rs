@@ -145,7 +145,7 @@ async fn self_service(
     rest: &[&str],
     method: Method,
 ) -> Result<Response, Error> {
-    let authn = edge::authenticate(req, url, env, config::kv_cache_ttl(env)?).await?;
+    let authn = edge::authenticate(req, url, env, config::staleness(env)?).await?;
     if authn.record.key_type != KeyType::Secret {
         return Err(Error::SecretKeyRequired);
     }

@@ -4,6 +4,7 @@
 use keygate_core::Error;
 use keygate_core::access::{DEFAULT_PUBLISHABLE_ALLOWLIST, EdgePolicy, EndpointList, HostPins, ResourceMap};
 use keygate_core::digest::{OperatorToken, Pepper};
+use keygate_core::gate::StalenessBudget;
 use keygate_verify::Secret;
 use std::rc::Rc;
 
@@ -71,6 +72,28 @@ pub fn kv_cache_ttl(env: &Env) -> Result<u64, Error> {
             .filter(|n| (MIN_KV_CACHE_TTL..=86_400).contains(n))
             .ok_or(Error::Misconfigured { what: "KV_CACHE_TTL" }),
     }
+}
+
+/// `EDGE_CACHE_TTL`: seconds an isolate may use a key record it read from KV without reading
+/// again (0 to 60, default 5), taken out of the `KV_CACHE_TTL` budget. Invalid: misconfigured.
+pub fn edge_cache_ttl(env: &Env) -> Result<u64, Error> {
+    match string(env, "EDGE_CACHE_TTL") {
+        None => Ok(DEFAULT_EDGE_CACHE_TTL),
+        Some(s) => s
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n <= 60)
+            .ok_or(Error::Misconfigured { what: "EDGE_CACHE_TTL" }),
+    }
+}
+
+/// Default of `EDGE_CACHE_TTL`, seconds.
+pub const DEFAULT_EDGE_CACHE_TTL: u64 = 5;
+
+/// `KV_CACHE_TTL` split between KV's cache and the isolate's window (`EDGE_CACHE_TTL`).
+pub fn staleness(env: &Env) -> Result<StalenessBudget, Error> {
+    Ok(StalenessBudget::new(kv_cache_ttl(env)?, edge_cache_ttl(env)?))
 }
 
 thread_local! {

@@ -5,7 +5,7 @@
 use keygate_core::Error;
 use keygate_core::access::{self, RequestFacts};
 use keygate_core::clock::Clock;
-use keygate_core::gate::{self, Authenticated, Presented};
+use keygate_core::gate::{self, Authenticated, Presented, StalenessBudget};
 use keygate_core::identity::Identity;
 use keygate_core::record::KeyRecord;
 use worker::{Context, Env, Headers, Request, Response, Url};
@@ -20,7 +20,7 @@ pub async fn authenticate(
     req: &Request,
     url: &Url,
     env: &Env,
-    cache_ttl: u64,
+    budget: StalenessBudget,
 ) -> Result<Authenticated, Error> {
     // Secrets first: without a pepper nothing can be decided, so refuse.
     let pepper = config::pepper(env)?;
@@ -28,8 +28,10 @@ pub async fn authenticate(
     let presented =
         Presented { authorization: authorization.as_deref(), query: url.query(), host: url.host_str() };
     let pins = config::host_pins(env);
-    let store = KvRecords { env, cache_ttl };
-    gate::authenticate(presented, &pins, &store, &pepper, &parsed_records(), WorkerClock.now()).await
+    let store = KvRecords { env, cache_ttl: budget.kv_cache_ttl };
+    let records = parsed_records();
+    records.set_fresh_for(budget.fresh_for as i64);
+    gate::authenticate(presented, &pins, &store, &pepper, &records, WorkerClock.now()).await
 }
 
 /// Decide again on the Durable Object's own record, which wins over KV: immediate revocation,
@@ -61,15 +63,16 @@ pub async fn handle(
     if let Some(preflight) = preflight(&req, url, &method, &policy, request_id) {
         return Ok(preflight);
     }
-    let cache_ttl = config::kv_cache_ttl(env)?;
-    let authn = authenticate(&req, url, env, cache_ttl).await?;
+    let budget = config::staleness(env)?;
+    let authn = authenticate(&req, url, env, budget).await?;
     log.key(&authn.record);
-    // Strict keys are confirmed with the authority on every request; others trust KV, whose
-    // staleness is bounded by the cache TTL, and the origin is told which bound applied.
+    // Strict keys are confirmed with the authority on every request; others trust KV (and this
+    // isolate's recent read of it), whose staleness is bounded by `KV_CACHE_TTL`, and the origin
+    // is told which bound applied.
     let (authn, verified) = if authn.record.strict {
         (confirm_with_authority(env, authn).await?, "do".to_owned())
     } else {
-        (authn, format!("kv;max-staleness={cache_ttl}"))
+        (authn, format!("kv;max-staleness={}", budget.max_staleness))
     };
 
     // Phase 4b: what this key may do with this request.
@@ -131,14 +134,15 @@ pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context) {
     let (env, url) = (env.clone(), url.clone());
     ctx.wait_until(async move {
         let Ok(pepper) = config::pepper(&env) else { return };
-        let Ok(cache_ttl) = config::kv_cache_ttl(&env) else { return };
+        let Ok(budget) = config::staleness(&env) else { return };
         let Ok(expire) = config::expire_on_exposure(&env) else { return };
         // No query check and no pinning here: only "is this a real key?" matters.
         let presented = Presented { authorization: Some(&authorization), query: None, host: url.host_str() };
-        let store = KvRecords { env: &env, cache_ttl };
+        let store = KvRecords { env: &env, cache_ttl: budget.kv_cache_ttl };
         let pins = keygate_core::access::HostPins::default();
         // Only a key that still works matters: a revoked or expired one exposes nothing.
         let records = parsed_records();
+        records.set_fresh_for(budget.fresh_for as i64);
         let found = gate::authenticate(presented, &pins, &store, &pepper, &records, WorkerClock.now()).await;
         if let Ok(Authenticated { record: r, .. }) = found {
             let command = Command::Exposed {

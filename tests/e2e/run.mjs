@@ -4,7 +4,9 @@
 //
 // Instances (each with its own fresh local state):
 //   main    HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo origins; host "localhost" is
-//           pinned to live mode (LIVE_HOSTS), "127.0.0.1" is not pinned
+//           pinned to live mode (LIVE_HOSTS), "127.0.0.1" is not pinned; EDGE_CACHE_TTL=0, so
+//           that the suites see the authority's changes at once (edge-cache.test.mjs tests the
+//           default window on `down`)
 //   plain   plain HTTP, same secrets (every request must be refused with https_required)
 //
 // Then, with every instance stopped, the serial phase (tests/e2e/serial/*.test.mjs): tests that
@@ -59,7 +61,7 @@ const originLive = await startEchoOrigin("live");
 const closedPort = await freePort();
 
 const specs = {
-  main: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, LIVE_HOSTS: "localhost" } },
+  main: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, LIVE_HOSTS: "localhost", EDGE_CACHE_TTL: "0" } },
   plain: { protocol: "http", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   bare: { protocol: "https", envFile: emptyFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   down: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: `http://127.0.0.1:${closedPort}`, ORIGIN_LIVE: "" } },

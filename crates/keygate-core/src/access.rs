@@ -414,7 +414,12 @@ pub fn parse_allowed_origins(v: &Value) -> Result<Vec<String>, Error> {
         "allowed_origins",
         "origins",
         |s| OriginRule::parse(s).map(|_| s.to_ascii_lowercase()),
-        |s| format!("{s:?} is not an origin such as https://shop.example.com or https://*.example.com"),
+        |s| {
+            format!(
+                "{s:?} is not an origin such as https://shop.example.com or https://*.example.com \
+                 (an internationalised host is given in its ASCII form, https://xn--bcher-kva.example)"
+            )
+        },
     )
 }
 

@@ -65,45 +65,115 @@ pub async fn authenticate<S: RecordStore>(
     let key = credential.into_key()?;
     // Mode pinning, from the prefix alone: no store read for a key this host does not serve.
     pins.check(presented.host, key.mode())?;
-    // Phase 3: its record, found by digest in its own mode's namespace.
+    // Phase 3: its record, found by digest in its own mode's namespace, unless this isolate
+    // read it less than the memo's freshness window ago.
     let digest = pepper.digest(&key);
-    let raw = store
-        .get(key.mode(), &digest)
-        .await
-        .map_err(|e| match e {
-            StoreError::Misconfigured(what) => Error::Misconfigured { what },
-            StoreError::Failed(_) | StoreError::Timeout => Error::StoreUnavailable,
-        })?
-        .ok_or_else(|| Error::ApiKeyInvalid { redacted: key.redacted() })?;
-    let record = records.parse(&digest, raw)?;
+    let record = match records.fresh(&digest, now) {
+        Some(record) => record,
+        None => {
+            let raw = store
+                .get(key.mode(), &digest)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Misconfigured(what) => Error::Misconfigured { what },
+                    StoreError::Failed(_) | StoreError::Timeout => Error::StoreUnavailable,
+                })?
+                .ok_or_else(|| Error::ApiKeyInvalid { redacted: key.redacted() })?;
+            records.parse(&digest, raw, now)?
+        }
+    };
     // Phase 4: the policy decision.
     let decision = policy::decide(&key, &record, now)?;
     Ok(Authenticated { key, digest, record, decision })
 }
 
-/// Parsed key records, remembered per isolate by digest together with the exact text they were
-/// parsed from. The store is still read on every request, and a record is parsed again as soon as
-/// its text changes, so this never serves a stale decision: it only skips parsing the same bytes
-/// twice. At most `capacity` records are kept; when full, all are forgotten at once.
+/// Workers KV's smallest `cacheTtl`, seconds.
+pub const KV_MIN_CACHE_TTL: u64 = 30;
+
+/// How the configured staleness bound (`KV_CACHE_TTL`) is split between KV's edge cache and the
+/// isolate's freshness window (`EDGE_CACHE_TTL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StalenessBudget {
+    /// The `cacheTtl` of KV reads.
+    pub kv_cache_ttl: u64,
+    /// The isolate's freshness window, seconds (0: none).
+    pub fresh_for: u64,
+    /// The most a record's state can lag the authority's KV write, besides KV's propagation:
+    /// what `Keygate-Verified: kv;max-staleness=` reports.
+    pub max_staleness: u64,
+}
+
+impl StalenessBudget {
+    /// Split `bound` seconds: the isolate window costs `fresh_for + 1` (whole-second clock), and
+    /// KV gets the rest, but never less than [`KV_MIN_CACHE_TTL`]; the bound reported is the
+    /// true sum.
+    pub fn new(bound: u64, fresh_for: u64) -> Self {
+        let window = if fresh_for == 0 { 0 } else { fresh_for + 1 };
+        let kv_cache_ttl = bound.saturating_sub(window).max(KV_MIN_CACHE_TTL);
+        StalenessBudget { kv_cache_ttl, fresh_for, max_staleness: kv_cache_ttl + window }
+    }
+}
+
+/// Key records remembered per isolate by digest, with the exact text they were parsed from and
+/// when the store was last read for them.
+///
+/// * Within `fresh_for` seconds of that read, a request uses the remembered record without
+///   reading the store at all. This adds at most `fresh_for + 1` seconds (whole-second clock) to
+///   how stale a record may be; the worker takes that from the store's own cache time, so the
+///   documented bound is unchanged. `fresh_for = 0` reads the store on every request.
+/// * After that the store is read again, and the record is parsed again only if its text
+///   changed: parsing the same bytes twice is skipped.
+///
+/// Only well-formed records are remembered; an unknown key or a store fault never is. At most
+/// `capacity` records are kept; when full, all are forgotten at once.
 #[derive(Debug)]
 pub struct ParsedRecords {
-    map: RefCell<HashMap<String, (String, Rc<KeyRecord>)>>,
+    map: RefCell<HashMap<String, Remembered>>,
     capacity: usize,
+    fresh_for: std::cell::Cell<UnixSeconds>,
+}
+
+#[derive(Debug)]
+struct Remembered {
+    text: String,
+    record: Rc<KeyRecord>,
+    read_at: UnixSeconds,
 }
 
 impl ParsedRecords {
-    /// An empty memo holding at most `capacity` records.
+    /// An empty memo holding at most `capacity` records, that reads the store on every request
+    /// until [`ParsedRecords::set_fresh_for`] says otherwise.
     pub fn new(capacity: usize) -> Self {
-        ParsedRecords { map: RefCell::new(HashMap::new()), capacity }
+        ParsedRecords { map: RefCell::new(HashMap::new()), capacity, fresh_for: std::cell::Cell::new(0) }
     }
 
-    /// The record stored as `text` under `digest`: remembered if `text` is exactly what was parsed
-    /// last time, else parsed (and remembered if well-formed).
-    pub fn parse(&self, digest: &KeyDigest, text: String) -> Result<Rc<KeyRecord>, Error> {
-        if let Some((seen, record)) = self.map.borrow().get(digest.as_str())
-            && *seen == text
+    /// How many seconds after a store read its record may be used without reading again.
+    pub fn set_fresh_for(&self, seconds: UnixSeconds) {
+        self.fresh_for.set(seconds.max(0));
+    }
+
+    /// The record for `digest`, if the store was read for it less than `fresh_for` seconds
+    /// before `now` (and not after `now`: a clock that went back does not extend the window).
+    pub fn fresh(&self, digest: &KeyDigest, now: UnixSeconds) -> Option<Rc<KeyRecord>> {
+        let fresh_for = self.fresh_for.get();
+        if fresh_for == 0 {
+            return None;
+        }
+        let map = self.map.borrow();
+        let r = map.get(digest.as_str())?;
+        let age = now - r.read_at;
+        (0..fresh_for).contains(&age).then(|| Rc::clone(&r.record))
+    }
+
+    /// The record stored as `text` under `digest`, read from the store at `now`: the remembered
+    /// one if `text` is exactly what was parsed last time, else parsed (and remembered if
+    /// well-formed).
+    pub fn parse(&self, digest: &KeyDigest, text: String, now: UnixSeconds) -> Result<Rc<KeyRecord>, Error> {
+        if let Some(r) = self.map.borrow_mut().get_mut(digest.as_str())
+            && r.text == text
         {
-            return Ok(Rc::clone(record));
+            r.read_at = now;
+            return Ok(Rc::clone(&r.record));
         }
         let record = Rc::new(KeyRecord::from_json(&text)?);
         let mut map = self.map.borrow_mut();
@@ -111,7 +181,10 @@ impl ParsedRecords {
             map.clear();
         }
         if self.capacity > 0 {
-            map.insert(digest.as_str().to_owned(), (text, Rc::clone(&record)));
+            map.insert(
+                digest.as_str().to_owned(),
+                Remembered { text, record: Rc::clone(&record), read_at: now },
+            );
         }
         Ok(record)
     }

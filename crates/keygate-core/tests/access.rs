@@ -360,3 +360,16 @@ fn cors_preflight_methods() {
     assert_eq!(p.publishable_allowlist.methods_for("/v1/tokens"), Some(vec!["POST".to_owned()]));
     assert_eq!(p.publishable_allowlist.methods_for("/v1/charges"), None);
 }
+
+#[test]
+fn internationalised_hosts_are_accepted_in_ascii_form_only() {
+    // keygate is built with the ASCII-only IDNA back end (smaller wasm). Browsers send the
+    // ASCII form in `Origin`, so a rule in that form matches; a Unicode rule is refused with a
+    // message saying which form to use, never silently dropped.
+    let rule = OriginRule::parse("https://xn--bcher-kva.example").unwrap();
+    assert!(rule.allows(&url::Url::parse("https://xn--bcher-kva.example").unwrap()));
+    assert!(OriginRule::parse("https://bücher.example").is_none());
+    let e = parse_allowed_origins(&json!(["https://bücher.example"])).unwrap_err();
+    assert_eq!(e.status(), 400);
+    assert!(e.to_string().contains("xn--") || format!("{e:?}").contains("xn--"), "{e:?}");
+}

@@ -173,7 +173,7 @@ fn corrupt_text_is_never_remembered_and_the_memo_is_bounded() {
     let records = ParsedRecords::new(2);
     let (_, _, key) = setup(Mode::Test);
     let digest = pepper.digest_str(&key);
-    assert!(records.parse(&digest, "{".into()).is_err());
+    assert!(records.parse(&digest, "{".into(), 200).is_err());
     assert!(records.is_empty());
 
     let (store, _, key) = setup(Mode::Test);
@@ -184,10 +184,92 @@ fn corrupt_text_is_never_remembered_and_the_memo_is_bounded() {
     // A third record does not grow the memo past its capacity.
     let other = keygate_core::digest::KeyDigest("v1:other".into());
     let text = check(&store, &pepper, &bearer(&key)).unwrap().record.to_json();
-    records.parse(&other, text).unwrap();
+    records.parse(&other, text, 200).unwrap();
     assert!(records.len() <= 2);
 
     let none = ParsedRecords::new(0);
     check_with(&store, &pepper, &none, &bearer(&key)).unwrap();
     assert!(none.is_empty(), "capacity 0 remembers nothing");
+}
+
+#[test]
+fn within_the_freshness_window_the_store_is_not_read() {
+    let (store, pepper, key) = setup(Mode::Test);
+    let auth = bearer(&key);
+    let records = ParsedRecords::new(16);
+    records.set_fresh_for(5);
+    let at = |now| {
+        let presented = Presented { authorization: Some(&auth), query: None, host: None };
+        block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, now))
+    };
+    at(200).unwrap();
+    assert_eq!(store.reads(), 1);
+    at(204).unwrap();
+    assert_eq!(store.reads(), 1, "4 s after the read: remembered");
+
+    // Revoked at the authority: the edge may keep the old record until the window ends…
+    let digest = pepper.digest_str(&key);
+    let mut revoked: KeyRecord = (*at(204).unwrap().record).clone();
+    revoked.status = KeyStatus::Revoked;
+    store.put(Mode::Test, &digest, revoked.to_json());
+    at(204).unwrap();
+    // …and not one second longer.
+    assert_eq!(at(205).unwrap_err().code(), "api_key_revoked");
+    assert_eq!(store.reads(), 2);
+    assert_eq!(at(206).unwrap_err().code(), "api_key_revoked");
+    assert_eq!(store.reads(), 2, "the revoked record is remembered too: it is well-formed");
+}
+
+#[test]
+fn the_window_never_hides_faults_unknown_keys_or_a_clock_going_back() {
+    let (store, pepper, key) = setup(Mode::Test);
+    let auth = bearer(&key);
+    let records = ParsedRecords::new(16);
+    records.set_fresh_for(5);
+    let at = |now| {
+        let presented = Presented { authorization: Some(&auth), query: None, host: None };
+        block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, now))
+    };
+    // A fault is never remembered: the next request reads again.
+    store.set_fault(Some(StoreError::Timeout));
+    assert_eq!(at(200).unwrap_err().code(), "store_unavailable");
+    store.set_fault(None);
+    at(200).unwrap();
+    assert_eq!(store.reads(), 2);
+    // A clock that went back does not extend the window.
+    at(190).unwrap();
+    assert_eq!(store.reads(), 3);
+
+    // An unknown key is never remembered.
+    let empty = MemoryStore::new();
+    let presented = Presented { authorization: Some(&auth), query: None, host: None };
+    let other = ParsedRecords::new(16);
+    other.set_fresh_for(5);
+    let e =
+        block_on(authenticate(presented, &HostPins::default(), &empty, &pepper, &other, 200)).unwrap_err();
+    assert_eq!(e.code(), "api_key_invalid");
+    assert!(other.is_empty());
+
+    // With a window of 0 every request reads the store.
+    records.set_fresh_for(0);
+    let before = store.reads();
+    at(200).unwrap();
+    at(200).unwrap();
+    assert_eq!(store.reads(), before + 2);
+}
+
+#[test]
+fn the_staleness_budget_is_shared_between_kv_and_the_isolate() {
+    use keygate_core::gate::StalenessBudget;
+    // Defaults: KV caches for 54 s and the isolate for at most 6 (5 s, whole-second clock).
+    let b = StalenessBudget::new(60, 5);
+    assert_eq!((b.kv_cache_ttl, b.max_staleness), (54, 60));
+    // No isolate window: KV alone.
+    let b = StalenessBudget::new(60, 0);
+    assert_eq!((b.kv_cache_ttl, b.max_staleness), (60, 60));
+    // KV's floor of 30 s wins; the bound reported is then the honest sum.
+    let b = StalenessBudget::new(30, 5);
+    assert_eq!((b.kv_cache_ttl, b.max_staleness), (30, 36));
+    let b = StalenessBudget::new(33, 5);
+    assert_eq!((b.kv_cache_ttl, b.max_staleness), (30, 36));
 }
