@@ -30,11 +30,14 @@ pub async fn forward(
     cors_origin: Option<String>,
 ) -> Result<Response, Error> {
     let internal = |_| Error::Internal { what: "building the upstream request" };
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
+    // Copied on the JS side in one call; only the names cross into wasm, to find what to drop.
+    let headers = web_sys::Headers::new_with_headers(&req.headers().0)
+        .map(Headers)
+        .map_err(|_| Error::Internal { what: "copying the request's headers" })?;
+    for name in req.headers().keys() {
         // `host` is set by the platform from the target URL.
-        if !must_strip(&name) && !name.eq_ignore_ascii_case("host") {
-            headers.append(&name, &value).map_err(internal)?;
+        if must_strip(&name) || name.eq_ignore_ascii_case("host") {
+            headers.delete(&name).map_err(internal)?;
         }
     }
     for (name, value) in identity.headers() {

@@ -4,6 +4,7 @@
 //! the username, an empty password). Refused with a precise error: anything else, several
 //! credentials, and a key in the query string.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine;
@@ -27,17 +28,21 @@ pub enum Scheme {
     Basic,
 }
 
-/// The one credential in a request: an unvalidated key string. `Debug` is redacted.
+/// The one credential in a request: an unvalidated key string (borrowed from the header when it
+/// was sent as is). `Debug` is redacted.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credential {
-    secret: String,
+pub struct Credential<'a> {
+    secret: Cow<'a, str>,
     scheme: Scheme,
 }
 
-impl Credential {
+impl<'a> Credential<'a> {
     /// Find the credential in a request, given its `Authorization` header (as the platform joins
     /// repeated headers: with `, `) and its raw query string (without `?`).
-    pub fn from_request(authorization: Option<&str>, query: Option<&str>) -> Result<Credential, Error> {
+    pub fn from_request(
+        authorization: Option<&'a str>,
+        query: Option<&str>,
+    ) -> Result<Credential<'a>, Error> {
         if let Some(q) = query {
             check_query(q)?;
         }
@@ -50,7 +55,7 @@ impl Credential {
     }
 
     /// Parse one `Authorization` header value.
-    pub fn from_authorization(value: &str) -> Result<Credential, Error> {
+    pub fn from_authorization(value: &'a str) -> Result<Credential<'a>, Error> {
         if value.len() > MAX_AUTHORIZATION_LEN {
             return Err(Error::AuthorizationTooLarge);
         }
@@ -93,14 +98,18 @@ impl Credential {
             return Err(Error::AuthorizationMalformed { detail: "unexpected text after the token" });
         }
         match scheme {
-            Scheme::Bearer => Ok(Credential { secret: token.to_owned(), scheme }),
+            Scheme::Bearer => Ok(Credential { secret: Cow::Borrowed(token), scheme }),
             Scheme::Basic => parse_basic(token),
         }
     }
 
     /// Check the presented secret's format and checksum (no store is touched).
     pub fn into_key(self) -> Result<crate::key::ApiKey, Error> {
-        crate::key::ApiKey::parse_owned(self.secret)
+        // A borrowed secret is copied only once it has passed the format and checksum check.
+        match self.secret {
+            Cow::Borrowed(s) => crate::key::ApiKey::parse(s),
+            Cow::Owned(s) => crate::key::ApiKey::parse_owned(s),
+        }
     }
 
     /// The presented secret (not yet validated). Never log it.
@@ -114,7 +123,7 @@ impl Credential {
     }
 }
 
-impl fmt::Debug for Credential {
+impl fmt::Debug for Credential<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Credential({:?}, {})", self.scheme, crate::key::redact(&self.secret))
     }
@@ -125,7 +134,7 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-fn parse_basic(token: &str) -> Result<Credential, Error> {
+fn parse_basic(token: &str) -> Result<Credential<'static>, Error> {
     let bytes = BASE64
         .decode(token)
         .map_err(|_| Error::BasicMalformed { detail: "the credentials are not valid base64" })?;
@@ -140,7 +149,7 @@ fn parse_basic(token: &str) -> Result<Credential, Error> {
     if user.is_empty() {
         return Err(Error::BasicMalformed { detail: "the username (your API key) is empty" });
     }
-    Ok(Credential { secret: user.to_owned(), scheme: Scheme::Basic })
+    Ok(Credential { secret: Cow::Owned(user.to_owned()), scheme: Scheme::Basic })
 }
 
 /// Refuse a query string that carries a key: by a conventional parameter name, or by a value that

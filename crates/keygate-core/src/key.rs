@@ -164,7 +164,7 @@ impl ApiKey {
 
     /// `sk_test_…abcd`.
     pub fn redacted(&self) -> String {
-        format!("{}…{}", self.prefix(), self.last4())
+        redact(&self.raw)
     }
 }
 
@@ -220,7 +220,11 @@ pub fn redact(s: &str) -> String {
     } else {
         ""
     };
-    format!("{prefix}…{tail}")
+    let mut out = String::with_capacity(prefix.len() + '…'.len_utf8() + tail.len());
+    out.push_str(prefix);
+    out.push('…');
+    out.push_str(tail);
+    out
 }
 
 /// CRC32 (IEEE) of `payload`, base62, left-padded to [`CHECKSUM_LEN`].

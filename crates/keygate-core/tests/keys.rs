@@ -53,7 +53,8 @@ fn debug_and_display_are_redacted() {
     let s = k.expose_secret().to_owned();
     assert!(!format!("{k:?}").contains(&s));
     assert!(!format!("{k}").contains(&s));
-    let c = Credential::from_authorization(&format!("Bearer {s}")).unwrap();
+    let header = format!("Bearer {s}");
+    let c = Credential::from_authorization(&header).unwrap();
     assert!(!format!("{c:?}").contains(&s));
     let p = Pepper::new("0123456789abcdef0123456789abcdef").unwrap();
     assert!(!format!("{p:?}").contains("0123456789abcdef"));
