@@ -17,7 +17,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
-import { ROOT, admin, startWrangler } from "../scripts/lib/dev.mjs";
+import { ROOT, admin, freePort, startWrangler } from "../scripts/lib/dev.mjs";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -144,7 +144,6 @@ const secrets = {
 };
 const envFile = path.join(work, "secrets.env");
 fs.writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}="${v}"`).join("\n"));
-let port = 21000 + Math.floor(Math.random() * 10000);
 
 // Asynchronous on purpose: the origin is served by this very process's event loop.
 const execFileAsync = promisify(execFile);
@@ -166,7 +165,7 @@ async function loadRun(name, opts, prepare, before) {
   log(`load: ${name} …`);
   if (before) before(path.join(work, `state-${name}`));
   const w = await startWrangler({
-    port: port++,
+    port: await freePort(),
     persistTo: path.join(work, `state-${name}`),
     logFile: path.join(work, `wrangler-${name}.log`),
     logLevel: "error",

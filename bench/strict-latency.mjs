@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startEchoOrigin } from "../scripts/echo-origin.mjs";
-import { admin, request, startWrangler } from "../scripts/lib/dev.mjs";
+import { admin, request, startWrangler, freePort } from "../scripts/lib/dev.mjs";
 
 const n = Number(process.argv[2] ?? 300);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keygate-bench-"));
@@ -16,7 +16,7 @@ const token = `adm_${crypto.randomBytes(24).toString("hex")}`;
 fs.writeFileSync(path.join(dir, "secrets.env"), `KEY_PEPPER="${crypto.randomBytes(32).toString("hex")}"\nADMIN_TOKEN="${token}"\n`);
 const origin = await startEchoOrigin("test");
 const w = await startWrangler({
-  port: 18800 + Math.floor(Math.random() * 1000),
+  port: await freePort(),
   envFile: path.join(dir, "secrets.env"),
   persistTo: path.join(dir, "state"),
   logFile: path.join(dir, "wrangler.log"),

@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import https from "node:https";
+import net from "node:net";
 import tls from "node:tls";
 import http from "node:http";
 import path from "node:path";
@@ -12,6 +13,17 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const BIN = path.join(ROOT, "node_modules", ".bin");
 
 /** Parse a dotenv-style file such as .dev.vars into an object. */
+/** A TCP port on 127.0.0.1 that is free now (the OS picks it). */
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 export function readVars(file) {
   const out = {};
   for (const line of fs.readFileSync(file, "utf8").split("\n")) {

@@ -18,23 +18,13 @@
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { startEchoOrigin } from "../../scripts/echo-origin.mjs";
-import { ROOT, startWrangler } from "../../scripts/lib/dev.mjs";
+import { ROOT, freePort, startWrangler } from "../../scripts/lib/dev.mjs";
 
 const runDir = path.join(ROOT, ".e2e", `run-${Date.now()}`);
 fs.mkdirSync(runDir, { recursive: true });
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const secrets = {
   KEY_PEPPER: crypto.randomBytes(32).toString("hex"),

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { admin, request, startWrangler } from "../../../scripts/lib/dev.mjs";
+import { admin, freePort, request, startWrangler } from "../../../scripts/lib/dev.mjs";
 import { startEchoOrigin } from "../../../scripts/echo-origin.mjs";
 
 const E = JSON.parse(fs.readFileSync(process.env.KEYGATE_E2E, "utf8"));
@@ -16,7 +16,9 @@ const token = E.secrets.ADMIN_TOKEN;
 async function withInstance(protocol, vars, fn) {
   const origin = await startEchoOrigin("test");
   const w = await startWrangler({
-    port: 20000 + Math.floor(Math.random() * 20000),
+    // A port the OS says is free: a random pick can collide with another process's
+    // (wrangler's own inspector takes an ephemeral port too).
+    port: await freePort(),
     protocol,
     envFile: E.secretsFile,
     persistTo: state,
