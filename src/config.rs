@@ -63,28 +63,31 @@ pub const MIN_KV_CACHE_TTL: u64 = 30;
 /// `KV_CACHE_TTL`: how long edge locations cache key records, which bounds how long a
 /// revocation takes to reach every edge. An invalid value is a misconfiguration.
 pub fn kv_cache_ttl(env: &Env) -> Result<u64, Error> {
-    match string(env, "KV_CACHE_TTL") {
-        None => Ok(DEFAULT_KV_CACHE_TTL),
-        Some(s) => s
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| (MIN_KV_CACHE_TTL..=86_400).contains(n))
-            .ok_or(Error::Misconfigured { what: "KV_CACHE_TTL" }),
-    }
+    seconds_var(env, "KV_CACHE_TTL", DEFAULT_KV_CACHE_TTL, MIN_KV_CACHE_TTL..=86_400)
 }
 
 /// `EDGE_CACHE_TTL`: seconds an isolate may use a key record it read from KV without reading
 /// again (0 to 60, default 5), taken out of the `KV_CACHE_TTL` budget. Invalid: misconfigured.
 pub fn edge_cache_ttl(env: &Env) -> Result<u64, Error> {
-    match string(env, "EDGE_CACHE_TTL") {
-        None => Ok(DEFAULT_EDGE_CACHE_TTL),
+    seconds_var(env, "EDGE_CACHE_TTL", DEFAULT_EDGE_CACHE_TTL, 0..=60)
+}
+
+/// A whole number of seconds in `range`, or `default` when unset; anything else is a
+/// misconfiguration.
+fn seconds_var(
+    env: &Env,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, Error> {
+    match string(env, name) {
+        None => Ok(default),
         Some(s) => s
             .trim()
             .parse::<u64>()
             .ok()
-            .filter(|n| *n <= 60)
-            .ok_or(Error::Misconfigured { what: "EDGE_CACHE_TTL" }),
+            .filter(|n| range.contains(n))
+            .ok_or(Error::Misconfigured { what: name }),
     }
 }
 

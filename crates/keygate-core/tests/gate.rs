@@ -41,8 +41,7 @@ fn check_with(
     records: &ParsedRecords,
     auth: &str,
 ) -> Result<Authenticated, keygate_core::Error> {
-    let presented = Presented { authorization: Some(auth), query: None, host: None };
-    block_on(authenticate(presented, &HostPins::default(), store, pepper, records, 200))
+    at_time(store, pepper, records, auth, 200)
 }
 
 fn bearer(k: &str) -> String {
@@ -192,16 +191,25 @@ fn corrupt_text_is_never_remembered_and_the_memo_is_bounded() {
     assert!(none.is_empty(), "capacity 0 remembers nothing");
 }
 
+/// Authenticate `auth` at time `now` against `store`, through `records`.
+fn at_time(
+    store: &MemoryStore,
+    pepper: &Pepper,
+    records: &ParsedRecords,
+    auth: &str,
+    now: i64,
+) -> Result<Authenticated, keygate_core::Error> {
+    let presented = Presented { authorization: Some(auth), query: None, host: None };
+    block_on(authenticate(presented, &HostPins::default(), store, pepper, records, now))
+}
+
 #[test]
 fn within_the_freshness_window_the_store_is_not_read() {
     let (store, pepper, key) = setup(Mode::Test);
     let auth = bearer(&key);
     let records = ParsedRecords::new(16);
     records.set_fresh_for(5);
-    let at = |now| {
-        let presented = Presented { authorization: Some(&auth), query: None, host: None };
-        block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, now))
-    };
+    let at = |now| at_time(&store, &pepper, &records, &auth, now);
     at(200).unwrap();
     assert_eq!(store.reads(), 1);
     at(204).unwrap();
@@ -226,10 +234,7 @@ fn the_window_never_hides_faults_unknown_keys_or_a_clock_going_back() {
     let auth = bearer(&key);
     let records = ParsedRecords::new(16);
     records.set_fresh_for(5);
-    let at = |now| {
-        let presented = Presented { authorization: Some(&auth), query: None, host: None };
-        block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, now))
-    };
+    let at = |now| at_time(&store, &pepper, &records, &auth, now);
     // A fault is never remembered: the next request reads again.
     store.set_fault(Some(StoreError::Timeout));
     assert_eq!(at(200).unwrap_err().code(), "store_unavailable");
