@@ -35,7 +35,8 @@ export function readVars(file) {
 
 /**
  * Start `wrangler dev` with the already-built bundle. Resolves once it answers.
- * opts: { port, protocol: "https"|"http", vars: {NAME: value}, envFile, persistTo, logFile, config }
+ * opts: { port, protocol: "https"|"http", vars: {NAME: value}, envFile, persistTo, logFile, config,
+ *         inspectorPort (default: any free one) }
  */
 export async function startWrangler(opts) {
   const args = [
@@ -43,7 +44,7 @@ export async function startWrangler(opts) {
     "--ip", "127.0.0.1",
     "--port", String(opts.port),
     "--local-protocol", opts.protocol ?? "https",
-    "--inspector-port", "0",
+    "--inspector-port", String(opts.inspectorPort ?? 0),
     "--show-interactive-dev-session=false",
     "--log-level", opts.logLevel ?? "log",
   ];

@@ -1,0 +1,82 @@
+// `node bench/profile.mjs`: a V8 CPU profile of keygate inside workerd under load, through
+// wrangler's inspector, summarised as self time per function. Build with function names first
+// (CARGO_PROFILE_RELEASE_STRIP=false bash scripts/build.sh) to see Rust names, not wasm indices.
+// Options (env): PROFILE_SECONDS (default 8), PROFILE_KEY=invalid to profile rejections.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { admin, freePort, startWrangler } from "../scripts/lib/dev.mjs";
+
+const SECONDS = Number(process.env.PROFILE_SECONDS ?? 8);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "keygate-profile-"));
+const origin = http.createServer((req, res) => {
+  req.resume();
+  req.on("end", () => res.end('{"ok":true}'));
+});
+await new Promise((r) => origin.listen(0, "127.0.0.1", r));
+const originUrl = `http://127.0.0.1:${origin.address().port}`;
+const secrets = {
+  KEY_PEPPER: crypto.randomBytes(32).toString("hex"),
+  ADMIN_TOKEN: `adm_${crypto.randomBytes(24).toString("hex")}`,
+  ORIGIN_SIGNING_SECRET: `sig_${crypto.randomBytes(32).toString("hex")}`,
+};
+const envFile = path.join(work, "secrets.env");
+fs.writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}="${v}"`).join("\n"));
+const inspectorPort = await freePort();
+const w = await startWrangler({
+  port: await freePort(),
+  inspectorPort,
+  envFile,
+  persistTo: path.join(work, "state"),
+  logFile: path.join(work, "wrangler.log"),
+  logLevel: "error",
+  vars: { ORIGIN_TEST: originUrl, ORIGIN_LIVE: originUrl },
+});
+try {
+  const key = await admin(w.url, secrets.ADMIN_TOKEN, "POST", "/accounts/acct_profile/keys", { type: "secret", mode: "live" });
+  const secret = process.env.PROFILE_KEY === "invalid" ? `sk_live_${"A".repeat(38)}` : key.json.secret;
+  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
+  const target = targets.find((t) => /keygate/.test(t.title ?? "") || /keygate/.test(t.url ?? "")) ?? targets[0];
+  // wrangler's inspector proxy only accepts DevTools' own origin.
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { Origin: "https://devtools.devprod.cloudflare.dev" } });
+  await new Promise((r, j) => { ws.onopen = r; ws.onerror = j; });
+  let id = 0;
+  const pending = new Map();
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.id && pending.has(msg.id)) pending.get(msg.id)(msg);
+  };
+  const send = (method, params = {}) => new Promise((r) => { const i = ++id; pending.set(i, r); ws.send(JSON.stringify({ id: i, method, params })); });
+  await send("Profiler.enable");
+  await send("Profiler.setSamplingInterval", { interval: 100 });
+  const load = () => promisify(execFile)("wrk", ["-t2", "-c32", `-d${SECONDS}s`, "-H", `authorization: Bearer ${secret}`, `${w.url}/v1/charges`]);
+  await load(); // warm-up
+  await send("Profiler.start");
+  const out = await load();
+  const { result } = await send("Profiler.stop");
+  ws.close();
+  console.log(/Requests\/sec:.*/.exec(out.stdout)?.[0], /Non-2xx.*/.exec(out.stdout)?.[0] ?? "all 2xx");
+  const { nodes, samples, timeDeltas } = result.profile;
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  let total = 0;
+  samples.forEach((s, i) => {
+    const n = byId.get(s);
+    const f = n.callFrame;
+    // Anonymous JS (most of wasm-bindgen's glue once bundled) is told apart by its position.
+    const where = f.functionName ? "" : `:${f.lineNumber + 1}:${f.columnNumber + 1}`;
+    const name = `${f.functionName || "(anonymous)"} ${f.url ? path.basename(f.url) + where : ""}`.trim();
+    const dt = timeDeltas[i] ?? 0;
+    self.set(name, (self.get(name) ?? 0) + dt);
+    total += dt;
+  });
+  const rows = [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.PROFILE_TOP ?? 40));
+  for (const [name, t] of rows) console.log(`${((100 * t) / total).toFixed(1).padStart(5)} %  ${name.slice(0, 150)}`);
+} finally {
+  await w.stop();
+  origin.close();
+}
