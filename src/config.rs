@@ -15,12 +15,13 @@ use worker::{Env, Url};
 /// Where error codes are documented, unless `ERROR_DOC_URL` says otherwise.
 pub const DEFAULT_DOC_URL: &str = "https://github.com/keygate/keygate/blob/main/README.md";
 
-/// A string binding (secret or var), if present and non-empty.
+/// A string binding (secret or var), if present and non-empty. Read with one property lookup:
+/// worker's `Env::secret`/`var` check the binding's constructor name across the JS boundary and
+/// format an error for every absent one, which costs several crossings per var on every request.
 fn string(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
-        .map(|s| s.to_string())
-        .or_else(|_| env.var(name).map(|v| v.to_string()))
-        .ok()
+    worker::js_sys::Reflect::get(env, &worker::wasm_bindgen::JsValue::from_str(name))
+        .ok()?
+        .as_string()
         .filter(|s| !s.is_empty())
 }
 
