@@ -4,28 +4,16 @@
 // Options (env): PROFILE_SECONDS (default 8), PROFILE_KEY=invalid to profile rejections.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import crypto from "node:crypto";
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { admin, freePort, startWrangler } from "../scripts/lib/dev.mjs";
+import { startFixedOrigin, writeSecrets } from "./lib.mjs";
 
 const SECONDS = Number(process.env.PROFILE_SECONDS ?? 8);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "keygate-profile-"));
-const origin = http.createServer((req, res) => {
-  req.resume();
-  req.on("end", () => res.end('{"ok":true}'));
-});
-await new Promise((r) => origin.listen(0, "127.0.0.1", r));
-const originUrl = `http://127.0.0.1:${origin.address().port}`;
-const secrets = {
-  KEY_PEPPER: crypto.randomBytes(32).toString("hex"),
-  ADMIN_TOKEN: `adm_${crypto.randomBytes(24).toString("hex")}`,
-  ORIGIN_SIGNING_SECRET: `sig_${crypto.randomBytes(32).toString("hex")}`,
-};
-const envFile = path.join(work, "secrets.env");
-fs.writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}="${v}"`).join("\n"));
+const { server: origin, url: originUrl } = await startFixedOrigin();
+const { secrets, envFile } = writeSecrets(work);
 const inspectorPort = await freePort();
 const w = await startWrangler({
   port: await freePort(),

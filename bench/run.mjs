@@ -13,11 +13,11 @@ import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { ROOT, admin, freePort, startWrangler } from "../scripts/lib/dev.mjs";
+import { startFixedOrigin, writeSecrets } from "./lib.mjs";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -128,22 +128,8 @@ if (want("size")) {
 
 // ---------------------------------------------------------------------------------------------
 // 2. Through workerd under load.
-const origin = http.createServer((req, res) => {
-  req.resume();
-  req.on("end", () => {
-    res.writeHead(200, { "content-type": "application/json", "content-length": "11" });
-    res.end('{"ok":true}');
-  });
-});
-await new Promise((r) => origin.listen(0, "127.0.0.1", r));
-const originUrl = `http://127.0.0.1:${origin.address().port}`;
-const secrets = {
-  KEY_PEPPER: crypto.randomBytes(32).toString("hex"),
-  ADMIN_TOKEN: `adm_${crypto.randomBytes(24).toString("hex")}`,
-  ORIGIN_SIGNING_SECRET: `sig_${crypto.randomBytes(32).toString("hex")}`,
-};
-const envFile = path.join(work, "secrets.env");
-fs.writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}="${v}"`).join("\n"));
+const { server: origin, url: originUrl } = await startFixedOrigin();
+const { secrets, envFile } = writeSecrets(work);
 
 // Asynchronous on purpose: the origin is served by this very process's event loop.
 const execFileAsync = promisify(execFile);

@@ -22,7 +22,7 @@ cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings
 cargo test --workspace
 # The benchmarks are not run here (too slow and noisy), but they must always build.
 cargo bench --workspace --no-run --quiet
-node --check bench/run.mjs && node --check bench/profile.mjs
+node --check bench/run.mjs && node --check bench/profile.mjs && node --check bench/lib.mjs
 
 step "2/4 browsers: wasm-bindgen-test of keygate-core in headless Chromium and Firefox"
 CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_USE_BROWSER=1 \
