@@ -68,6 +68,13 @@ pub const EMPTY_SHA256_HEX: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b
 
 /// The canonical message for `t` and `s`.
 pub fn canonical(t: i64, s: &Signed) -> Vec<u8> {
+    let mut out = Message::new();
+    write_canonical(t, s, &mut out);
+    out.as_slice().to_vec()
+}
+
+/// Write the canonical message for `t` and `s` into `out`.
+fn write_canonical(t: i64, s: &Signed, out: &mut Message) {
     // Most keys carry no permissions; their field is a constant, not one more SHA-256 block.
     let mut perm_buf = [0u8; 64];
     let perm = if s.permissions.is_empty() {
@@ -89,15 +96,46 @@ pub fn canonical(t: i64, s: &Signed) -> Vec<u8> {
         s.key_type.as_bytes(),
         perm,
     ];
-    let mut out = Vec::with_capacity(fields.iter().map(|f| f.len() + 22).sum());
     let mut len_buf = [0u8; 20];
     for f in fields {
-        out.extend_from_slice(decimal(f.len() as i64, &mut len_buf));
-        out.push(b':');
-        out.extend_from_slice(f);
-        out.push(b'\n');
+        out.push(decimal(f.len() as i64, &mut len_buf));
+        out.push(b":");
+        out.push(f);
+        out.push(b"\n");
     }
-    out
+}
+
+/// The message being signed: on the stack while it fits (it does for every path shorter than
+/// about 250 bytes), on the heap after that.
+struct Message {
+    stack: [u8; Message::STACK],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl Message {
+    const STACK: usize = 512;
+
+    fn new() -> Self {
+        Message { stack: [0; Message::STACK], len: 0, heap: Vec::new() }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        if self.heap.is_empty() {
+            if let Some(dst) = self.stack.get_mut(self.len..self.len + bytes.len()) {
+                dst.copy_from_slice(bytes);
+                self.len += bytes.len();
+                return;
+            }
+            self.heap.reserve(2 * Message::STACK + bytes.len());
+            self.heap.extend_from_slice(&self.stack[..self.len]);
+        }
+        self.heap.extend_from_slice(bytes);
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if self.heap.is_empty() { &self.stack[..self.len] } else { &self.heap }
+    }
 }
 
 /// `n` in decimal ASCII, written at the end of `buf` (20 bytes hold every `i64`).
@@ -152,14 +190,16 @@ impl fmt::Debug for Secret {
 
 /// The header value: `t=<t>,v1=<sig>` with one `v1=` per secret (current first).
 pub fn sign(secrets: &[Secret], t: i64, s: &Signed) -> String {
-    let message = canonical(t, s);
+    let mut message = Message::new();
+    write_canonical(t, s, &mut message);
+    let message = message.as_slice();
     let mut t_buf = [0u8; 20];
     let mut out = String::with_capacity(22 + secrets.len() * 68);
     out.push_str("t=");
     out.extend(decimal(t, &mut t_buf).iter().map(|&b| b as char));
     for secret in secrets {
         out.push_str(",v1=");
-        push_hex(&mut out, &secret.tag(&message));
+        push_hex(&mut out, &secret.tag(message));
     }
     out
 }
@@ -398,5 +438,36 @@ mod tests {
         let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex(&bytes), expected);
         assert_eq!(hex(&[]), "");
+    }
+
+    /// The canonical message written the slow, obvious way, for paths short enough to stay on the
+    /// stack and long enough to spill to the heap, at and around the boundary.
+    #[test]
+    fn canonical_message_of_every_length() {
+        let field = |v: &str| format!("{}:{v}\n", v.len());
+        for len in (0..700).chain([Message::STACK * 4, 8192]) {
+            let path = format!("/{}", "p".repeat(len));
+            let s = Signed {
+                method: "POST",
+                host: "api.internal:8443",
+                path: &path,
+                account: "acct_1",
+                key_id: "key_1",
+                mode: "live",
+                key_type: "restricted",
+                permissions: "charges=read",
+            };
+            let perm = hex(&Sha256::digest(b"charges=read"));
+            let expected: String = [VERSION, "1795331173", "POST", "api.internal:8443", &path, "acct_1"]
+                .into_iter()
+                .chain(["key_1", "live", "restricted", &perm])
+                .map(field)
+                .collect();
+            assert_eq!(canonical(1_795_331_173, &s), expected.as_bytes(), "path of {len} bytes");
+            let mut mac = <HmacSha256 as Mac>::new_from_slice(b"k").unwrap();
+            mac.update(expected.as_bytes());
+            let header = sign(&[Secret::new(b"k")], 1_795_331_173, &s);
+            assert_eq!(header, format!("t=1795331173,v1={}", hex(&mac.finalize().into_bytes())));
+        }
     }
 }
