@@ -19,6 +19,8 @@ step "1/4 native: format, lints, cargo test"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings
+# The lean edge build (wrangler.edge.toml) is the same crate without the `authority` feature.
+cargo clippy --target wasm32-unknown-unknown --no-default-features --quiet -- -D warnings
 cargo test --workspace
 # The benchmarks are not run here (too slow and noisy), but they must always build.
 cargo bench --workspace --no-run --quiet
@@ -34,11 +36,13 @@ step "3/4 end to end through workerd"
 bash scripts/build.sh
 node tests/e2e/run.mjs
 
-step "4/4 deploy bundle: wrangler deploy --dry-run"
-rm -rf .e2e/dist
-KEYGATE_SKIP_BUILD=1 CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
-  wrangler deploy --dry-run --outdir .e2e/dist
-test -n "$(find .e2e/dist -name '*.wasm' -size +1k)"
+step "4/4 deploy bundles: wrangler deploy --dry-run, the full worker and the lean edge"
+for config in wrangler.toml wrangler.edge.toml; do
+  rm -rf .e2e/dist
+  KEYGATE_SKIP_BUILD=1 CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
+    wrangler deploy --dry-run --config "$config" --outdir .e2e/dist
+  test -n "$(find .e2e/dist -name '*.wasm' -size +1k)"
+done
 # One closing line over every layer: cargo's and node's own counts, added up.
 passed=$(grep -aoE 'test result: ok\. [0-9]+ passed|ℹ pass [0-9]+' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 echo "all test layers passed"

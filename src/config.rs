@@ -3,7 +3,7 @@
 
 use keygate_core::Error;
 use keygate_core::access::{DEFAULT_PUBLISHABLE_ALLOWLIST, EdgePolicy, EndpointList, HostPins, ResourceMap};
-use keygate_core::digest::{OperatorToken, Pepper};
+use keygate_core::digest::Pepper;
 use keygate_core::gate::StalenessBudget;
 use keygate_verify::Secret;
 use std::rc::Rc;
@@ -32,9 +32,10 @@ pub fn pepper(env: &Env) -> Result<Pepper, Error> {
 }
 
 /// The `ADMIN_TOKEN` secret.
-pub fn admin_token(env: &Env) -> Result<OperatorToken, Error> {
+#[cfg(feature = "authority")]
+pub fn admin_token(env: &Env) -> Result<keygate_core::digest::OperatorToken, Error> {
     let t = string(env, "ADMIN_TOKEN").ok_or(Error::Misconfigured { what: "ADMIN_TOKEN" })?;
-    OperatorToken::new(&t, "ADMIN_TOKEN")
+    keygate_core::digest::OperatorToken::new(&t, "ADMIN_TOKEN")
 }
 
 /// The origin for `mode`: `ORIGIN_TEST` or `ORIGIN_LIVE`, an absolute http(s) URL.
@@ -189,6 +190,10 @@ pub fn kv_binding(mode: Mode) -> &'static str {
 
 /// The Durable Object namespace binding.
 pub const KEYSTORE_BINDING: &str = "KEYSTORE";
+
+/// The lean edge build's service binding to the full worker, which serves the management API.
+#[cfg(not(feature = "authority"))]
+pub const AUTHORITY_BINDING: &str = "AUTHORITY";
 
 /// Base URL that `doc_url` anchors into.
 pub fn doc_url(env: &Env) -> String {

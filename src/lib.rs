@@ -1,6 +1,13 @@
 //! keygate: an API-key authenticator at the edge. This crate is the thin worker glue: the fetch
 //! handler, the KV and Durable Object adapters and the proxy. All logic is in `keygate-core`.
+//!
+//! Two builds come from it:
+//! * with the `authority` feature (the default): the whole of keygate in one worker, the
+//!   `KeyStore` Durable Object and the management API included;
+//! * without it: the lean edge, only the request path. It reaches the `KeyStore` objects through
+//!   a binding to the full worker's class, and hands `/_keygate/…` to that worker unchanged.
 
+#[cfg(feature = "authority")]
 mod admin;
 mod config;
 mod edge;
@@ -13,6 +20,7 @@ mod respond;
 mod throttle;
 mod usage;
 
+#[cfg(feature = "authority")]
 pub use keystore::KeyStore;
 
 use keygate_core::Error;
@@ -66,7 +74,7 @@ async fn route(
     throttle::check(&ip)?;
     let path = url.path();
     let outcome = if path == "/_keygate" || path.starts_with("/_keygate/") {
-        admin::handle(req, &url, env, request_id).await
+        management(req, &url, env, request_id).await
     } else {
         edge::handle(req, &url, env, ctx, request_id, log).await
     };
@@ -74,4 +82,30 @@ async fn route(
         Err(e) if e.counts_as_failed_auth() => Err(throttle::on_failure(env, &ip, e).await),
         other => other,
     }
+}
+
+/// The management API, served here.
+#[cfg(feature = "authority")]
+async fn management(req: Request, url: &worker::Url, env: &Env, request_id: &str) -> Result<Response, Error> {
+    admin::handle(req, url, env, request_id).await
+}
+
+/// The management API, served by the full worker: the request is handed over unchanged through
+/// the `AUTHORITY` service binding, which authenticates and throttles it itself.
+#[cfg(not(feature = "authority"))]
+async fn management(req: Request, _: &worker::Url, env: &Env, _: &str) -> Result<Response, Error> {
+    let authority = env
+        .service(config::AUTHORITY_BINDING)
+        .map_err(|_| Error::Misconfigured { what: config::AUTHORITY_BINDING })?;
+    let response = authority.fetch_request(req).await.map_err(|_| Error::StoreUnavailable)?;
+    // The full worker answers every management request in keygate's JSON shape. Anything else is
+    // the platform speaking for a worker that is down, missing or crashed: an outage of the
+    // authority, reported as one.
+    let json = response
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.starts_with("application/json"));
+    if json { Ok(response) } else { Err(Error::StoreUnavailable) }
 }

@@ -2,7 +2,6 @@
 
 use keygate_core::identity::names;
 use keygate_core::{Error, ErrorBody};
-use serde::Serialize;
 use worker::{Headers, Response};
 
 /// Build the HTTP response for `err`. Never fails: a failure to build headers degrades to a
@@ -27,7 +26,8 @@ pub fn error(err: &Error, request_id: &str, doc_base: &str) -> Response {
 }
 
 /// A JSON success response.
-pub fn json<T: Serialize>(status: u16, value: &T, request_id: &str) -> Result<Response, Error> {
+#[cfg(feature = "authority")]
+pub fn json<T: serde::Serialize>(status: u16, value: &T, request_id: &str) -> Result<Response, Error> {
     let body = serde_json::to_vec(value).map_err(|_| Error::Internal { what: "serialising a response" })?;
     let headers = json_headers(request_id);
     Ok(Response::builder().with_status(status).with_headers(headers).fixed(body))

@@ -12,7 +12,6 @@ import { fileURLToPath } from "node:url";
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
 
-/** Parse a dotenv-style file such as .dev.vars into an object. */
 /** A TCP port on 127.0.0.1 that is free now (the OS picks it). */
 export function freePort() {
   return new Promise((resolve) => {
@@ -24,6 +23,7 @@ export function freePort() {
   });
 }
 
+/** Parse a dotenv-style file such as .dev.vars into an object. */
 export function readVars(file) {
   const out = {};
   for (const line of fs.readFileSync(file, "utf8").split("\n")) {
@@ -34,9 +34,40 @@ export function readVars(file) {
 }
 
 /**
+ * The two-worker layout for one `wrangler dev` (README, "Deploying"): wrangler.edge.toml in front,
+ * wrangler.toml beside it, written into `dir` under worker names of their own (so that they bind
+ * to each other and never to another running instance), with the full worker's secrets and vars
+ * in a `.dev.vars` beside its config. Returns the config list for startWrangler, edge first.
+ */
+export function splitConfigs(dir, { suffix, fullVars }) {
+  const full = `keygate-${suffix}`;
+  const rewrite = (text, main) =>
+    text
+      .replace(/^main = ".*"$/m, `main = ${JSON.stringify(path.join(ROOT, main))}`)
+      .replace(/^command = "bash scripts\/build.sh (\w+)"$/m, (_, which) => `command = ${JSON.stringify(`bash ${path.join(ROOT, "scripts/build.sh")} ${which}`)}`)
+      .replace(/^(script_name|service) = "keygate"$/gm, `$1 = "${full}"`)
+      .replace(/^name = "keygate(-edge)?"$/m, (_, edge) => `name = "${edge ? `${full}-edge` : full}"`);
+  const fullDir = path.join(dir, "full");
+  fs.mkdirSync(fullDir, { recursive: true });
+  const edgeToml = path.join(dir, "wrangler.edge.toml");
+  const fullToml = path.join(fullDir, "wrangler.toml");
+  fs.writeFileSync(edgeToml, rewrite(fs.readFileSync(path.join(ROOT, "wrangler.edge.toml"), "utf8"), "build-edge/worker/shim.mjs"));
+  fs.writeFileSync(fullToml, rewrite(fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"), "build/worker/shim.mjs"));
+  fs.writeFileSync(
+    path.join(fullDir, ".dev.vars"),
+    Object.entries(fullVars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join("\n") + "\n",
+    { mode: 0o600 },
+  );
+  return [edgeToml, fullToml];
+}
+
+/**
  * Start `wrangler dev` with the already-built bundle. Resolves once it answers.
  * opts: { port, protocol: "https"|"http", vars: {NAME: value}, envFile, persistTo, logFile, config,
  *         inspectorPort (default: any free one) }
+ * `config` may be a list: the first is the worker that answers, the others run beside it in the
+ * same workerd (they share its local KV and Durable Objects). `--var` and `--env-file` reach only
+ * the first; the others read the `.dev.vars` beside their own config file.
  */
 export async function startWrangler(opts) {
   const args = [
@@ -48,7 +79,10 @@ export async function startWrangler(opts) {
     "--show-interactive-dev-session=false",
     "--log-level", opts.logLevel ?? "log",
   ];
-  if (opts.config) args.push("--config", opts.config);
+  for (const c of [opts.config ?? []].flat()) args.push("--config", c);
+  // With several workers, wrangler hands the first one plain-http URLs unless it is told whose
+  // origin it stands for; with this, it sees https://127.0.0.1:<port> as with one worker.
+  if (Array.isArray(opts.config) && opts.config.length > 1) args.push("--local-upstream", `127.0.0.1:${opts.port}`);
   if (opts.persistTo) args.push("--persist-to", opts.persistTo);
   if (opts.envFile) args.push("--env-file", opts.envFile);
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);

@@ -3,10 +3,13 @@
 // `tests/e2e/*.test.mjs` with node's test runner and exits with its status.
 //
 // Instances (each with its own fresh local state):
-//   main    HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo origins; host "localhost" is
-//           pinned to live mode (LIVE_HOSTS), "127.0.0.1" is not pinned; EDGE_CACHE_TTL=0, so
-//           that the suites see the authority's changes at once (edge-cache.test.mjs tests the
-//           default window on `down`)
+//   main    the production layout: the lean edge worker (wrangler.edge.toml) answers, the full
+//           worker (wrangler.toml) runs beside it with the Durable Objects and the management API,
+//           which the edge hands over. HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo
+//           origins; EDGE_CACHE_TTL=0, so that the suites see the authority's changes at once
+//           (edge-cache.test.mjs tests the default window on `down`)
+//   pinned  the full worker alone, with host "localhost" pinned to live mode (LIVE_HOSTS) and
+//           "127.0.0.1" not pinned
 //   plain   plain HTTP, same secrets (every request must be refused with https_required)
 //
 // Then, with every instance stopped, the serial phase (tests/e2e/serial/*.test.mjs): tests that
@@ -20,7 +23,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { startEchoOrigin } from "../../scripts/echo-origin.mjs";
-import { ROOT, freePort, startWrangler } from "../../scripts/lib/dev.mjs";
+import { ROOT, freePort, splitConfigs, startWrangler } from "../../scripts/lib/dev.mjs";
 
 const runDir = path.join(ROOT, ".e2e", `run-${Date.now()}`);
 fs.mkdirSync(runDir, { recursive: true });
@@ -50,8 +53,15 @@ const originTest = await startEchoOrigin("test");
 const originLive = await startEchoOrigin("live");
 const closedPort = await freePort();
 
+const mainVars = { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0" };
 const specs = {
-  main: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, LIVE_HOSTS: "localhost", EDGE_CACHE_TTL: "0" } },
+  // The main instance is the production layout: the lean edge worker in front (every request the
+  // suites send goes through it), the full worker beside it holding the Durable Objects and
+  // serving the management API the edge hands it.
+  main: { protocol: "https", envFile: secretsFile, vars: mainVars, config: splitConfigs(path.join(runDir, "split-main"), { suffix: "main", fullVars: { ...secrets, ...mainVars } }) },
+  // Mode pinning needs the request's own host name, and a worker run beside another in one
+  // wrangler dev sees every request under 127.0.0.1 (see startWrangler): one worker here.
+  pinned: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, LIVE_HOSTS: "localhost" } },
   plain: { protocol: "http", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   bare: { protocol: "https", envFile: emptyFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   down: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: `http://127.0.0.1:${closedPort}`, ORIGIN_LIVE: "" } },
