@@ -7,7 +7,8 @@
 //!   remembered per isolate while its text is unchanged, as the worker does), policy decision,
 //!   access rules, identity and its `Keygate-Signature`;
 //! * `verify/decision_only`: the same without the identity and its signature;
-//! * `reject/malformed_key`: a key with a wrong checksum, refused before any digest or read.
+//! * `reject/malformed_key`: a key with a wrong checksum, refused before any digest or read;
+//! * `part/sha256_block`: one SHA-256 compression, the unit of the hash work above.
 //!
 //! `npm run bench` turns the estimates into ratios in bench/RESULTS.md.
 use std::hint::black_box;
@@ -123,6 +124,10 @@ fn benches(c: &mut Criterion) {
             let target = Target { method: "GET", host: "origin.internal", path: "/v1/charges?limit=3" };
             black_box(id.signature(&signing, 1_795_331_173, target))
         })
+    });
+
+    c.bench_function("part/sha256_block", |b| {
+        b.iter(|| black_box(<Sha256 as sha2::Digest>::digest(black_box([7u8; 55]))))
     });
 
     c.bench_function("reject/malformed_key", |b| {

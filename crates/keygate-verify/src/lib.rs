@@ -96,12 +96,8 @@ fn write_canonical(t: i64, s: &Signed, out: &mut Message) {
         s.key_type.as_bytes(),
         perm,
     ];
-    let mut len_buf = [0u8; 20];
     for f in fields {
-        out.push(decimal(f.len() as i64, &mut len_buf));
-        out.push(b":");
-        out.push(f);
-        out.push(b"\n");
+        out.field(f);
     }
 }
 
@@ -120,17 +116,29 @@ impl Message {
         Message { stack: [0; Message::STACK], len: 0, heap: Vec::new() }
     }
 
-    fn push(&mut self, bytes: &[u8]) {
+    /// Append one field: its length in decimal, `:`, the field, `\n`.
+    fn field(&mut self, f: &[u8]) {
+        let mut len_buf = [0u8; 20];
+        let digits = decimal(f.len() as i64, &mut len_buf);
+        let (d, need) = (digits.len(), digits.len() + f.len() + 2);
+        if self.heap.is_empty()
+            && let Some(dst) = self.stack.get_mut(self.len..self.len + need)
+        {
+            dst[..d].copy_from_slice(digits);
+            dst[d] = b':';
+            dst[d + 1..need - 1].copy_from_slice(f);
+            dst[need - 1] = b'\n';
+            self.len += need;
+            return;
+        }
         if self.heap.is_empty() {
-            if let Some(dst) = self.stack.get_mut(self.len..self.len + bytes.len()) {
-                dst.copy_from_slice(bytes);
-                self.len += bytes.len();
-                return;
-            }
-            self.heap.reserve(2 * Message::STACK + bytes.len());
+            self.heap.reserve(2 * Message::STACK + need);
             self.heap.extend_from_slice(&self.stack[..self.len]);
         }
-        self.heap.extend_from_slice(bytes);
+        self.heap.extend_from_slice(digits);
+        self.heap.push(b':');
+        self.heap.extend_from_slice(f);
+        self.heap.push(b'\n');
     }
 
     fn as_slice(&self) -> &[u8] {
