@@ -96,7 +96,7 @@ if (want("matrix")) {
     ["opt-level \"s\", function names kept (session 1, less the IDNA tables)", { CARGO_PROFILE_RELEASE_OPT_LEVEL: "s", CARGO_PROFILE_RELEASE_STRIP: "false" }],
     ["opt-level \"s\", stripped", { CARGO_PROFILE_RELEASE_OPT_LEVEL: "s" }],
     ["opt-level 3, stripped (speed everywhere)", { CARGO_PROFILE_RELEASE_OPT_LEVEL: "3" }],
-    ["**shipped**: opt-level \"z\", stripped; sha2 and keygate-verify at 3, keygate-core at \"s\"", {}],
+    ["**shipped**: opt-level \"z\", stripped; sha2 and keygate-verify at 3", {}],
     ["the same with the Durable Object and the management API (the full worker, wrangler.toml)", {}, "full"],
   ];
   for (const [label, env, which = "edge"] of variants) {
