@@ -4,7 +4,7 @@
 #      lints, and the benchmarks built (not run)
 #   2. wasm-bindgen-test of the core in headless Chromium and Firefox
 #   3. end to end through real workerd (wrangler dev) with local KV and Durable Objects
-#   4. the deploy bundle: wrangler deploy --dry-run
+#   4. the deploy bundles: wrangler deploy --dry-run of the full worker and of the lean edge
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .e2e
