@@ -81,8 +81,10 @@ export async function startWrangler(opts) {
   ];
   for (const c of [opts.config ?? []].flat()) args.push("--config", c);
   // With several workers, wrangler hands the first one plain-http URLs unless it is told whose
-  // origin it stands for; with this, it sees https://127.0.0.1:<port> as with one worker.
-  if (Array.isArray(opts.config) && opts.config.length > 1) args.push("--local-upstream", `127.0.0.1:${opts.port}`);
+  // origin it stands for; with this, it sees <protocol>://127.0.0.1:<port> as with one worker.
+  if (Array.isArray(opts.config) && opts.config.length > 1) {
+    args.push("--local-upstream", `127.0.0.1:${opts.port}`, "--upstream-protocol", opts.protocol ?? "https");
+  }
   if (opts.persistTo) args.push("--persist-to", opts.persistTo);
   if (opts.envFile) args.push("--env-file", opts.envFile);
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);

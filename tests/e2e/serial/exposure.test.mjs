@@ -1,17 +1,22 @@
 // A real key sent over plain HTTP is refused at once, and recorded as exposed.
 // Serial: the same local state is served first over HTTPS, then over plain HTTP, then over HTTPS
 // again, by instances started one after another (two workerd processes must never share a
-// state directory at the same time).
+// state directory at the same time). Each is the two-worker layout: the lean edge refuses the
+// request and reports the exposure to the full worker's Durable Object.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { admin, freePort, request, startWrangler } from "../../../scripts/lib/dev.mjs";
+import { admin, freePort, request, splitConfigs, startWrangler } from "../../../scripts/lib/dev.mjs";
 import { startEchoOrigin } from "../../../scripts/echo-origin.mjs";
 
 const E = JSON.parse(fs.readFileSync(process.env.KEYGATE_E2E, "utf8"));
 const state = path.join(E.runDir, "state-exposure");
 const token = E.secrets.ADMIN_TOKEN;
+const config = splitConfigs(path.join(E.runDir, "split-exposure"), {
+  suffix: "exposure",
+  fullVars: { ...E.secrets, ORIGIN_TEST: "http://127.0.0.1:9", ORIGIN_LIVE: "http://127.0.0.1:9" },
+});
 
 async function withInstance(protocol, vars, fn) {
   const origin = await startEchoOrigin("test");
@@ -24,6 +29,7 @@ async function withInstance(protocol, vars, fn) {
     persistTo: state,
     logFile: path.join(E.runDir, `wrangler-exposure-${protocol}.log`),
     vars: { ORIGIN_TEST: origin.url, ORIGIN_LIVE: origin.url, ...vars },
+    config,
   });
   try {
     return await fn(w.url);
