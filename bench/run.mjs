@@ -10,6 +10,7 @@
 //   4. what each size choice bought: the edge bundle rebuilt with each profile choice undone.
 // Keygate runs under load as in production: the lean edge serves the requests.
 // Options (env): BENCH_DURATION (seconds per load run, default 10), BENCH_CONNECTIONS (32),
+// BENCH_ROUNDS (rounds of the four load runs, default 3),
 // BENCH_ONLY (comma-separated subset of native,size,load,matrix, for experiments: RESULTS.md is
 // then printed but not written).
 import { execFile, execFileSync, spawnSync } from "node:child_process";
@@ -24,6 +25,7 @@ import { cpuSeconds, startFixedOrigin, writeSecrets } from "./lib.mjs";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "keygate-bench-"));
 // Node 22 and wrangler from node_modules, whoever calls this.
 const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -155,36 +157,37 @@ async function wrk(url, headers) {
   return { rps, p50: ms("50%"), p99: ms("99%"), non2xx, requests };
 }
 
-async function loadRun(name, opts, prepare, before) {
-  log(`load: ${name} …`);
+// One wrangler dev per worker, all started before any load and kept running: the measured runs
+// then alternate between them, round after round, so that a change in the machine's load during
+// the benchmark (other tenants of the VM) falls on every variant alike.
+async function instance(name, opts, before) {
   if (before) before(path.join(work, `state-${name}`));
-  const w = await startWrangler({
+  return startWrangler({
     port: await freePort(),
     persistTo: path.join(work, `state-${name}`),
     logFile: path.join(work, `wrangler-${name}.log`),
     logLevel: "error",
     ...opts,
   });
-  try {
-    const { url, headers } = await prepare(w.url);
-    await wrk(url, headers); // warm-up, discarded
-    // The isolate's CPU time per request: workerd's user + system time over the run.
-    const cpu0 = cpuSeconds(w.child.pid, "workerd");
-    const r = await wrk(url, headers);
-    const cpuUs = ((cpuSeconds(w.child.pid, "workerd") - cpu0) / r.requests) * 1e6;
-    return { ...r, cpuUs };
-  } finally {
-    await w.stop();
-  }
+}
+
+// One measured run, with the isolate's CPU time per request: workerd's user + system time.
+async function measured({ w, url, headers }) {
+  const cpu0 = cpuSeconds(w.child.pid, "workerd");
+  const r = await wrk(url, headers);
+  const cpuUs = ((cpuSeconds(w.child.pid, "workerd") - cpu0) / r.requests) * 1e6;
+  return { ...r, cpuUs };
 }
 
 const NO_RUN = { rps: NaN, p50: NaN, p99: NaN, non2xx: NaN, cpuUs: NaN };
 const results = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN };
+const rounds = { a: [], b: [], c: [], d: [] };
 if (want("load")) {
-results.a = await loadRun("passthrough", { config: "bench/passthrough/wrangler.toml", vars: { ORIGIN: originUrl } }, async (u) => ({
-  url: `${u}/v1/charges`,
-  headers: {},
-}));
+const started = [];
+try {
+log("load: starting the workers …");
+const a = await instance("passthrough", { config: "bench/passthrough/wrangler.toml", vars: { ORIGIN: originUrl } });
+started.push(a);
 let validKey;
 // keygate as deployed: requests reach the lean edge, which reads KV itself and never calls the
 // full worker for a non-strict key. The key is created first through the two-worker layout (the
@@ -212,27 +215,41 @@ const keygateState = path.join(work, "state-keygate");
     await w.stop();
   }
 }
-const edge = { envFile, vars, config: [edgeToml], persistTo: keygateState };
-results.b = await loadRun("keygate-valid", edge, async (u) => ({
-  url: `${u}/v1/charges`,
-  headers: { authorization: `Bearer ${validKey.secret}` },
-}));
-results.c = await loadRun("keygate-invalid", edge, async (u) => ({
-  url: `${u}/v1/charges`,
+const k = await instance("keygate", { envFile, vars, config: [edgeToml], persistTo: keygateState });
+started.push(k);
+const d = await instance("js-keygate", { config: "bench/js-keygate/wrangler.toml", envFile, vars: { ORIGIN: originUrl } }, (state) => {
+  // Seed its KV with the same digest and record keygate stored, before it starts.
+  const digest = "v1:" + crypto.createHmac("sha256", secrets.KEY_PEPPER).update(validKey.secret).digest("hex");
+  const record = JSON.stringify({ v: 1, id: validKey.id, account: validKey.account, mode: "live", type: "secret", status: "active" });
+  sh("wrangler", ["kv", "key", "put", digest, record, "--binding", "KEYS", "--local", "--persist-to", state, "--config", "bench/js-keygate/wrangler.toml"]);
+});
+started.push(d);
+// Each variant as its own client address: keygate throttles an address after failed attempts,
+// and (b) shares its worker with (c), whose every request is one.
+const targets = {
+  a: { w: a, url: `${a.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.1" } },
+  b: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.2", authorization: `Bearer ${validKey.secret}` } },
   // Well-formed prefix, wrong checksum: refused before any KV read.
-  headers: { authorization: `Bearer sk_live_${"A".repeat(38)}` },
-}));
-results.d = await loadRun(
-  "js-keygate",
-  { config: "bench/js-keygate/wrangler.toml", envFile, vars: { ORIGIN: originUrl } },
-  async (u) => ({ url: `${u}/v1/charges`, headers: { authorization: `Bearer ${validKey.secret}` } }),
-  (state) => {
-    // Seed its KV with the same digest and record keygate stored, before it starts.
-    const digest = "v1:" + crypto.createHmac("sha256", secrets.KEY_PEPPER).update(validKey.secret).digest("hex");
-    const record = JSON.stringify({ v: 1, id: validKey.id, account: validKey.account, mode: "live", type: "secret", status: "active" });
-    sh("wrangler", ["kv", "key", "put", digest, record, "--binding", "KEYS", "--local", "--persist-to", state, "--config", "bench/js-keygate/wrangler.toml"]);
-  },
-);
+  c: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.3", authorization: `Bearer sk_live_${"A".repeat(38)}` } },
+  d: { w: d, url: `${d.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.4", authorization: `Bearer ${validKey.secret}` } },
+};
+for (const [name, t] of Object.entries(targets)) {
+  log(`load: warm-up (${name}) …`);
+  await wrk(t.url, t.headers); // discarded
+}
+for (let r = 1; r <= ROUNDS; r++) {
+  for (const [name, t] of Object.entries(targets)) {
+    log(`load: round ${r}/${ROUNDS} (${name}) …`);
+    rounds[name].push(await measured(t));
+  }
+}
+for (const name of Object.keys(results)) {
+  const runs = rounds[name];
+  results[name] = Object.fromEntries(Object.keys(NO_RUN).map((f) => [f, median(runs.map((x) => x[f]))]));
+}
+} finally {
+  for (const w of started) await w.stop();
+}
 }
 origin.close();
 
@@ -244,6 +261,11 @@ const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"
 const f1 = (n) => n.toFixed(1);
 const f2 = (n) => n.toFixed(2);
 const ratio = (x, y) => (x / y).toFixed(2);
+// The ratio of two variants within each round, and its median over the rounds.
+const roundRatio = (x, y, field) => {
+  const each = rounds[x].map((r, i) => r[field] / rounds[y][i][field]);
+  return each.length ? `**${median(each).toFixed(2)}** | ${each.map((v) => v.toFixed(2)).join(", ")}` : "**NaN** | not run";
+};
 const row = (k, label) =>
   `| ${label} | ${Math.round(results[k].rps)} | ${f2(results[k].p50)} | ${f2(results[k].p99)} | ${results[k].non2xx} | ${Math.round(results[k].cpuUs)} |`;
 const md = `# keygate benchmark results
@@ -286,32 +308,35 @@ compressions against 4: **1.75× the floor before any parsing, lookup or policy*
 leaves 0.25× of one HMAC for everything else; the decision without the signature, at 2
 compressions, is the part that is measured against it fairly.
 
-## 2. Through workerd (wrangler dev, HTTPS, loopback; wrk -t2 -c${CONNECTIONS} -d${DURATION}s, after a discarded warm-up run)
+## 2. Through workerd (wrangler dev, HTTPS, loopback; wrk -t2 -c${CONNECTIONS} -d${DURATION}s)
 
 keygate runs as deployed: the lean edge serves every request, reading KV itself (the key was
-created through the full worker beforehand, on the same local state).
+created through the full worker beforehand, on the same local state). The three workers run side
+by side; after one discarded warm-up run each, the measured runs alternate a, b, c, d for
+${ROUNDS} rounds, so that a change in the machine's load falls on every variant alike. Each
+figure is the median of the rounds; each ratio is the median of the ratios within a round.
 
-| variant | requests/s | p50 ms | p99 ms | non-2xx | workerd CPU µs / request |
+| variant | requests/s | p50 ms | p99 ms | non-2xx (per run) | workerd CPU µs / request |
 |---|---|---|---|---|---|
 ${row("a", "(a) bare pass-through worker (floor)")}
 ${row("b", "(b) keygate, valid key, KV hot")}
 ${row("c", "(c) keygate, invalid key (rejected)")}
 ${row("d", "(d) equivalent JS worker (WebCrypto HMAC + KV)")}
 
-| ratio | value | target |
-|---|---|---|
-| b/a requests/s | **${ratio(results.b.rps, results.a.rps)}** | ≥ 0.90 |
-| b/a p50 | **${ratio(results.b.p50, results.a.p50)}** | ≤ 1.10 |
-| b/d requests/s | **${ratio(results.b.rps, results.d.rps)}** | ≥ 1.00 |
-| b/a workerd CPU per request | ${ratio(results.b.cpuUs, results.a.cpuUs)} | |
-| b/d workerd CPU per request | ${ratio(results.b.cpuUs, results.d.cpuUs)} | |
+| ratio | median | each round | target |
+|---|---|---|---|
+| b/a requests/s | ${roundRatio("b", "a", "rps")} | ≥ 0.90 |
+| b/a p50 | ${roundRatio("b", "a", "p50")} | ≤ 1.10 |
+| b/d requests/s | ${roundRatio("b", "d", "rps")} | ≥ 1.00 |
+| b/a workerd CPU per request | ${roundRatio("b", "a", "cpuUs")} | |
+| b/d workerd CPU per request | ${roundRatio("b", "d", "cpuUs")} | |
 
 The load generator, wrangler's local proxy, workerd and the origin share the same ${os.cpus().length} cores,
 and the VM shares them with other tenants, so requests/s and latency move from run to run. The
 last column is the CPU time workerd spent per request (user + system, read from /proc over the
 measured run): what Workers bills, and independent of how many requests the load generator got
 through. It includes workerd's own HTTP and TLS work, which (a) pays too. Heavy contention from
-other tenants (steal time) inflates it as well, so it too is compared within one run only.
+other tenants (steal time) inflates it as well, so it too is compared within one round only.
 
 ## 3. Size and start-up
 

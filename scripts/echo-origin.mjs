@@ -32,6 +32,10 @@ export function startEchoOrigin(name, port = 0, host = "127.0.0.1") {
         "x-echo-origin": name,
         // A permissive origin: keygate must replace this with its own CORS decision.
         "access-control-allow-origin": "*",
+        "access-control-allow-credentials": "true",
+        // Kept as they are: keygate only appends `Origin` to Vary, and never merges cookies.
+        vary: "Accept-Encoding",
+        "set-cookie": ["echo_a=1; Path=/", "echo_b=2; Path=/"],
       });
       res.end(payload);
     });

@@ -11,6 +11,7 @@
 mod admin;
 mod config;
 mod edge;
+mod headers;
 mod keystore;
 mod kv;
 mod log;

@@ -6,7 +6,9 @@ use keygate_core::clock::Clock;
 use keygate_core::identity::{Identity, Target, must_strip, names};
 use keygate_core::policy::Deprecation;
 use keygate_core::time::http_date;
-use worker::{Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Url};
+use worker::{Fetch, Method, Request, RequestInit, RequestRedirect, Response, Url};
+
+use crate::headers::{self, Edits};
 
 /// The URL at the origin for a request to `url`: the origin's scheme, host and base path, then
 /// the request's path and query. Parsed, so that what is signed is exactly what is sent.
@@ -30,19 +32,6 @@ pub async fn forward(
     cors_origin: Option<String>,
 ) -> Result<Response, Error> {
     let internal = |_| Error::Internal { what: "building the upstream request" };
-    // Copied on the JS side in one call; only the names cross into wasm, to find what to drop.
-    let headers = web_sys::Headers::new_with_headers(&req.headers().0)
-        .map(Headers)
-        .map_err(|_| Error::Internal { what: "copying the request's headers" })?;
-    for name in req.headers().keys() {
-        // `host` is set by the platform from the target URL.
-        if must_strip(&name) || name.eq_ignore_ascii_case("host") {
-            headers.delete(&name).map_err(internal)?;
-        }
-    }
-    for (name, value) in identity.headers() {
-        headers.set(name, value).map_err(internal)?;
-    }
     let method = req.method();
     let to = target(origin, url)?;
     let host = match (to.host_str(), to.port()) {
@@ -59,7 +48,20 @@ pub async fn forward(
         crate::platform::WorkerClock.now(),
         Target { method: method.as_ref(), host: &host, path: &path },
     );
-    headers.set(keygate_verify::HEADER, &signature).map_err(internal)?;
+    // The request's headers, copied on the JS side; only their names cross into wasm, to find
+    // what to drop.
+    let mut edits = Edits::new("building the upstream request's headers");
+    for name in headers::names(req.headers()) {
+        // `host` is set by the platform from the target URL.
+        if must_strip(&name) || name == "host" {
+            edits.drop(&name)?;
+        }
+    }
+    for (name, value) in identity.headers() {
+        edits.set(name, value)?;
+    }
+    edits.set(keygate_verify::HEADER, &signature)?;
+    let headers = edits.apply(req.headers())?;
     let mut init = RequestInit::new();
     init.with_method(method.clone()).with_headers(headers).with_redirect(RequestRedirect::Manual);
     if !matches!(method, Method::Get | Method::Head) {
@@ -69,27 +71,22 @@ pub async fn forward(
     let upstream = Request::new_with_init(to.as_str(), &init).map_err(internal)?;
     let resp = Fetch::Request(upstream).send().await.map_err(|_| Error::OriginUnavailable)?;
 
-    // The origin's headers are immutable: copy them, then add the request id.
-    let out = web_sys::Headers::new_with_headers(&resp.headers().0)
-        .map(Headers)
-        .map_err(|_| Error::Internal { what: "copying the origin's headers" })?;
-    let _ = out.set(names::REQUEST_ID, &identity.request_id);
+    // The origin's headers are immutable: copy them, with the request id added.
+    let mut edits = Edits::new("copying the origin's headers");
+    edits.set(names::REQUEST_ID, &identity.request_id)?;
     // CORS is keygate's decision: whatever the origin said is replaced.
-    let cors_names: Vec<String> =
-        out.keys().filter(|k| k.to_ascii_lowercase().starts_with("access-control-")).collect();
-    for name in cors_names {
-        let _ = out.delete(&name);
-    }
+    edits.drop_prefix("access-control-");
     if let Some(o) = cors_origin {
-        let _ = out.set("Access-Control-Allow-Origin", &o);
-        let _ = out.set("Access-Control-Expose-Headers", "Keygate-Request-Id, Deprecation, Sunset");
-        let _ = out.append("Vary", "Origin");
+        edits.set("Access-Control-Allow-Origin", &o)?;
+        edits.set("Access-Control-Expose-Headers", "Keygate-Request-Id, Deprecation, Sunset")?;
+        edits.append("Vary", "Origin")?;
     }
     if let Some(d) = deprecation {
         // RFC 9745 and RFC 8594: this key has a successor and stops working at `sunset`.
-        let _ = out.set("Deprecation", &format!("@{}", d.rolled_at));
-        let _ = out.set("Sunset", &http_date(d.sunset));
+        edits.set("Deprecation", &format!("@{}", d.rolled_at))?;
+        edits.set("Sunset", &http_date(d.sunset))?;
     }
+    let out = edits.apply(resp.headers())?;
     let status = resp.status_code();
     let (_, body) = resp.into_parts();
     Ok(Response::builder().with_status(status).with_headers(out).body(body))

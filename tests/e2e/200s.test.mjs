@@ -22,6 +22,11 @@ function assertProxied(res, key, origin) {
   assert.equal(seen.headers["keygate-verified"], key.strict ? "do" : "kv;max-staleness=60");
   assert.equal(res.headers.deprecation, undefined);
   assert.equal(res.headers.sunset, undefined);
+  // The origin's own headers come back as it sent them, but for its CORS headers: no Origin was
+  // sent, so the answer carries no CORS at all.
+  assert.deepEqual(res.headers["set-cookie"], ["echo_a=1; Path=/", "echo_b=2; Path=/"]);
+  assert.equal(res.headers.vary, "Accept-Encoding");
+  for (const h of Object.keys(res.headers)) assert.ok(!h.startsWith("access-control-"), h);
   // Each identity header arrives exactly once.
   for (const h of IDENTITY) assert.equal(seen.raw_header_names.filter((n) => n.toLowerCase() === h).length, 1, h);
   assert.ok(!JSON.stringify(seen).includes(key.secret), "the raw key must never reach origin");
