@@ -94,7 +94,9 @@ impl<'a> Credential<'a> {
             return Err(Error::AuthorizationMalformed { detail: "more than one space after the scheme" });
         }
         // Visible ASCII (every key and all base64) has no whitespace; only other text is searched.
-        if !token.bytes().all(|b| b.is_ascii_graphic()) && token.contains(char::is_whitespace) {
+        // (No early exit: the loop is vectorised.)
+        let graphic = token.bytes().fold(true, |ok, b| ok & b.is_ascii_graphic());
+        if !graphic && token.contains(char::is_whitespace) {
             return Err(Error::AuthorizationMalformed { detail: "unexpected text after the token" });
         }
         match scheme {

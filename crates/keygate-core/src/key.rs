@@ -184,16 +184,19 @@ impl fmt::Display for ApiKey {
 fn check(s: &str) -> Result<(KeyType, Mode), Error> {
     let invalid = || Error::ApiKeyInvalid { redacted: redact(s) };
     let b = s.as_bytes();
-    if b.len() != KEY_LEN || !s.is_ascii() {
+    if b.len() != KEY_LEN {
         return Err(invalid());
     }
-    let (key_type, mode) = parse_prefix(&s[..PREFIX_LEN]).ok_or_else(invalid)?;
-    let body = &b[PREFIX_LEN..];
-    if !body.iter().all(u8::is_ascii_alphanumeric) {
+    let (prefix, body) = b.split_at(PREFIX_LEN);
+    // Every byte after the prefix is an ASCII letter or digit. No early exit, so that the loop is
+    // vectorised: a key is short, and the refusal costs the same whichever byte is wrong.
+    if !body.iter().fold(true, |ok, c| ok & c.is_ascii_alphanumeric()) {
         return Err(invalid());
     }
-    let (payload, check) = s.split_at(KEY_LEN - CHECKSUM_LEN);
-    if checksum_bytes(payload) != check.as_bytes() {
+    // A non-ASCII prefix is not UTF-8 on its own or names no type: refused either way.
+    let (key_type, mode) = std::str::from_utf8(prefix).ok().and_then(parse_prefix).ok_or_else(invalid)?;
+    let (payload, check) = b.split_at(KEY_LEN - CHECKSUM_LEN);
+    if checksum_bytes(payload) != check {
         return Err(invalid());
     }
     Ok((key_type, mode))
@@ -229,12 +232,12 @@ pub fn redact(s: &str) -> String {
 
 /// CRC32 (IEEE) of `payload`, base62, left-padded to [`CHECKSUM_LEN`].
 pub fn checksum(payload: &str) -> String {
-    checksum_bytes(payload).iter().map(|&c| c as char).collect()
+    checksum_bytes(payload.as_bytes()).iter().map(|&c| c as char).collect()
 }
 
 /// [`checksum`] without an allocation, for the request path.
-fn checksum_bytes(payload: &str) -> [u8; CHECKSUM_LEN] {
-    let mut n = crc32fast::hash(payload.as_bytes());
+fn checksum_bytes(payload: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let mut n = crc32fast::hash(payload);
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];

@@ -61,6 +61,8 @@ invalid = [
     {"key": good[:20] + "\u0000" + good[21:], "why": "NUL byte"},
     {"key": good[:20] + "\n" + good[21:], "why": "control byte"},
     {"key": good[:20] + " " + good[21:], "why": "space"},
+    {"key": "sk_tes\u00e9" + good[8:], "why": "non-ASCII prefix of the right byte length"},
+    {"key": "sk_test\u00e9" + good[9:], "why": "a character across the prefix's end"},
 ]
 with open("keys.json", "w") as f:
     json.dump({"valid": valid, "invalid": invalid}, f, indent=1)
