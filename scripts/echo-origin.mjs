@@ -17,6 +17,11 @@ export function startEchoOrigin(name, port = 0, host = "127.0.0.1") {
         const k = req.rawHeaders[i].toLowerCase();
         headers[k] = headers[k] === undefined ? req.rawHeaders[i + 1] : `${headers[k]}, ${req.rawHeaders[i + 1]}`;
       }
+      // A redirect, which keygate must hand to the client rather than follow.
+      if (url.pathname === "/v1/redirect") {
+        res.writeHead(302, { location: "https://elsewhere.example/landing", "x-echo-origin": name });
+        return res.end();
+      }
       const body = Buffer.concat(chunks).toString("utf8");
       const payload = JSON.stringify({
         origin: name,

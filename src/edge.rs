@@ -57,11 +57,11 @@ pub async fn handle(
     ctx: &Context,
     request_id: &str,
     log: &mut crate::log::RequestLog,
-) -> Result<Response, Error> {
+) -> Result<web_sys::Response, Error> {
     let policy = config::edge_policy(env)?;
     let method = req.method().to_string();
     if let Some(preflight) = preflight(&req, url, &method, &policy, request_id) {
-        return Ok(preflight);
+        return Ok(preflight.into());
     }
     let budget = config::staleness(env)?;
     let authn = authenticate(&req, url, env, budget).await?;

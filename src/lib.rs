@@ -11,7 +11,6 @@
 mod admin;
 mod config;
 mod edge;
-mod headers;
 mod keystore;
 mod kv;
 mod log;
@@ -19,6 +18,7 @@ mod platform;
 mod proxy;
 mod respond;
 mod throttle;
+mod upstream;
 mod usage;
 
 #[cfg(feature = "authority")]
@@ -30,7 +30,7 @@ use worker::{Context, Env, Request, Response, event};
 /// Every request: HTTPS check, then the admin API or the edge path. Errors become JSON here and
 /// only here.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     let started = worker::Date::now().as_millis();
     let request_id = platform::request_id();
     let mut log = log::RequestLog::new(&request_id, req.method().as_ref(), &req.path());
@@ -42,10 +42,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         }
         Err(e) => {
             log.code = Some(e.code().to_owned());
-            respond::error(&e, &request_id, &config::doc_url(&env))
+            respond::error(&e, &request_id, &config::doc_url(&env)).into()
         }
     };
-    log.status = response.status_code();
+    log.status = response.status();
     log.latency_ms = worker::Date::now().as_millis().saturating_sub(started);
     log.emit();
     Ok(response)
@@ -57,7 +57,7 @@ async fn route(
     ctx: &Context,
     request_id: &str,
     log: &mut log::RequestLog,
-) -> Result<Response, Error> {
+) -> Result<web_sys::Response, Error> {
     log.level = Some(config::log_requests(env)?);
     let url = req.url().map_err(|_| Error::Internal { what: "reading the request URL" })?;
     // HTTPS only, decided from the URL the platform saw. A client's X-Forwarded-Proto never counts.
@@ -75,7 +75,7 @@ async fn route(
     throttle::check(&ip)?;
     let path = url.path();
     let outcome = if path == "/_keygate" || path.starts_with("/_keygate/") {
-        management(req, &url, env, request_id).await
+        management(req, &url, env, request_id).await.map(Into::into)
     } else {
         edge::handle(req, &url, env, ctx, request_id, log).await
     };

@@ -6,9 +6,9 @@ use keygate_core::clock::Clock;
 use keygate_core::identity::{Identity, Target, must_strip, names};
 use keygate_core::policy::Deprecation;
 use keygate_core::time::http_date;
-use worker::{Fetch, Method, Request, RequestInit, RequestRedirect, Response, Url};
+use worker::{Request, Url};
 
-use crate::headers::{self, Edits};
+use crate::upstream::{self, Edits};
 
 /// The URL at the origin for a request to `url`: the origin's scheme, host and base path, then
 /// the request's path and query. Parsed, so that what is signed is exactly what is sent.
@@ -30,8 +30,7 @@ pub async fn forward(
     signing: &[keygate_verify::Secret],
     deprecation: Option<Deprecation>,
     cors_origin: Option<String>,
-) -> Result<Response, Error> {
-    let internal = |_| Error::Internal { what: "building the upstream request" };
+) -> Result<web_sys::Response, Error> {
     let method = req.method();
     let to = target(origin, url)?;
     let host = match (to.host_str(), to.port()) {
@@ -48,46 +47,35 @@ pub async fn forward(
         crate::platform::WorkerClock.now(),
         Target { method: method.as_ref(), host: &host, path: &path },
     );
-    // The request's headers, copied on the JS side; only their names cross into wasm, to find
-    // what to drop.
-    let mut edits = Edits::new("building the upstream request's headers");
-    for name in headers::names(req.headers()) {
+    // The request's headers are copied on the JS side; only their names cross into wasm, to
+    // find what to drop.
+    let mut upstream = Edits::new("building the upstream request");
+    for name in upstream::names(req.headers()) {
         // `host` is set by the platform from the target URL.
         if must_strip(&name) || name == "host" {
-            edits.drop(&name)?;
+            upstream.drop(&name)?;
         }
     }
     for (name, value) in identity.headers() {
-        edits.set(name, value)?;
+        upstream.set(name, value)?;
     }
-    edits.set(keygate_verify::HEADER, &signature)?;
-    let headers = edits.apply(req.headers())?;
-    let mut init = RequestInit::new();
-    init.with_method(method.clone()).with_headers(headers).with_redirect(RequestRedirect::Manual);
-    if !matches!(method, Method::Get | Method::Head) {
-        // The body stream is handed on as it is: never buffered.
-        init.with_body(req.inner().body().map(Into::into));
-    }
-    let upstream = Request::new_with_init(to.as_str(), &init).map_err(internal)?;
-    let resp = Fetch::Request(upstream).send().await.map_err(|_| Error::OriginUnavailable)?;
+    upstream.set(keygate_verify::HEADER, &signature)?;
 
-    // The origin's headers are immutable: copy them, with the request id added.
-    let mut edits = Edits::new("copying the origin's headers");
-    edits.set(names::REQUEST_ID, &identity.request_id)?;
+    // The origin's answer: its headers, with the request id added.
+    let mut answer = Edits::new("copying the origin's headers");
+    answer.set(names::REQUEST_ID, &identity.request_id)?;
     // CORS is keygate's decision: whatever the origin said is replaced.
-    edits.drop_prefix("access-control-");
+    answer.drop_prefix("access-control-");
     if let Some(o) = cors_origin {
-        edits.set("Access-Control-Allow-Origin", &o)?;
-        edits.set("Access-Control-Expose-Headers", "Keygate-Request-Id, Deprecation, Sunset")?;
-        edits.append("Vary", "Origin")?;
+        answer.set("Access-Control-Allow-Origin", &o)?;
+        answer.set("Access-Control-Expose-Headers", "Keygate-Request-Id, Deprecation, Sunset")?;
+        answer.append("Vary", "Origin")?;
     }
     if let Some(d) = deprecation {
         // RFC 9745 and RFC 8594: this key has a successor and stops working at `sunset`.
-        edits.set("Deprecation", &format!("@{}", d.rolled_at))?;
-        edits.set("Sunset", &http_date(d.sunset))?;
+        answer.set("Deprecation", &format!("@{}", d.rolled_at))?;
+        answer.set("Sunset", &http_date(d.sunset))?;
     }
-    let out = edits.apply(resp.headers())?;
-    let status = resp.status_code();
-    let (_, body) = resp.into_parts();
-    Ok(Response::builder().with_status(status).with_headers(out).body(body))
+    // Redirects are not followed: the client gets the origin's 3xx as it is.
+    upstream::send(&req, to.as_str(), &upstream, &answer).await
 }

@@ -53,6 +53,23 @@ describe("authenticated requests are proxied", () => {
     assertProxied(res, key, "test");
   });
 
+  it("the origin's redirect reaches the client as it is, not followed", async () => {
+    const key = await createKey();
+    const res = await call("/v1/redirect", { headers: { authorization: bearer(key.secret) } });
+    assert.equal(res.status, 302, res.text);
+    assert.equal(res.headers.location, "https://elsewhere.example/landing");
+    assert.equal(res.headers["x-echo-origin"], "test");
+    assert.match(res.headers["keygate-request-id"], /^req_[0-9A-Za-z]{24}$/);
+  });
+
+  it("HEAD is forwarded without a body", async () => {
+    const key = await createKey();
+    const res = await call("/v1/charges", { method: "HEAD", headers: { authorization: bearer(key.secret) } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers["x-echo-origin"], "test");
+    assert.equal(res.text, "");
+  });
+
   it("a POST body is passed through byte for byte", async () => {
     const key = await createKey();
     const body = JSON.stringify({ amount: 2000, currency: "usd", note: "ünïcødé" });

@@ -1,6 +1,10 @@
-//! Header edits in one call into JavaScript each, instead of one call (and one string copy each
-//! way) per header name, per `set` and per `delete`: on the request path these crossings, not
-//! keygate's own logic, were most of the wasm's share of a request.
+//! The upstream call in one crossing into JavaScript: copy the request's headers with keygate's
+//! edits, fetch the origin, copy the answer's headers with keygate's edits, and return it. Done
+//! from wasm, each header name, `set`, `delete`, property of the request's init and of the
+//! response, and each conversion between workers-rs's types and the platform's, is a call across
+//! the boundary with its strings copied each way; on the request path these crossings, not
+//! keygate's own logic, were most of the wasm's share of a request. What to drop and what to set
+//! is still decided in Rust ([`Edits`]).
 //!
 //! Names and values cross as one `\n`-separated string. Neither a header name nor a header value
 //! can contain `\n` or `\r` (the platform refuses them in `Headers.set`), and [`Edits`] refuses
@@ -8,6 +12,8 @@
 
 use keygate_core::Error;
 use wasm_bindgen::prelude::*;
+use worker::js_sys;
+use worker::wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(inline_js = r#"
 export function header_names(h) {
@@ -15,7 +21,7 @@ export function header_names(h) {
   for (const name of h.keys()) s += name + "\n";
   return s;
 }
-export function edited_headers(src, drop, dropPrefix, ops) {
+function edited(src, drop, dropPrefix, ops) {
   const h = new Headers(src);
   for (const name of drop.split("\n")) if (name) h.delete(name);
   if (dropPrefix) for (const name of [...h.keys()]) if (name.startsWith(dropPrefix)) h.delete(name);
@@ -26,19 +32,34 @@ export function edited_headers(src, drop, dropPrefix, ops) {
   }
   return h;
 }
+export async function forward(req, url, method, withBody, drop, ops, answerDropPrefix, answerOps) {
+  const headers = edited(req.headers, drop, "", ops);
+  let answer;
+  try {
+    answer = await fetch(url, { method, headers, body: withBody ? req.body : null, redirect: "manual" });
+  } catch {
+    return null;
+  }
+  const out = edited(answer.headers, "", answerDropPrefix, answerOps);
+  return new Response(answer.body, { status: answer.status, headers: out });
+}
 "#)]
 extern "C" {
     /// Every name in `h` (lower-case, as the platform keeps them), each followed by `\n`.
     fn header_names(h: &web_sys::Headers) -> String;
-    /// A mutable copy of `src` without the names in `dropped` and those starting with
-    /// `dropped_prefix` (when not empty), then with `ops` applied in order.
-    #[wasm_bindgen(catch)]
-    fn edited_headers(
-        src: &web_sys::Headers,
+    /// `fetch(url)` with `req`'s method, body (if `with_body`) and headers, edited; resolves to
+    /// the origin's answer, with its headers edited, or `null` if the origin could not be
+    /// reached. Rejects if an edit is refused.
+    fn forward(
+        req: &web_sys::Request,
+        url: &str,
+        method: &str,
+        with_body: bool,
         dropped: &str,
-        dropped_prefix: &str,
         ops: &str,
-    ) -> Result<web_sys::Headers, JsValue>;
+        answer_dropped_prefix: &str,
+        answer_ops: &str,
+    ) -> js_sys::Promise;
 }
 
 /// The names of the headers in `h`, lower-case.
@@ -100,11 +121,33 @@ impl Edits {
         }
         Ok(())
     }
+}
 
-    /// A mutable copy of `src` with these edits: one call into JavaScript.
-    pub fn apply(&self, src: &worker::Headers) -> Result<worker::Headers, Error> {
-        edited_headers(&src.0, &self.drop, self.drop_prefix, &self.ops)
-            .map(worker::Headers)
-            .map_err(|_| Error::Internal { what: self.what })
+/// Send `req` to `url` with its headers edited by `request`, and return the origin's answer with
+/// its headers edited by `answer`: one call into JavaScript.
+pub async fn send(
+    req: &worker::Request,
+    url: &str,
+    request: &Edits,
+    answer: &Edits,
+) -> Result<web_sys::Response, Error> {
+    let method = req.method();
+    // The body stream is handed on as it is: never buffered.
+    let with_body = !matches!(method, worker::Method::Get | worker::Method::Head);
+    let answered = JsFuture::from(forward(
+        req.inner(),
+        url,
+        method.as_ref(),
+        with_body,
+        &request.drop,
+        &request.ops,
+        answer.drop_prefix,
+        &answer.ops,
+    ))
+    .await
+    .map_err(|_| Error::Internal { what: request.what })?;
+    if answered.is_null() {
+        return Err(Error::OriginUnavailable);
     }
+    answered.dyn_into().map_err(|_| Error::Internal { what: answer.what })
 }
