@@ -3,7 +3,8 @@
 //   1. the verify path natively (criterion), against a bare HMAC-SHA256 of one key;
 //   2. through real workerd (wrangler dev, HTTPS, loopback) under wrk: (a) a bare pass-through
 //      worker, (b) keygate with a valid key, (c) keygate rejecting an invalid key, (d) an
-//      equivalent JavaScript worker doing the same HMAC and KV check with WebCrypto;
+//      equivalent JavaScript worker doing the same HMAC and KV check with WebCrypto, (e) the
+//      pass-through of (a) written in Rust with workers-rs (what any Rust worker pays);
 //   3. size of the deployed wasm and of the whole upload, and wasm compile + instantiate time,
 //      for the lean edge worker that serves every request (wrangler.edge.toml) and for the full
 //      worker beside it (wrangler.toml);
@@ -180,14 +181,17 @@ async function measured({ w, url, headers }) {
 }
 
 const NO_RUN = { rps: NaN, p50: NaN, p99: NaN, non2xx: NaN, cpuUs: NaN };
-const results = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN };
-const rounds = { a: [], b: [], c: [], d: [] };
+const results = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN, e: NO_RUN };
+const rounds = { a: [], b: [], c: [], d: [], e: [] };
 if (want("load")) {
 const started = [];
 try {
-log("load: starting the workers …");
+log("load: building the Rust pass-through and starting the workers …");
+sh("bash", ["scripts/build.sh", "rust-passthrough"], { stdio: ["ignore", "ignore", "inherit"] });
 const a = await instance("passthrough", { config: "bench/passthrough/wrangler.toml", vars: { ORIGIN: originUrl } });
 started.push(a);
+const e = await instance("rust-passthrough", { config: "bench/rust-passthrough/wrangler.toml", vars: { ORIGIN: originUrl } });
+started.push(e);
 let validKey;
 // keygate as deployed: requests reach the lean edge, which reads KV itself and never calls the
 // full worker for a non-strict key. The key is created first through the two-worker layout (the
@@ -232,6 +236,7 @@ const targets = {
   // Well-formed prefix, wrong checksum: refused before any KV read.
   c: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.3", authorization: `Bearer sk_live_${"A".repeat(38)}` } },
   d: { w: d, url: `${d.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.4", authorization: `Bearer ${validKey.secret}` } },
+  e: { w: e, url: `${e.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.5" } },
 };
 for (const [name, t] of Object.entries(targets)) {
   log(`load: warm-up (${name}) …`);
@@ -312,7 +317,7 @@ compressions, is the part that is measured against it fairly.
 
 keygate runs as deployed: the lean edge serves every request, reading KV itself (the key was
 created through the full worker beforehand, on the same local state). The three workers run side
-by side; after one discarded warm-up run each, the measured runs alternate a, b, c, d for
+by side; after one discarded warm-up run each, the measured runs alternate a, b, c, d, e for
 ${ROUNDS} rounds, so that a change in the machine's load falls on every variant alike. Each
 figure is the median of the rounds; each ratio is the median of the ratios within a round.
 
@@ -322,6 +327,7 @@ ${row("a", "(a) bare pass-through worker (floor)")}
 ${row("b", "(b) keygate, valid key, KV hot")}
 ${row("c", "(c) keygate, invalid key (rejected)")}
 ${row("d", "(d) equivalent JS worker (WebCrypto HMAC + KV)")}
+${row("e", "(e) bare pass-through worker in Rust (workers-rs, built like keygate)")}
 
 | ratio | median | each round | target |
 |---|---|---|---|
@@ -330,6 +336,8 @@ ${row("d", "(d) equivalent JS worker (WebCrypto HMAC + KV)")}
 | b/d requests/s | ${roundRatio("b", "d", "rps")} | ≥ 1.00 |
 | b/a workerd CPU per request | ${roundRatio("b", "a", "cpuUs")} | |
 | b/d workerd CPU per request | ${roundRatio("b", "d", "cpuUs")} | |
+| e/a workerd CPU per request: any Rust worker's cost over JS | ${roundRatio("e", "a", "cpuUs")} | |
+| b/e workerd CPU per request: keygate's own cost over that | ${roundRatio("b", "e", "cpuUs")} | |
 
 The load generator, wrangler's local proxy, workerd and the origin share the same ${os.cpus().length} cores,
 and the VM shares them with other tenants, so requests/s and latency move from run to run. The

@@ -3,6 +3,7 @@
 #   bash scripts/build.sh        both: the full worker (build/) and the lean edge (build-edge/)
 #   bash scripts/build.sh full   the full worker only: wrangler.toml's bundle
 #   bash scripts/build.sh edge   the lean edge only (no `authority` feature): wrangler.edge.toml's
+#   bash scripts/build.sh rust-passthrough   the benchmark's bare Rust pass-through (bench/)
 # worker-build would download wasm-bindgen and esbuild; point it at the local ones instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,8 @@ case "$which" in
   full) dirs=(build) ;;
   edge) dirs=(build-edge) ;;
   both) dirs=(build build-edge) ;;
-  *) echo "usage: $0 [full|edge|both]" >&2; exit 2 ;;
+  rust-passthrough) dirs=(bench/rust-passthrough/build) ;;
+  *) echo "usage: $0 [full|edge|both|rust-passthrough]" >&2; exit 2 ;;
 esac
 if [ -n "${KEYGATE_SKIP_BUILD:-}" ]; then
   missing=0
@@ -28,6 +30,8 @@ fi
 for d in "${dirs[@]}"; do
   if [ "$d" = build ]; then
     worker-build --release
+  elif [ "$d" = bench/rust-passthrough/build ]; then
+    (cd bench/rust-passthrough && CARGO_TARGET_DIR="$OLDPWD/target/rust-passthrough" worker-build --release)
   else
     worker-build --release --out-dir build-edge . --no-default-features
   fi
