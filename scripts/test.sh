@@ -24,6 +24,10 @@ cargo clippy --target wasm32-unknown-unknown --no-default-features --quiet -- -D
 cargo test --workspace
 # The benchmarks are not run here (too slow and noisy), but they must always build.
 cargo bench --workspace --no-run --quiet
+# (e), the Rust pass-through, lives outside the workspace: clippy builds it for its target.
+cargo fmt --manifest-path bench/rust-passthrough/Cargo.toml -- --check
+CARGO_TARGET_DIR="$PWD/target/rust-passthrough" cargo clippy --manifest-path bench/rust-passthrough/Cargo.toml \
+  --target wasm32-unknown-unknown --quiet -- -D warnings
 node --check bench/run.mjs && node --check bench/profile.mjs && node --check bench/lib.mjs
 
 step "2/4 browsers: wasm-bindgen-test of keygate-core in headless Chromium and Firefox"
