@@ -11,7 +11,7 @@
 //   4. what each size choice bought: the edge bundle rebuilt with each profile choice undone.
 // Keygate runs under load as in production: the lean edge serves the requests.
 // Options (env): BENCH_DURATION (seconds per load run, default 10), BENCH_CONNECTIONS (32),
-// BENCH_ROUNDS (rounds of the four load runs, default 3),
+// BENCH_ROUNDS (rounds of the five load runs, default 3),
 // BENCH_ONLY (comma-separated subset of native,size,load,matrix, for experiments: RESULTS.md is
 // then printed but not written).
 import { execFile, execFileSync, spawnSync } from "node:child_process";
@@ -316,7 +316,7 @@ compressions, is the part that is measured against it fairly.
 ## 2. Through workerd (wrangler dev, HTTPS, loopback; wrk -t2 -c${CONNECTIONS} -d${DURATION}s)
 
 keygate runs as deployed: the lean edge serves every request, reading KV itself (the key was
-created through the full worker beforehand, on the same local state). The three workers run side
+created through the full worker beforehand, on the same local state). The four workers run side
 by side; after one discarded warm-up run each, the measured runs alternate a, b, c, d, e for
 ${ROUNDS} rounds, so that a change in the machine's load falls on every variant alike. Each
 figure is the median of the rounds; each ratio is the median of the ratios within a round.

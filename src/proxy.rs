@@ -49,20 +49,20 @@ pub async fn forward(
     );
     // The request's headers are copied on the JS side; only their names cross into wasm, to
     // find what to drop.
-    let mut upstream = Edits::new("building the upstream request");
-    for name in upstream::names(req.headers()) {
+    let mut request = Edits::default();
+    for name in upstream::names(req.headers()).split('\n').filter(|n| !n.is_empty()) {
         // `host` is set by the platform from the target URL.
-        if must_strip(&name) || name == "host" {
-            upstream.drop(&name)?;
+        if must_strip(name) || name == "host" {
+            request.drop(name)?;
         }
     }
     for (name, value) in identity.headers() {
-        upstream.set(name, value)?;
+        request.set(name, value)?;
     }
-    upstream.set(keygate_verify::HEADER, &signature)?;
+    request.set(keygate_verify::HEADER, &signature)?;
 
     // The origin's answer: its headers, with the request id added.
-    let mut answer = Edits::new("copying the origin's headers");
+    let mut answer = Edits::default();
     answer.set(names::REQUEST_ID, &identity.request_id)?;
     // CORS is keygate's decision: whatever the origin said is replaced.
     answer.drop_prefix("access-control-");
@@ -77,5 +77,5 @@ pub async fn forward(
         answer.set("Sunset", &http_date(d.sunset))?;
     }
     // Redirects are not followed: the client gets the origin's 3xx as it is.
-    upstream::send(&req, to.as_str(), &upstream, &answer).await
+    upstream::send(&req, to.as_str(), &request, &answer).await
 }

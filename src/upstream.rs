@@ -62,9 +62,10 @@ extern "C" {
     ) -> js_sys::Promise;
 }
 
-/// The names of the headers in `h`, lower-case.
-pub fn names(h: &worker::Headers) -> Vec<String> {
-    header_names(&h.0).split('\n').filter(|n| !n.is_empty()).map(str::to_owned).collect()
+/// The names of the headers in `h`, lower-case, each followed by `\n`: split on `\n`, skipping
+/// the empty last part.
+pub fn names(h: &worker::Headers) -> String {
+    header_names(&h.0)
 }
 
 /// Edits to make to a copy of a `Headers`: names to drop, then values to set or append.
@@ -73,18 +74,12 @@ pub struct Edits {
     drop: String,
     drop_prefix: &'static str,
     ops: String,
-    what: &'static str,
 }
 
 impl Edits {
-    /// No edits yet; `what` names the headers in errors ("the request's headers").
-    pub fn new(what: &'static str) -> Self {
-        Edits { what, ..Default::default() }
-    }
-
     /// Drop `name`.
     pub fn drop(&mut self, name: &str) -> Result<(), Error> {
-        self.check(name)?;
+        Self::check(name)?;
         self.drop.push_str(name);
         self.drop.push('\n');
         Ok(())
@@ -106,8 +101,8 @@ impl Edits {
     }
 
     fn op(&mut self, op: &str, name: &str, value: &str) -> Result<(), Error> {
-        self.check(name)?;
-        self.check(value)?;
+        Self::check(name)?;
+        Self::check(value)?;
         for part in [op, name, value] {
             self.ops.push_str(part);
             self.ops.push('\n');
@@ -115,9 +110,9 @@ impl Edits {
         Ok(())
     }
 
-    fn check(&self, s: &str) -> Result<(), Error> {
+    fn check(s: &str) -> Result<(), Error> {
         if s.bytes().any(|b| b == b'\n' || b == b'\r') {
-            return Err(Error::Internal { what: self.what });
+            return Err(Error::Internal { what: "a header name or value with a line break" });
         }
         Ok(())
     }
@@ -145,9 +140,12 @@ pub async fn send(
         &answer.ops,
     ))
     .await
-    .map_err(|_| Error::Internal { what: request.what })?;
+    .map_err(|_| Error::Internal { what: FORWARDING })?;
     if answered.is_null() {
         return Err(Error::OriginUnavailable);
     }
-    answered.dyn_into().map_err(|_| Error::Internal { what: answer.what })
+    answered.dyn_into().map_err(|_| Error::Internal { what: FORWARDING })
 }
+
+/// What was being done when the platform refused an edit or the answer.
+const FORWARDING: &str = "forwarding to the origin";
