@@ -21,8 +21,7 @@ export function header_names(h) {
   for (const name of h.keys()) s += name + "\n";
   return s;
 }
-function edited(src, drop, dropPrefix, ops) {
-  const h = new Headers(src);
+function edit(h, drop, dropPrefix, ops) {
   for (const name of drop.split("\n")) if (name) h.delete(name);
   if (dropPrefix) for (const name of [...h.keys()]) if (name.startsWith(dropPrefix)) h.delete(name);
   const o = ops.split("\n");
@@ -30,18 +29,20 @@ function edited(src, drop, dropPrefix, ops) {
     if (o[i] === "a") h.append(o[i + 1], o[i + 2]);
     else h.set(o[i + 1], o[i + 2]);
   }
-  return h;
 }
 export async function forward(req, url, method, withBody, drop, ops, answerDropPrefix, answerOps) {
-  const headers = edited(req.headers, drop, "", ops);
+  // Each side's headers are copied once, by the platform, and edited in place.
+  const upstream = new Request(url, { method, headers: req.headers, body: withBody ? req.body : null, redirect: "manual" });
+  edit(upstream.headers, drop, "", ops);
   let answer;
   try {
-    answer = await fetch(url, { method, headers, body: withBody ? req.body : null, redirect: "manual" });
+    answer = await fetch(upstream);
   } catch {
     return null;
   }
-  const out = edited(answer.headers, "", answerDropPrefix, answerOps);
-  return new Response(answer.body, { status: answer.status, headers: out });
+  const out = new Response(answer.body, answer);
+  edit(out.headers, "", answerDropPrefix, answerOps);
+  return out;
 }
 "#)]
 extern "C" {
