@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { ROOT, admin, freePort, splitConfigs, startWrangler } from "../scripts/lib/dev.mjs";
-import { cpuSeconds, startFixedOrigin, writeSecrets } from "./lib.mjs";
+import { PERF_CATEGORIES, cpuSeconds, perfBreakdown, processes, startFixedOrigin, writeSecrets } from "./lib.mjs";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -183,6 +183,22 @@ async function measured({ w, url, headers }) {
 const NO_RUN = { rps: NaN, p50: NaN, p99: NaN, non2xx: NaN, cpuUs: NaN };
 const results = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN, e: NO_RUN };
 const rounds = { a: [], b: [], c: [], d: [], e: [] };
+// Where each variant's workerd CPU goes, from one more run under `perf record` (not a round:
+// sampling slows it). Skipped where perf is missing or not permitted.
+const perfRuns = {};
+let perfSkipped = null;
+const perfUsable = () => {
+  const r = spawnSync("perf", ["record", "-q", "-o", path.join(work, "perf-probe.data"), "--", "true"], { encoding: "utf8" });
+  return r.status === 0 ? null : (r.error?.code === "ENOENT" ? "perf is not installed" : `perf record failed: ${(r.stderr || "").trim().split("\n")[0]}`);
+};
+async function profiled({ w, url, headers }, name) {
+  const pids = processes(w.child.pid, "workerd").map((p) => p.pid);
+  const file = path.join(work, `perf-${name}.data`);
+  const recording = execFileAsync("perf", ["record", "-q", "-F", "999", "-p", pids.join(","), "-o", file, "--", "sleep", String(Math.max(1, DURATION - 1))]);
+  const run = await measured({ w, url, headers });
+  await recording;
+  return { ...run, shares: perfBreakdown(file) };
+}
 if (want("load")) {
 const started = [];
 try {
@@ -248,6 +264,13 @@ for (let r = 1; r <= ROUNDS; r++) {
     rounds[name].push(await measured(t));
   }
 }
+perfSkipped = perfUsable();
+if (!perfSkipped) {
+  for (const [name, t] of Object.entries(targets)) {
+    log(`load: profiled run (${name}) …`);
+    perfRuns[name] = await profiled(t, name);
+  }
+}
 for (const name of Object.keys(results)) {
   const runs = rounds[name];
   results[name] = Object.fromEntries(Object.keys(NO_RUN).map((f) => [f, median(runs.map((x) => x[f]))]));
@@ -271,6 +294,24 @@ const roundRatio = (x, y, field) => {
   const each = rounds[x].map((r, i) => r[field] / rounds[y][i][field]);
   return each.length ? `**${median(each).toFixed(2)}** | ${each.map((v) => v.toFixed(2)).join(", ")}` : "**NaN** | not run";
 };
+// One more run per variant under \`perf record\`: each category's share of workerd's samples, times
+// that run's CPU per request.
+function perfSection() {
+  if (perfSkipped || !Object.keys(perfRuns).length) return `Not measured: ${perfSkipped ?? "the load benchmark did not run"}.`;
+  const names = Object.keys(perfRuns);
+  const cell = (n, k) => `${Math.round(perfRuns[n].shares[k] * perfRuns[n].cpuUs)} (${(perfRuns[n].shares[k] * 100).toFixed(1)} %)`;
+  return `One more run of each variant, after the rounds, with \`perf record\` sampling workerd at 999 Hz
+(sampling slows it, so these runs are not in the table above). Each cell is µs of workerd CPU per
+request (that run's /proc figure times the category's share of the samples) and the share.
+
+| where | ${names.map((n) => `(${n})`).join(" | ")} |
+|---|${names.map(() => "---|").join("")}
+${PERF_CATEGORIES.map(([k, label]) => `| ${label} | ${names.map((n) => cell(n, k)).join(" | ")} |`).join("\n")}
+| **all**, µs per request | ${names.map((n) => `**${Math.round(perfRuns[n].cpuUs)}**`).join(" | ")} |
+
+keygate's Rust runs as wasm, in the first row, with all the JavaScript that V8 has optimised
+(the bundle's glue and wrangler's own dev-time wrappers, which every variant has).`;
+}
 const row = (k, label) =>
   `| ${label} | ${Math.round(results[k].rps)} | ${f2(results[k].p50)} | ${f2(results[k].p99)} | ${results[k].non2xx} | ${Math.round(results[k].cpuUs)} |`;
 const md = `# keygate benchmark results
@@ -345,6 +386,10 @@ last column is the CPU time workerd spent per request (user + system, read from 
 measured run): what Workers bills, and independent of how many requests the load generator got
 through. It includes workerd's own HTTP and TLS work, which (a) pays too. Heavy contention from
 other tenants (steal time) inflates it as well, so it too is compared within one round only.
+
+### Where workerd's CPU goes
+
+${perfSection()}
 
 ## 3. Size and start-up
 
