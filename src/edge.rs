@@ -102,7 +102,7 @@ pub async fn handle(
     // Phase 5: the upstream request, to the key's own mode's origin, with a signed identity.
     let origin = config::origin(env, authn.record.mode)?;
     let signing = config::signing_secrets(env)?;
-    let identity = Identity::new(&authn.record, request_id.to_owned(), verified);
+    let identity = Identity::new(&authn.record, request_id, &verified);
     let response =
         proxy::forward(req, url, &origin, &identity, &signing, authn.decision.deprecation, grant.cors_origin)
             .await?;

@@ -26,7 +26,7 @@ pub async fn forward(
     req: Request,
     url: &Url,
     origin: &Url,
-    identity: &Identity,
+    identity: &Identity<'_>,
     signing: &[keygate_verify::Secret],
     deprecation: Option<Deprecation>,
     cors_origin: Option<String>,
@@ -63,7 +63,7 @@ pub async fn forward(
 
     // The origin's answer: its headers, with the request id added.
     let mut answer = Edits::default();
-    answer.set(names::REQUEST_ID, &identity.request_id)?;
+    answer.set(names::REQUEST_ID, identity.request_id)?;
     // CORS is keygate's decision: whatever the origin said is replaced.
     answer.drop_prefix("access-control-");
     if let Some(o) = cors_origin {

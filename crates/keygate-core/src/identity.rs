@@ -33,31 +33,31 @@ pub const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
-/// The verified identity of a request.
+/// The verified identity of a request, borrowed from its key's record and the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
+pub struct Identity<'a> {
     /// `acct_…`.
-    pub account: String,
+    pub account: &'a str,
     /// `key_…`.
-    pub key_id: String,
+    pub key_id: &'a str,
     /// Key type wire name.
     pub key_type: &'static str,
     /// Mode wire name.
     pub mode: &'static str,
     /// `req_…`.
-    pub request_id: String,
+    pub request_id: &'a str,
     /// `do`, or `kv;max-staleness=<seconds>`: the bound on how stale the key's state may be.
-    pub verified: String,
+    pub verified: &'a str,
     /// A restricted key's permissions (`charges=read,refunds=write`), for finer rules at the origin.
     pub permissions: Option<String>,
 }
 
-impl Identity {
+impl<'a> Identity<'a> {
     /// The identity of a request authenticated with `record`, confirmed as `verified` says.
-    pub fn new(record: &KeyRecord, request_id: String, verified: String) -> Self {
+    pub fn new(record: &'a KeyRecord, request_id: &'a str, verified: &'a str) -> Self {
         Identity {
-            account: record.account.clone(),
-            key_id: record.id.clone(),
+            account: &record.account,
+            key_id: &record.id,
             key_type: record.key_type.as_str(),
             mode: record.mode.as_str(),
             request_id,
@@ -70,12 +70,12 @@ impl Identity {
     /// The headers to add to the upstream request.
     pub fn headers(&self) -> Vec<(&'static str, &str)> {
         let mut h: Vec<(&'static str, &str)> = vec![
-            (names::ACCOUNT, self.account.as_str()),
-            (names::KEY_ID, &self.key_id),
+            (names::ACCOUNT, self.account),
+            (names::KEY_ID, self.key_id),
             (names::KEY_TYPE, self.key_type),
             (names::MODE, self.mode),
-            (names::REQUEST_ID, &self.request_id),
-            (names::VERIFIED, &self.verified),
+            (names::REQUEST_ID, self.request_id),
+            (names::VERIFIED, self.verified),
         ];
         if let Some(p) = &self.permissions {
             h.push((names::PERMISSIONS, p));
@@ -104,15 +104,15 @@ pub struct Target<'a> {
     pub path: &'a str,
 }
 
-impl Identity {
+impl Identity<'_> {
     /// `Keygate-Signature` for this identity on `target` at `t`, one `v1=` per secret.
     pub fn signature(&self, secrets: &[keygate_verify::Secret], t: i64, target: Target) -> String {
         let signed = keygate_verify::Signed {
             method: target.method,
             host: target.host,
             path: target.path,
-            account: &self.account,
-            key_id: &self.key_id,
+            account: self.account,
+            key_id: self.key_id,
             mode: self.mode,
             key_type: self.key_type,
             permissions: self.permissions.as_deref().unwrap_or(""),

@@ -59,7 +59,7 @@ fn identity_headers() {
             .map(|(k, v)| (k.to_owned(), v))
             .collect(),
     );
-    let id = Identity::new(&r, "req_1".into(), "kv;max-staleness=60".into());
+    let id = Identity::new(&r, "req_1", "kv;max-staleness=60");
     let h = id.headers();
     assert_eq!(
         h,

@@ -15,12 +15,12 @@ fn identity_signatures_match_the_shared_vectors() {
         let s = |k: &str| i[k].as_str().unwrap();
         let perms = s("permissions");
         let id = Identity {
-            account: s("account").into(),
-            key_id: s("key_id").into(),
+            account: s("account"),
+            key_id: s("key_id"),
             key_type: statics(s("key_type")),
             mode: statics(s("mode")),
-            request_id: "req_irrelevant".into(),
-            verified: "do".into(),
+            request_id: "req_irrelevant",
+            verified: "do",
             permissions: (!perms.is_empty()).then(|| perms.to_owned()),
         };
         let target = Target { method: s("method"), host: s("host"), path: s("path") };
