@@ -194,9 +194,12 @@ const perfUsable = () => {
 async function profiled({ w, url, headers }, name) {
   const pids = processes(w.child.pid, "workerd").map((p) => p.pid);
   const file = path.join(work, `perf-${name}.data`);
-  const recording = execFileAsync("perf", ["record", "-q", "-F", "999", "-p", pids.join(","), "-o", file, "--", "sleep", String(Math.max(1, DURATION - 1))]);
+  // Settled at once either way, so that a failure is reported after the run, not left unhandled.
+  const recording = execFileAsync("perf", ["record", "-q", "-F", "999", "-p", pids.join(","), "-o", file, "--", "sleep", String(Math.max(1, DURATION - 1))])
+    .then(() => null, (e) => e);
   const run = await measured({ w, url, headers });
-  await recording;
+  const failed = await recording;
+  if (failed) throw failed;
   return { ...run, shares: perfBreakdown(file) };
 }
 if (want("load")) {
@@ -266,9 +269,14 @@ for (let r = 1; r <= ROUNDS; r++) {
 }
 perfSkipped = perfUsable();
 if (!perfSkipped) {
-  for (const [name, t] of Object.entries(targets)) {
-    log(`load: profiled run (${name}) …`);
-    perfRuns[name] = await profiled(t, name);
+  try {
+    for (const [name, t] of Object.entries(targets)) {
+      log(`load: profiled run (${name}) …`);
+      perfRuns[name] = await profiled(t, name);
+    }
+  } catch (e) {
+    // perf could record its own child but not attach to workerd, or could not read its record.
+    perfSkipped = `perf failed on a running workerd: ${(e.stderr || String(e.message ?? e)).trim().split("\n")[0]}`;
   }
 }
 for (const name of Object.keys(results)) {
