@@ -77,5 +77,5 @@ pub async fn forward(
         answer.set("Sunset", &http_date(d.sunset))?;
     }
     // Redirects are not followed: the client gets the origin's 3xx as it is.
-    upstream::send(&req, to.as_str(), &request, &answer).await
+    upstream::send(&req, &method, to.as_str(), &request, &answer).await
 }

@@ -119,15 +119,15 @@ impl Edits {
     }
 }
 
-/// Send `req` to `url` with its headers edited by `request`, and return the origin's answer with
-/// its headers edited by `answer`: one call into JavaScript.
+/// Send `req` (whose method is `method`) to `url` with its headers edited by `request`, and return
+/// the origin's answer with its headers edited by `answer`: one call into JavaScript.
 pub async fn send(
     req: &worker::Request,
+    method: &worker::Method,
     url: &str,
     request: &Edits,
     answer: &Edits,
 ) -> Result<web_sys::Response, Error> {
-    let method = req.method();
     // The body stream is handed on as it is: never buffered.
     let with_body = !matches!(method, worker::Method::Get | worker::Method::Head);
     let answered = JsFuture::from(forward(
