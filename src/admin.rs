@@ -7,19 +7,29 @@
 //!
 //! Both validate here, then ask the (mode, account) Durable Object, which is the authority.
 
+use futures_util::StreamExt;
 use keygate_core::Error;
+use keygate_core::access;
 use keygate_core::admin::{self, CreateKey, KeyObject, KeySettings, List, Page};
-use keygate_core::authority::{Actor, Event};
+use keygate_core::authority::{Actor, Event, Principal};
 use keygate_core::clock::Clock;
-use keygate_core::key::{KeyType, Mode};
-use worker::{Env, Method, Request, Response, Url};
+use keygate_core::key::Mode;
+use keygate_core::throttle::Throttle;
+use worker::{Context, Env, Method, Request, Response, Url};
 
 use crate::keystore::{self, Command};
 use crate::platform::WorkerClock;
 use crate::{config, edge, respond};
 
 /// Serve one management request.
-pub async fn handle(mut req: Request, url: &Url, env: &Env, request_id: &str) -> Result<Response, Error> {
+pub async fn handle(
+    mut req: Request,
+    url: &Url,
+    env: &Env,
+    ctx: &Context,
+    request_id: &str,
+    throttle: Throttle<'_>,
+) -> Result<Response, Error> {
     let rest = url.path().strip_prefix(admin::PREFIX).map(str::to_owned);
     let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) else {
         return Err(Error::NotFound { what: "route".into() });
@@ -27,9 +37,9 @@ pub async fn handle(mut req: Request, url: &Url, env: &Env, request_id: &str) ->
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method();
     if segments.first() == Some(&"keys") {
-        return self_service(&mut req, url, env, request_id, &segments[1..], method).await;
+        return self_service(&mut req, url, env, ctx, request_id, throttle, &segments[1..], method).await;
     }
-    authorize_operator(&req, env)?;
+    authorize_operator(&req, env, throttle.blocked_for)?;
     let (status, json) = match segments.as_slice() {
         ["accounts", account, rest @ ..] => {
             let account = admin::parse_account(account)?;
@@ -48,13 +58,13 @@ async fn operator(
     rest: &[&str],
     method: Method,
 ) -> Result<(u16, serde_json::Value), Error> {
-    let admin = Actor::admin();
     let acct = account.to_owned();
     match (rest, method) {
         (["keys"], Method::Post) => {
+            config::max_keys(env)?;
             let body = read_body(req).await?;
             let params = CreateKey::from_json(&body, WorkerClock.now())?;
-            let command = Command::Create { account: acct, params: params.clone(), actor: admin };
+            let command = Command::Create { account: acct, params: params.clone(), actor: Actor::admin() };
             let created: KeyObject = keystore::call(env, params.mode, account, &command).await?;
             Ok((201, value(&created)?))
         }
@@ -65,8 +75,8 @@ async fn operator(
             };
             let mut data = Vec::new();
             for mode in modes {
-                let list: List<KeyObject> =
-                    keystore::call(env, mode, account, &Command::List { account: acct.clone() }).await?;
+                let command = Command::List { account: acct.clone(), by: Principal::Operator };
+                let list: List<KeyObject> = keystore::call(env, mode, account, &command).await?;
                 data.extend(list.data);
             }
             data.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
@@ -75,7 +85,7 @@ async fn operator(
         (["keys"], _) => Err(Error::MethodNotAllowed { allowed: "GET, POST" }),
         (["keys", id, action @ ..], method) => {
             let key_id = admin::parse_key_id(id)?;
-            let command = key_command(req, acct, key_id, action, method, admin).await?;
+            let command = key_command(req, env, acct, key_id, action, method, Principal::Operator).await?;
             let status = status_for(&command);
             let key: KeyObject = call_either_mode(env, account, &command).await?;
             Ok((status, value(&key)?))
@@ -104,28 +114,30 @@ async fn operator(
     }
 }
 
-/// The command for `/keys/{id}[/roll|/expire]` with `method`.
+/// The command for `/keys/{id}[/roll|/expire]` with `method`, asked by `by`.
 async fn key_command(
     req: &mut Request,
+    env: &Env,
     account: String,
     key_id: String,
     action: &[&str],
     method: Method,
-    actor: Actor,
+    by: Principal,
 ) -> Result<Command, Error> {
     Ok(match (action, method) {
-        ([], Method::Get) => Command::Get { account, key_id },
-        ([], Method::Delete) => Command::Revoke { account, key_id, actor },
+        ([], Method::Get) => Command::Get { account, key_id, by },
+        ([], Method::Delete) => Command::Revoke { account, key_id, by },
         ([], Method::Patch) => {
             let settings = KeySettings::from_json(&read_body(req).await?)?;
-            Command::Update { account, key_id, settings, actor }
+            Command::Update { account, key_id, settings, by }
         }
         ([], _) => return Err(Error::MethodNotAllowed { allowed: "GET, PATCH, DELETE" }),
         (["roll"], Method::Post) => {
+            config::max_keys(env)?;
             let grace = admin::parse_roll(&read_body(req).await?)?;
-            Command::Roll { account, key_id, grace, actor }
+            Command::Roll { account, key_id, grace, by }
         }
-        (["expire"], Method::Post) => Command::Expire { account, key_id, actor },
+        (["expire"], Method::Post) => Command::Expire { account, key_id, by },
         (["roll" | "expire"], _) => return Err(Error::MethodNotAllowed { allowed: "POST" }),
         _ => return Err(Error::NotFound { what: "route".into() }),
     })
@@ -133,36 +145,50 @@ async fn key_command(
 
 /// A roll creates a key (201); every other key command answers 200.
 fn status_for(command: &Command) -> u16 {
-    if matches!(command, Command::Roll { .. }) { 201 } else { 200 }
+    if command.creates() { 201 } else { 200 }
 }
 
-/// `/keys…` with the account's own secret key.
+/// `/keys…` with one of the account's own secret keys. The calling key's own rules run first,
+/// exactly as on any other route (`secret_key_in_browser`, `allowed_ips`, `allowed_endpoints`
+/// against the management method and path, in that order), then only a secret key may manage.
+/// What it may act on, and that a change only narrows, the authority decides in the same step
+/// as the change (`keygate_core::delegation`).
+#[allow(clippy::too_many_arguments)]
 async fn self_service(
     req: &mut Request,
     url: &Url,
     env: &Env,
+    ctx: &Context,
     request_id: &str,
+    throttle: Throttle<'_>,
     rest: &[&str],
     method: Method,
 ) -> Result<Response, Error> {
-    let authn = edge::authenticate(req, url, env, config::staleness(env)?).await?;
-    if authn.record.key_type != KeyType::Secret {
-        return Err(Error::SecretKeyRequired);
-    }
+    let authn = edge::authenticate(req, url, env, config::staleness(env)?, throttle).await?;
     // Management acts on the authority's state, never on a possibly stale replica.
     let authn = edge::confirm_with_authority(env, authn).await?;
+    let seen = edge::FactHeaders::of(req);
+    let facts = seen.facts(method.as_ref(), url.path());
+    match access::authorize_management(&authn.record, &facts) {
+        Ok(()) => {}
+        Err(e @ Error::SecretKeyInBrowser) => {
+            edge::report_exposure(ctx, env, &authn.record, "secret_key_in_browser")?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    }
     let (account, mode) = (authn.record.account.clone(), authn.record.mode);
-    let actor = Actor(authn.record.id.clone());
+    let by = Principal::Key { key_id: authn.record.id.clone(), digest: authn.digest.clone() };
     let (status, json) = match (rest, method) {
         ([], Method::Get) => {
-            let list: List<KeyObject> =
-                keystore::call(env, mode, &account, &Command::List { account: account.clone() }).await?;
+            let command = Command::List { account: account.clone(), by };
+            let list: List<KeyObject> = keystore::call(env, mode, &account, &command).await?;
             (200, value(&list)?)
         }
         ([], _) => return Err(Error::MethodNotAllowed { allowed: "GET" }),
         ([id, action @ ..], method) => {
             let key_id = admin::parse_key_id(id)?;
-            let command = key_command(req, account.clone(), key_id, action, method, actor).await?;
+            let command = key_command(req, env, account.clone(), key_id, action, method, by).await?;
             let status = status_for(&command);
             let key: KeyObject = keystore::call(env, mode, &account, &command).await?;
             (status, value(&key)?)
@@ -174,26 +200,35 @@ async fn self_service(
 /// A key id does not name its mode: ask the test object, then the live one.
 async fn call_either_mode(env: &Env, account: &str, command: &Command) -> Result<KeyObject, Error> {
     match keystore::call(env, Mode::Test, account, command).await {
-        Err(e) if e.code() == "resource_missing" => keystore::call(env, Mode::Live, account, command).await,
+        Err(Error::Relayed { status: 404, .. }) => keystore::call(env, Mode::Live, account, command).await,
         other => other,
     }
 }
 
-/// Constant-time check of `Authorization: Bearer <ADMIN_TOKEN>`.
-fn authorize_operator(req: &Request, env: &Env) -> Result<(), Error> {
+/// Constant-time check of `Authorization: Bearer <ADMIN_TOKEN>`. No header, an empty one, or
+/// `Bearer` with nothing after it is `admin_token_missing`; any other value that is not exactly
+/// `Bearer <ADMIN_TOKEN>` is `admin_token_invalid`, or `429` while the address is throttled (the
+/// right token still passes: checking it reads nothing).
+fn authorize_operator(req: &Request, env: &Env, blocked_for: Option<u32>) -> Result<(), Error> {
     let expected = config::admin_token(env)?;
-    let header = req.headers().get("authorization").ok().flatten();
-    let Some(value) = header.filter(|v| !v.trim().is_empty()) else {
+    let header = req.headers().get("authorization").ok().flatten().unwrap_or_default();
+    let value = header.trim();
+    if value.is_empty() || value == "Bearer" {
         return Err(Error::AdminUnauthorized { missing: true });
-    };
-    let token = value.strip_prefix("Bearer ").unwrap_or("");
+    }
+    let token = header.strip_prefix("Bearer ").unwrap_or("");
     if token.is_empty() || !expected.verify(token) {
-        return Err(Error::AdminUnauthorized { missing: false });
+        return Err(match blocked_for {
+            Some(retry_after) => Error::TooManyFailedAttempts { retry_after },
+            None => Error::AdminUnauthorized { missing: false },
+        });
     }
     Ok(())
 }
 
-/// Read a request body of at most [`admin::MAX_BODY`] bytes.
+/// Read a request body of at most [`admin::MAX_BODY`] bytes. A declared length over the limit
+/// is refused before reading; a body without one (chunked) is read chunk by chunk and refused
+/// as soon as it passes the limit, never buffered whole.
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, Error> {
     let too_large = Error::BodyTooLarge { limit: admin::MAX_BODY };
     if let Ok(Some(len)) = req.headers().get("content-length")
@@ -201,12 +236,18 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Error> {
     {
         return Err(too_large);
     }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| Error::invalid_param("body_invalid", "body", "The request body could not be read."))?;
-    if body.len() > admin::MAX_BODY {
-        return Err(too_large);
+    let unreadable = || Error::invalid_param("body_invalid", "body", "The request body could not be read.");
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stream = req.stream().map_err(|_| unreadable())?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if body.len() + chunk.len() > admin::MAX_BODY {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
     }
     Ok(body)
 }

@@ -74,8 +74,8 @@ pub fn edge_cache_ttl(env: &Env) -> Result<u64, Error> {
     seconds_var(env, "EDGE_CACHE_TTL", DEFAULT_EDGE_CACHE_TTL, 0..=60)
 }
 
-/// A whole number of seconds in `range`, or `default` when unset; anything else is a
-/// misconfiguration.
+/// A whole number (of seconds, or of anything) in `range`, or `default` when unset; anything
+/// else is a misconfiguration.
 fn seconds_var(
     env: &Env,
     name: &'static str,
@@ -91,6 +91,14 @@ fn seconds_var(
             .filter(|n| range.contains(n))
             .ok_or(Error::Misconfigured { what: name }),
     }
+}
+
+/// `MAX_KEYS_PER_ACCOUNT`: keys one (mode, account) may hold, ended keys included until they
+/// are removed 30 days after they end (1 to 100000, default 500). Invalid: misconfigured.
+#[cfg(feature = "authority")]
+pub fn max_keys(env: &Env) -> Result<usize, Error> {
+    let default = keygate_core::authority::DEFAULT_MAX_KEYS as u64;
+    seconds_var(env, "MAX_KEYS_PER_ACCOUNT", default, 1..=100_000).map(|n| n as usize)
 }
 
 /// Default of `EDGE_CACHE_TTL`, seconds.

@@ -8,6 +8,7 @@ use keygate_core::clock::Clock;
 use keygate_core::gate::{self, Authenticated, Presented, StalenessBudget};
 use keygate_core::identity::Identity;
 use keygate_core::record::KeyRecord;
+use keygate_core::throttle::Throttle;
 use worker::{Context, Env, Headers, Request, Response, Url};
 
 use crate::keystore::{self, Command};
@@ -21,6 +22,7 @@ pub async fn authenticate(
     url: &Url,
     env: &Env,
     budget: StalenessBudget,
+    throttle: Throttle<'_>,
 ) -> Result<Authenticated, Error> {
     // Secrets first: without a pepper nothing can be decided, so refuse.
     let pepper = config::pepper(env)?;
@@ -31,7 +33,7 @@ pub async fn authenticate(
     let store = KvRecords { env, cache_ttl: budget.kv_cache_ttl };
     let records = parsed_records();
     records.set_fresh_for(budget.fresh_for as i64);
-    gate::authenticate(presented, &pins, &store, &pepper, &records, WorkerClock.now()).await
+    gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, WorkerClock.now()).await
 }
 
 /// Decide again on the Durable Object's own record, which wins over KV: immediate revocation,
@@ -42,7 +44,7 @@ pub async fn confirm_with_authority(env: &Env, authn: Authenticated) -> Result<A
         Command::Verify { account: r.account.clone(), key_id: r.id.clone(), digest: authn.digest.clone() };
     match keystore::call::<KeyRecord>(env, r.mode, &r.account, &command).await {
         Ok(record) => authn.confirm(record, WorkerClock.now()),
-        Err(e) if e.code() == "resource_missing" => {
+        Err(Error::Relayed { status: 404, .. }) => {
             Err(Error::ApiKeyInvalid { redacted: authn.key.redacted() })
         }
         Err(e) => Err(e),
@@ -50,12 +52,14 @@ pub async fn confirm_with_authority(env: &Env, authn: Authenticated) -> Result<A
 }
 
 /// Authenticate `req` and, if it may pass, forward it to its mode's origin.
+#[allow(clippy::too_many_arguments)]
 pub async fn handle(
     req: Request,
     url: &Url,
     env: &Env,
     ctx: &Context,
     request_id: &str,
+    throttle: Throttle<'_>,
     log: &mut crate::log::RequestLog,
 ) -> Result<web_sys::Response, Error> {
     let policy = config::edge_policy(env)?;
@@ -64,7 +68,7 @@ pub async fn handle(
         return Ok(preflight.into());
     }
     let budget = config::staleness(env)?;
-    let authn = authenticate(&req, url, env, budget).await?;
+    let authn = authenticate(&req, url, env, budget, throttle).await?;
     log.key(&authn.record);
     // Strict keys are confirmed with the authority on every request; others trust KV (and this
     // isolate's recent read of it), whose staleness is bounded by `KV_CACHE_TTL`, and the origin
@@ -76,20 +80,8 @@ pub async fn handle(
     };
 
     // Phase 4b: what this key may do with this request.
-    let (origin_h, referer, fetch_mode, client_ip) = (
-        header(&req, "origin"),
-        header(&req, "referer"),
-        header(&req, "sec-fetch-mode"),
-        header(&req, "cf-connecting-ip"),
-    );
-    let facts = RequestFacts {
-        method: &method,
-        path: url.path(),
-        origin: origin_h.as_deref(),
-        referer: referer.as_deref(),
-        sec_fetch_mode: fetch_mode.as_deref(),
-        client_ip: client_ip.as_deref(),
-    };
+    let seen = FactHeaders::of(&req);
+    let facts = seen.facts(&method, url.path());
     let grant = match access::authorize(&authn.record, &facts, &policy) {
         Ok(g) => g,
         Err(e @ Error::SecretKeyInBrowser) => {
@@ -110,6 +102,38 @@ pub async fn handle(
     Ok(response)
 }
 
+/// The request headers that access rules look at.
+pub struct FactHeaders {
+    origin: Option<String>,
+    referer: Option<String>,
+    fetch_mode: Option<String>,
+    client_ip: Option<String>,
+}
+
+impl FactHeaders {
+    /// Read them from `req`.
+    pub fn of(req: &Request) -> Self {
+        FactHeaders {
+            origin: header(req, "origin"),
+            referer: header(req, "referer"),
+            fetch_mode: header(req, "sec-fetch-mode"),
+            client_ip: header(req, "cf-connecting-ip"),
+        }
+    }
+
+    /// The facts of a request with `method` to `path`.
+    pub fn facts<'a>(&'a self, method: &'a str, path: &'a str) -> RequestFacts<'a> {
+        RequestFacts {
+            method,
+            path,
+            origin: self.origin.as_deref(),
+            referer: self.referer.as_deref(),
+            sec_fetch_mode: self.fetch_mode.as_deref(),
+            client_ip: self.client_ip.as_deref(),
+        }
+    }
+}
+
 /// Record, without delaying the refusal, that a real key was seen exposed; with
 /// `ON_EXPOSURE = "expire"` the key is also ended at once.
 pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &str) -> Result<(), Error> {
@@ -128,10 +152,12 @@ pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &st
 }
 
 /// After a plain-HTTP refusal: if the request carried a real key, record it as exposed
-/// (`plain_http`). Everything, the KV read included, happens in `waitUntil`.
-pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context) {
+/// (`plain_http`). Everything, the KV read included, happens in `waitUntil`, under the same
+/// throttling as every other lookup: a throttled address gets no lookup unless its key was
+/// seen valid here, and a key that is not found counts as a failure of its address.
+pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, ip: &str) {
     let Some(authorization) = header(req, "authorization") else { return };
-    let (env, url) = (env.clone(), url.clone());
+    let (env, url, ip) = (env.clone(), url.clone(), ip.to_owned());
     ctx.wait_until(async move {
         let Ok(pepper) = config::pepper(&env) else { return };
         let Ok(budget) = config::staleness(&env) else { return };
@@ -143,15 +169,24 @@ pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context) {
         // Only a key that still works matters: a revoked or expired one exposes nothing.
         let records = parsed_records();
         records.set_fresh_for(budget.fresh_for as i64);
-        let found = gate::authenticate(presented, &pins, &store, &pepper, &records, WorkerClock.now()).await;
-        if let Ok(Authenticated { record: r, .. }) = found {
-            let command = Command::Exposed {
-                account: r.account.clone(),
-                key_id: r.id.clone(),
-                reason: "plain_http".into(),
-                expire,
-            };
-            let _ = keystore::call::<serde_json::Value>(&env, r.mode, &r.account, &command).await;
+        let throttle = crate::throttle::for_request(&ip);
+        let found =
+            gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, WorkerClock.now())
+                .await;
+        match found {
+            Ok(Authenticated { record: r, .. }) => {
+                let command = Command::Exposed {
+                    account: r.account.clone(),
+                    key_id: r.id.clone(),
+                    reason: "plain_http".into(),
+                    expire,
+                };
+                let _ = keystore::call::<serde_json::Value>(&env, r.mode, &r.account, &command).await;
+            }
+            Err(e) if e.counts_as_failed_auth() => {
+                let _ = crate::throttle::on_failure(&env, &ip, e).await;
+            }
+            Err(_) => {}
         }
     });
 }

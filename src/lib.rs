@@ -24,7 +24,7 @@ mod usage;
 #[cfg(feature = "authority")]
 pub use keystore::KeyStore;
 
-use keygate_core::Error;
+use keygate_core::{Error, request_shape};
 use worker::{Context, Env, Request, Response, event};
 
 /// Every request: HTTPS check, then the admin API or the edge path. Errors become JSON here and
@@ -61,23 +61,28 @@ async fn route(
     log.level = Some(config::log_requests(env)?);
     let url = req.url().map_err(|_| Error::Internal { what: "reading the request URL" })?;
     // HTTPS only, decided from the URL the platform saw. A client's X-Forwarded-Proto never counts.
+    let ip = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
     if url.scheme() != "https" {
         // A real key that crossed the network in clear text is exposed: find out in the
         // background, so the refusal is never slowed.
-        edge::report_plain_http(&req, &url, env, ctx);
+        edge::report_plain_http(&req, &url, env, ctx, &ip);
         return Err(Error::HttpsRequired);
     }
     if url.path().len() + url.query().map_or(0, str::len) > keygate_core::error::MAX_URI_LEN {
         return Err(Error::UriTooLong);
     }
-    // Throttled addresses are refused before any key handling or store read.
-    let ip = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
-    throttle::check(&ip)?;
+    // The request's shape, before any key: a method every origin reads alike, no method
+    // override, and a path no origin can read as another resource than the one decided on.
+    request_shape::check_method(&req.inner().method())?;
+    request_shape::check_path(url.path())?;
+    request_shape::check_override(|name| req.headers().has(name).unwrap_or(false), url.query())?;
+    // A throttled address keeps only what it proves without a store read.
+    let throttle = throttle::for_request(&ip);
     let path = url.path();
     let outcome = if path == "/_keygate" || path.starts_with("/_keygate/") {
-        management(req, &url, env, request_id).await.map(Into::into)
+        management(req, &url, env, ctx, request_id, throttle).await.map(Into::into)
     } else {
-        edge::handle(req, &url, env, ctx, request_id, log).await
+        edge::handle(req, &url, env, ctx, request_id, throttle, log).await
     };
     match outcome {
         Err(e) if e.counts_as_failed_auth() => Err(throttle::on_failure(env, &ip, e).await),
@@ -87,14 +92,28 @@ async fn route(
 
 /// The management API, served here.
 #[cfg(feature = "authority")]
-async fn management(req: Request, url: &worker::Url, env: &Env, request_id: &str) -> Result<Response, Error> {
-    admin::handle(req, url, env, request_id).await
+async fn management(
+    req: Request,
+    url: &worker::Url,
+    env: &Env,
+    ctx: &Context,
+    request_id: &str,
+    throttle: keygate_core::throttle::Throttle<'_>,
+) -> Result<Response, Error> {
+    admin::handle(req, url, env, ctx, request_id, throttle).await
 }
 
 /// The management API, served by the full worker: the request is handed over unchanged through
 /// the `AUTHORITY` service binding, which authenticates and throttles it itself.
 #[cfg(not(feature = "authority"))]
-async fn management(req: Request, _: &worker::Url, env: &Env, _: &str) -> Result<Response, Error> {
+async fn management(
+    req: Request,
+    _: &worker::Url,
+    env: &Env,
+    _: &Context,
+    _: &str,
+    _: keygate_core::throttle::Throttle<'_>,
+) -> Result<Response, Error> {
     let authority = env
         .service(config::AUTHORITY_BINDING)
         .map_err(|_| Error::Misconfigured { what: config::AUTHORITY_BINDING })?;

@@ -9,6 +9,7 @@ use keygate_core::digest::Pepper;
 use keygate_core::gate::ParsedRecords;
 use keygate_core::key::random_id;
 use keygate_core::rng::SystemRng;
+use keygate_core::throttle::KnownGood;
 
 /// `Date.now()` in seconds. (`std::time` panics on wasm32-unknown-unknown.)
 #[derive(Debug, Default, Clone, Copy)]
@@ -69,4 +70,16 @@ thread_local! {
 /// The isolate's memo of parsed records (KV is still read on every request).
 pub fn parsed_records() -> Rc<ParsedRecords> {
     RECORDS.with(Rc::clone)
+}
+
+/// Digests seen authenticating successfully, per isolate, at most this many.
+const KNOWN_GOOD: usize = 10_000;
+
+thread_local! {
+    static KNOWN: &'static KnownGood = Box::leak(Box::new(KnownGood::new(KNOWN_GOOD)));
+}
+
+/// The isolate's known-good digests (see `keygate_core::throttle`).
+pub fn known_good() -> &'static KnownGood {
+    KNOWN.with(|k| *k)
 }

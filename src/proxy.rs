@@ -59,6 +59,9 @@ pub async fn forward(
     for (name, value) in identity.headers() {
         request.set(name, value)?;
     }
+    // Without the credential, a shared cache between keygate and the origin could store one
+    // account's answer and serve it to another: tell every cache on the way not to.
+    request.set("Cache-Control", "no-store")?;
     request.set(keygate_verify::HEADER, &signature)?;
 
     // The origin's answer: its headers, with the request id added.

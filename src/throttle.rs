@@ -1,13 +1,15 @@
 //! Failed-authentication throttling per client address (`CF-Connecting-IP`), with the Workers
 //! Rate Limiting binding `AUTH_FAILURES`. Only failures are counted. An address over the limit
-//! is refused in this isolate, before any KV read, until the period ends; other isolates refuse
-//! it at its next failure.
+//! is throttled in this isolate until the period ends (other isolates throttle it at its next
+//! failure): it keeps what it proves without a store read, a key seen valid here or the right
+//! operator token, and gets 429 for everything else (`keygate_core::throttle`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use keygate_core::Error;
 use keygate_core::clock::Clock;
+use keygate_core::throttle::Throttle;
 use worker::{Env, RateLimiter};
 
 use crate::platform::WorkerClock;
@@ -23,14 +25,15 @@ thread_local! {
     static BLOCKED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
 }
 
-/// Refuse an address that is throttled in this isolate.
-pub fn check(ip: &str) -> Result<(), Error> {
-    let now = WorkerClock.now();
+/// `Some(seconds left)` if `ip` is throttled in this isolate.
+pub fn blocked_for(ip: &str, now: i64) -> Option<u32> {
     let until = BLOCKED.with(|b| b.borrow().get(ip).copied());
-    match until {
-        Some(t) if t > now => Err(Error::TooManyFailedAttempts { retry_after: (t - now) as u32 }),
-        _ => Ok(()),
-    }
+    until.filter(|t| *t > now).map(|t| (t - now) as u32)
+}
+
+/// What the gate needs for a request from `ip`.
+pub fn for_request(ip: &str) -> Throttle<'static> {
+    Throttle { known: crate::platform::known_good(), blocked_for: blocked_for(ip, WorkerClock.now()) }
 }
 
 /// Count a failed authentication. Returns the refusal to send: the original error, or

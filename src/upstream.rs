@@ -31,8 +31,10 @@ function edit(h, drop, dropPrefix, ops) {
   }
 }
 export async function forward(req, url, method, withBody, drop, ops, answerDropPrefix, answerOps) {
-  // Each side's headers are copied once, by the platform, and edited in place.
-  const upstream = new Request(url, { method, headers: req.headers, body: withBody ? req.body : null, redirect: "manual" });
+  // Each side's headers are copied once, by the platform, and edited in place. The credential
+  // is gone from the copy, so no cache may answer or keep it: one account's answer must never
+  // be served to another (cache: "no-store" bypasses the platform's cache).
+  const upstream = new Request(url, { method, headers: req.headers, body: withBody ? req.body : null, redirect: "manual", cache: "no-store" });
   edit(upstream.headers, drop, "", ops);
   let answer;
   try {

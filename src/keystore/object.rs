@@ -1,17 +1,16 @@
 //! The `KeyStore` Durable Object. All of its logic is `keygate_core::authority::Authority`; this
 //! file adapts the object's storage and KV to the core's traits.
 
-use keygate_core::authority::{Authority, RecordWriter, StateStore};
+use keygate_core::authority::{Authority, Limits, RecordWriter, StateStore};
 use keygate_core::clock::{Clock, UnixSeconds};
+use keygate_core::command::{self, Command};
 use keygate_core::digest::KeyDigest;
 use keygate_core::key::Mode;
 use keygate_core::rng::SystemRng;
 use keygate_core::store::StoreError;
 use keygate_core::{Error, ErrorBody};
-use serde::Serialize;
 use worker::{DurableObject, Env, ListOptions, Request, Response, State, durable_object};
 
-use super::Command;
 use crate::config;
 use crate::platform::WorkerClock;
 
@@ -28,10 +27,12 @@ impl DurableObject for KeyStore {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
-        let outcome = match req.text().await.ok().and_then(|b| serde_json::from_str::<Command>(&b).ok()) {
-            Some(command) if command.changes_state() => {
-                // A change, with its KV write, runs alone: no other event is delivered until it
-                // is done, so no change can overwrite another's state or reorder KV writes.
+        let command = req.text().await.ok().and_then(|b| serde_json::from_str::<Command>(&b).ok());
+        let answer = match command {
+            Some(command) if command.serialised() => {
+                // A command that writes runs alone, its KV write and alarm included: no other
+                // event is delivered until it is done, so no change can overwrite another's state
+                // or reorder KV writes (the core decides which commands these are).
                 let (storage, env) = (self.state.storage(), self.env.clone());
                 self.state
                     .block_concurrency_while(async move { Ok(execute(storage, env, command).await) })
@@ -41,7 +42,7 @@ impl DurableObject for KeyStore {
             Some(command) => execute(self.state.storage(), self.env.clone(), command).await,
             None => Err(Error::Internal { what: "undecodable command" }),
         };
-        Ok(match outcome {
+        Ok(match answer {
             Ok(json) => Response::builder().with_status(200).fixed(json.into_bytes()),
             Err(e) => {
                 let body = serde_json::to_vec(&ErrorBody::new(&e, "")).unwrap_or_default();
@@ -57,7 +58,8 @@ impl DurableObject for KeyStore {
             .block_concurrency_while(async move {
                 let now = WorkerClock.now();
                 let (state, kv) = (DoState(storage), KvWriter(&env));
-                let next = Authority { state: &state, kv: &kv }.sync(now).await;
+                let a = Authority { state: &state, kv: &kv, limits: limits(&env) };
+                let next = a.sync(now).await;
                 schedule(&state.0, next.unwrap_or(Some(now + keygate_core::authority::KV_RETRY_SECONDS)))
                     .await;
                 Ok(())
@@ -67,50 +69,25 @@ impl DurableObject for KeyStore {
     }
 }
 
-/// Run one command against the object's storage.
+/// What the object may store: `MAX_KEYS_PER_ACCOUNT` (a misconfigured value keeps the default;
+/// `config::max_keys` refuses it on the management path before it gets here).
+fn limits(env: &Env) -> Limits {
+    Limits {
+        max_keys: config::max_keys(env).unwrap_or(keygate_core::authority::DEFAULT_MAX_KEYS),
+        ..Limits::default()
+    }
+}
+
+/// Run one command against the object's storage, and set the alarm as the core says.
 async fn execute(storage: worker::Storage, env: Env, command: Command) -> Result<String, Error> {
     let now = WorkerClock.now();
-    let changes = command.changes_state();
     let (state, kv) = (DoState(storage), KvWriter(&env));
-    let a = Authority { state: &state, kv: &kv };
-    let json = match command {
-        Command::Create { account, params, actor } => {
-            let pepper = config::pepper(&env)?;
-            to_json(&a.create(&account, &params, &pepper, &mut SystemRng, now, &actor).await?)
-        }
-        Command::List { account } => to_json(&keygate_core::admin::List::new(a.list(&account, now).await?)),
-        Command::Get { account, key_id } => to_json(&a.get(&account, &key_id, now).await?),
-        Command::Roll { account, key_id, grace, actor } => {
-            let pepper = config::pepper(&env)?;
-            to_json(&a.roll(&account, &key_id, grace, &pepper, &mut SystemRng, now, &actor).await?)
-        }
-        Command::Expire { account, key_id, actor } => {
-            to_json(&a.expire(&account, &key_id, now, &actor).await?)
-        }
-        Command::Revoke { account, key_id, actor } => {
-            to_json(&a.revoke(&account, &key_id, now, &actor).await?)
-        }
-        Command::Events { account, page } => to_json(&a.events(&account, &page).await?),
-        Command::Verify { account, key_id, digest } => to_json(&a.verify(&account, &key_id, &digest).await?),
-        Command::Update { account, key_id, settings, actor } => {
-            to_json(&a.update(&account, &key_id, &settings, now, &actor).await?)
-        }
-        Command::Exposed { account, key_id, reason, expire } => {
-            a.exposed(&account, &key_id, &reason, expire, now).await?;
-            Ok("{}".into())
-        }
-        Command::Usage { account, key_id, at, count } => {
-            a.record_usage(&account, &key_id, at, count).await?;
-            Ok("{}".into())
-        }
-    }?;
-    if changes {
-        // A pending KV write or expiry needs the alarm; if this fails, the next change sets it.
-        if let Ok(next) = a.next_alarm(now).await {
-            schedule(&state.0, next).await;
-        }
+    let a = Authority { state: &state, kv: &kv, limits: limits(&env) };
+    let outcome = command::run(&a, command, || config::pepper(&env), &mut SystemRng, now).await;
+    if let Some(at) = outcome.alarm {
+        schedule(&state.0, at).await;
     }
-    Ok(json)
+    outcome.answer
 }
 
 async fn schedule(storage: &worker::Storage, at: Option<UnixSeconds>) {
@@ -122,10 +99,6 @@ async fn schedule(storage: &worker::Storage, at: Option<UnixSeconds>) {
         }
         None => storage.delete_alarm().await,
     };
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|_| Error::Internal { what: "encoding a response" })
 }
 
 /// The DO's storage as the core's [`StateStore`].
@@ -142,6 +115,10 @@ impl StateStore for DoState {
 
     async fn put(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.0.put(key, value).await.map_err(failed)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.0.delete(key).await.map(|_| ()).map_err(failed)
     }
 
     async fn list(
@@ -185,5 +162,11 @@ impl RecordWriter for KvWriter<'_> {
             .execute()
             .await
             .map_err(|e| StoreError::Failed(e.to_string()))
+    }
+
+    async fn delete(&self, mode: Mode, digest: &KeyDigest) -> Result<(), StoreError> {
+        let binding = config::kv_binding(mode);
+        let kv = self.0.kv(binding).map_err(|_| StoreError::Misconfigured(binding))?;
+        kv.delete(digest.as_str()).await.map_err(|e| StoreError::Failed(e.to_string()))
     }
 }

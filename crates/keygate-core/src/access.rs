@@ -108,6 +108,22 @@ impl EndpointPattern {
         i == parts.len()
     }
 
+    /// Whether every request this pattern matches is also matched by `other`.
+    pub fn within(&self, other: &EndpointPattern) -> bool {
+        if other.method.is_some() && self.method != other.method {
+            return false;
+        }
+        for (i, seg) in other.segments.iter().enumerate() {
+            match (seg, self.segments.get(i)) {
+                (Segment::Rest, _) => return true,
+                (Segment::One, Some(Segment::One | Segment::Literal(_))) => {}
+                (Segment::Literal(l), Some(Segment::Literal(m))) if l == m => {}
+                _ => return false,
+            }
+        }
+        self.segments.len() == other.segments.len()
+    }
+
     /// The method this pattern names (`None` for `*`).
     pub fn method(&self) -> Option<&str> {
         self.method.as_deref()
@@ -261,12 +277,21 @@ impl Default for ResourceMap {
 }
 
 impl ResourceMap {
-    /// The resource `path` belongs to, if any.
+    /// The resource `path` belongs to, if any: the first route that matches, else by default
+    /// `{prefix}{resource}` and `{prefix}{resource}/{id}` (a trailing `/` allowed). A deeper path
+    /// (`/v1/charges/ch_1/refunds`) acts on another resource than its first segment names, so it
+    /// belongs to none unless a route maps it: a restricted key is then refused.
     pub fn resource_for(&self, path: &str) -> Option<String> {
         if let Some((_, r)) = self.routes.iter().find(|(p, _)| p.matches_path(path)) {
             return Some(r.clone());
         }
-        let seg = path.strip_prefix(&self.prefix)?.split('/').next()?;
+        let rest = path.strip_prefix(&self.prefix)?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        let mut parts = rest.split('/');
+        let seg = parts.next()?;
+        if parts.next().is_some_and(str::is_empty) || parts.next().is_some() {
+            return None;
+        }
         valid_resource(seg).then(|| seg.to_owned())
     }
 
@@ -391,6 +416,21 @@ impl OriginRule {
         Some(OriginRule { scheme: scheme.to_owned(), host, port: u.port() })
     }
 
+    /// Whether every origin this rule allows is also allowed by `other`.
+    pub fn within(&self, other: &OriginRule) -> bool {
+        let under = |h: &str, s: &str| {
+            h.len() > s.len() + 1 && h.ends_with(s) && h.as_bytes()[h.len() - s.len() - 1] == b'.'
+        };
+        self.scheme == other.scheme
+            && self.port == other.port
+            && match (&self.host, &other.host) {
+                (HostRule::Exact(a), HostRule::Exact(b)) => a == b,
+                (HostRule::Exact(a), HostRule::Subdomains(s)) => under(a, s),
+                (HostRule::Subdomains(a), HostRule::Subdomains(s)) => a == s || under(a, s),
+                (HostRule::Subdomains(_), HostRule::Exact(_)) => false,
+            }
+    }
+
     /// Whether the origin `o` (as a parsed URL) is allowed.
     pub fn allows(&self, o: &url::Url) -> bool {
         let Some(h) = o.host_str() else { return false };
@@ -481,6 +521,44 @@ pub fn from_browser(f: &RequestFacts) -> bool {
 
 /// Decide whether `record`'s key may make this request. See the module docs for the order.
 pub fn authorize(record: &KeyRecord, f: &RequestFacts, policy: &EdgePolicy) -> Result<Grant, Error> {
+    let grant = key_restrictions(record, f)?;
+    match record.key_type {
+        KeyType::Secret => {}
+        KeyType::Publishable => {
+            if !policy.publishable_allowlist.allows(f.method, f.path) {
+                return Err(Error::PublishableKeyNotAllowed);
+            }
+        }
+        KeyType::Restricted => {
+            let needed = Level::required_for(f.method);
+            let Some(resource) = policy.resources.resource_for(f.path) else {
+                return Err(Error::InsufficientPermissions { required: None });
+            };
+            let have =
+                record.permissions.as_ref().and_then(|p| p.get(&resource)).copied().unwrap_or(Level::None);
+            if have < needed {
+                return Err(Error::InsufficientPermissions {
+                    required: Some(format!("{resource}:{}", needed.as_str())),
+                });
+            }
+        }
+    }
+    Ok(grant)
+}
+
+/// Decide whether `record`'s key may make this self-service management request: the key's own
+/// rules 1–4 exactly as on any other route, against the management method and path, then the
+/// type rule of management: only a secret key manages keys.
+pub fn authorize_management(record: &KeyRecord, f: &RequestFacts) -> Result<(), Error> {
+    key_restrictions(record, f)?;
+    if record.key_type != KeyType::Secret {
+        return Err(Error::SecretKeyRequired);
+    }
+    Ok(())
+}
+
+/// Rules 1–4: the key's own restrictions, whatever the route.
+fn key_restrictions(record: &KeyRecord, f: &RequestFacts) -> Result<Grant, Error> {
     let r = &record.restrictions;
     if record.key_type == KeyType::Secret && from_browser(f) {
         return Err(Error::SecretKeyInBrowser);
@@ -518,27 +596,6 @@ pub fn authorize(record: &KeyRecord, f: &RequestFacts, policy: &EdgePolicy) -> R
         let list = EndpointList(endpoints.iter().filter_map(|e| EndpointPattern::parse(e)).collect());
         if !list.allows(f.method, f.path) {
             return Err(Error::EndpointNotAllowed { method: f.method.to_owned(), path: clip(f.path) });
-        }
-    }
-    match record.key_type {
-        KeyType::Secret => {}
-        KeyType::Publishable => {
-            if !policy.publishable_allowlist.allows(f.method, f.path) {
-                return Err(Error::PublishableKeyNotAllowed);
-            }
-        }
-        KeyType::Restricted => {
-            let needed = Level::required_for(f.method);
-            let Some(resource) = policy.resources.resource_for(f.path) else {
-                return Err(Error::InsufficientPermissions { required: None });
-            };
-            let have =
-                record.permissions.as_ref().and_then(|p| p.get(&resource)).copied().unwrap_or(Level::None);
-            if have < needed {
-                return Err(Error::InsufficientPermissions {
-                    required: Some(format!("{resource}:{}", needed.as_str())),
-                });
-            }
         }
     }
     Ok(grant)

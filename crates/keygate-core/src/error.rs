@@ -156,6 +156,29 @@ pub enum Error {
         /// Human explanation.
         message: String,
     },
+    /// A path that an origin could read as a different resource (encoded `/`, `\\`, `.`, `%`,
+    /// matrix parameters, empty or dot segments): see [`crate::request_shape`].
+    PathNotCanonical {
+        /// Why, for the message.
+        reason: &'static str,
+    },
+    /// A method override (`X-HTTP-Method-Override` and kin, or `_method` in the query).
+    MethodOverride {
+        /// The header or query parameter that carried it.
+        param: String,
+    },
+    /// Self-service: a key with restrictions acted on a key less restricted than itself.
+    KeyOutOfScope,
+    /// Self-service: a change that would give a key more power than it has.
+    WideningNotAllowed {
+        /// The setting at fault.
+        param: String,
+    },
+    /// The (mode, account) already holds as many keys as it may.
+    KeyLimitReached {
+        /// The limit.
+        limit: usize,
+    },
     /// The request body is larger than the endpoint accepts.
     BodyTooLarge {
         /// The limit in bytes.
@@ -217,6 +240,8 @@ impl Error {
             | BasicPasswordNotEmpty
             | ApiKeyInQuery { .. }
             | InvalidParameter { .. }
+            | PathNotCanonical { .. }
+            | MethodOverride { .. }
             | BodyTooLarge { .. } => 400,
             AuthorizationTooLarge => 431,
             UriTooLong => 414,
@@ -227,8 +252,10 @@ impl Error {
             | OriginNotAllowed { .. }
             | EndpointNotAllowed { .. }
             | PublishableKeyNotAllowed
-            | InsufficientPermissions { .. } => 403,
-            KeyNotActive { .. } => 409,
+            | InsufficientPermissions { .. }
+            | KeyOutOfScope
+            | WideningNotAllowed { .. } => 403,
+            KeyNotActive { .. } | KeyLimitReached { .. } => 409,
             NotFound { .. } => 404,
             TooManyFailedAttempts { .. } => 429,
             MethodNotAllowed { .. } => 405,
@@ -255,7 +282,9 @@ impl Error {
             | OriginNotAllowed { .. }
             | EndpointNotAllowed { .. }
             | PublishableKeyNotAllowed
-            | InsufficientPermissions { .. } => ErrorType::Permission,
+            | InsufficientPermissions { .. }
+            | KeyOutOfScope
+            | WideningNotAllowed { .. } => ErrorType::Permission,
             Misconfigured { .. } | StoreUnavailable | RecordCorrupt | OriginUnavailable | Internal { .. } => {
                 ErrorType::Api
             }
@@ -273,6 +302,9 @@ impl Error {
             | BasicPasswordNotEmpty
             | ApiKeyInQuery { .. }
             | KeyNotActive { .. }
+            | KeyLimitReached { .. }
+            | PathNotCanonical { .. }
+            | MethodOverride { .. }
             | InvalidParameter { .. }
             | BodyTooLarge { .. }
             | NotFound { .. }
@@ -312,6 +344,11 @@ impl Error {
             AdminUnauthorized { missing: false } => "admin_token_invalid",
             InvalidParameter { code, .. } => code,
             BodyTooLarge { .. } => "body_too_large",
+            PathNotCanonical { .. } => "path_not_canonical",
+            MethodOverride { .. } => "method_override_not_allowed",
+            KeyOutOfScope => "key_out_of_scope",
+            WideningNotAllowed { .. } => "widening_not_allowed",
+            KeyLimitReached { .. } => "key_limit_reached",
             NotFound { .. } => "resource_missing",
             TooManyFailedAttempts { .. } => "too_many_failed_attempts",
             MethodNotAllowed { .. } => "method_not_allowed",
@@ -327,7 +364,10 @@ impl Error {
     /// The parameter at fault, when there is one.
     pub fn param(&self) -> Option<&str> {
         match self {
-            Error::ApiKeyInQuery { param } | Error::InvalidParameter { param, .. } => Some(param),
+            Error::ApiKeyInQuery { param }
+            | Error::InvalidParameter { param, .. }
+            | Error::MethodOverride { param }
+            | Error::WideningNotAllowed { param } => Some(param),
             Error::Relayed { param, .. } => param.as_deref(),
             Error::BodyTooLarge { .. } => Some("body"),
             Error::InsufficientPermissions { .. } => None,
@@ -370,11 +410,16 @@ impl Error {
             EndpointNotAllowed { method, path } => format!("This API key is not allowed to call {method} {path}."),
             PublishableKeyNotAllowed => "This API call cannot be made with a publishable API key. Use a secret key from your server.".into(),
             InsufficientPermissions { required: Some(p) } => format!("This restricted key does not have the required permission {p} for this request."),
-            InsufficientPermissions { required: None } => "This path belongs to no resource that a restricted key can be granted; use a secret key.".into(),
+            InsufficientPermissions { required: None } => "This path belongs to no resource that a restricted key can be granted (a nested path needs a route in RESOURCE_MAP); use a secret key.".into(),
             AdminUnauthorized { missing: true } => "The admin API needs `Authorization: Bearer <ADMIN_TOKEN>`.".into(),
             AdminUnauthorized { missing: false } => "Invalid admin token.".into(),
             InvalidParameter { message, .. } => message.clone(),
             BodyTooLarge { limit } => format!("The request body is larger than {limit} bytes."),
+            PathNotCanonical { reason } => format!("The request path was refused because {reason}: an origin could read it as a different resource than the one keygate authorised. Send the path in its plain form."),
+            MethodOverride { param } => format!("Method overrides are not accepted (found `{param}`): send the request with the method you mean."),
+            KeyOutOfScope => "This key has restrictions, so it can manage only keys that are at least as restricted as itself (same or narrower allowed_ips and allowed_endpoints, and an expiry no later than its own).".into(),
+            WideningNotAllowed { param } => format!("Self-service can only narrow a key's settings; this change to `{param}` would give the key more power. Ask the operator."),
+            KeyLimitReached { limit } => format!("This account already has {limit} keys in this mode, the most it may have. Keys that ended are removed 30 days after they end."),
             NotFound { what } => format!("No such {what}."),
             TooManyFailedAttempts { retry_after } => format!("Too many failed authentication attempts from this address. Retry in {retry_after} seconds."),
             MethodNotAllowed { allowed } => format!("Method not allowed here; allowed: {allowed}."),

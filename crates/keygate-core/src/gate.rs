@@ -14,6 +14,7 @@ use crate::key::ApiKey;
 use crate::policy::{self, Decision};
 use crate::record::KeyRecord;
 use crate::store::{RecordStore, StoreError};
+use crate::throttle::Throttle;
 
 /// What a request presented, as far as authentication is concerned.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,23 +52,37 @@ impl Authenticated {
 
 /// Authenticate one request against `store`. Format and checksum are checked before any read,
 /// so garbage never costs a store read. Every store fault fails closed.
+///
+/// While the client address is throttled ([`Throttle::blocked_for`]), only a key this isolate
+/// has seen authenticate goes on to the store; anything else is `429` without a read (see
+/// [`crate::throttle`]). Every success is remembered in [`Throttle::known`].
 pub async fn authenticate<S: RecordStore>(
     presented: Presented<'_>,
     pins: &HostPins,
     store: &S,
     pepper: &Pepper,
     records: &ParsedRecords,
+    throttle: Throttle<'_>,
     now: UnixSeconds,
 ) -> Result<Authenticated, Error> {
+    let throttled = |e: Error| match throttle.blocked_for {
+        Some(retry_after) => Error::TooManyFailedAttempts { retry_after },
+        None => e,
+    };
     // Phase 1: exactly one credential.
-    let credential = Credential::from_request(presented.authorization, presented.query)?;
+    let credential = Credential::from_request(presented.authorization, presented.query).map_err(throttled)?;
     // Phase 2: a well-formed key with a valid checksum.
-    let key = credential.into_key()?;
+    let key = credential.into_key().map_err(throttled)?;
     // Mode pinning, from the prefix alone: no store read for a key this host does not serve.
     pins.check(presented.host, key.mode())?;
     // Phase 3: its record, found by digest in its own mode's namespace, unless this isolate
     // read it less than the memo's freshness window ago.
     let digest = pepper.digest(&key);
+    if let Some(retry_after) = throttle.blocked_for
+        && !throttle.known.knows(&digest, now)
+    {
+        return Err(Error::TooManyFailedAttempts { retry_after });
+    }
     let record = match records.fresh(&digest, now) {
         Some(record) => record,
         None => {
@@ -84,33 +99,40 @@ pub async fn authenticate<S: RecordStore>(
     };
     // Phase 4: the policy decision.
     let decision = policy::decide(&key, &record, now)?;
+    throttle.known.remember(&digest, now);
     Ok(Authenticated { key, digest, record, decision })
 }
 
 /// Workers KV's smallest `cacheTtl`, seconds.
 pub const KV_MIN_CACHE_TTL: u64 = 30;
 
+/// Workers KV's global propagation, seconds: how long a write can take to be visible at every
+/// edge location, which Cloudflare documents as up to 60 s. No setting of keygate shortens it,
+/// and it comes before any cache time: a cache can only be refreshed with what has arrived.
+pub const KV_PROPAGATION: u64 = 60;
+
 /// How the configured staleness bound (`KV_CACHE_TTL`) is split between KV's edge cache and the
-/// isolate's freshness window (`EDGE_CACHE_TTL`).
+/// isolate's freshness window (`EDGE_CACHE_TTL`), and the true worst case that results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StalenessBudget {
     /// The `cacheTtl` of KV reads.
     pub kv_cache_ttl: u64,
     /// The isolate's freshness window, seconds (0: none).
     pub fresh_for: u64,
-    /// The most a record's state can lag the authority's KV write, besides KV's propagation:
-    /// what `Keygate-Verified: kv;max-staleness=` reports.
+    /// The most a record's state can lag the authority's KV write, seconds: KV's propagation
+    /// ([`KV_PROPAGATION`]), plus KV's cache time, plus the isolate's window. What
+    /// `Keygate-Verified: kv;max-staleness=` reports (120 with the defaults).
     pub max_staleness: u64,
 }
 
 impl StalenessBudget {
     /// Split `bound` seconds: the isolate window costs `fresh_for + 1` (whole-second clock), and
-    /// KV gets the rest, but never less than [`KV_MIN_CACHE_TTL`]; the bound reported is the
-    /// true sum.
+    /// KV gets the rest, but never less than [`KV_MIN_CACHE_TTL`]. The bound reported is the
+    /// true worst case: [`KV_PROPAGATION`] plus the true sum of the two.
     pub fn new(bound: u64, fresh_for: u64) -> Self {
         let window = if fresh_for == 0 { 0 } else { fresh_for + 1 };
         let kv_cache_ttl = bound.saturating_sub(window).max(KV_MIN_CACHE_TTL);
-        StalenessBudget { kv_cache_ttl, fresh_for, max_staleness: kv_cache_ttl + window }
+        StalenessBudget { kv_cache_ttl, fresh_for, max_staleness: KV_PROPAGATION + kv_cache_ttl + window }
     }
 }
 

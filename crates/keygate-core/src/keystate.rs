@@ -44,6 +44,10 @@ pub struct StoredKey {
     /// Set once the key has been seen exposed.
     #[serde(default)]
     pub exposed: Option<Exposure>,
+    /// When the key ended (expired or revoked): it is removed
+    /// [`crate::authority::ENDED_RETENTION`] later.
+    #[serde(default)]
+    pub ended_at: Option<UnixSeconds>,
 }
 
 /// When and how a key was found exposed.
@@ -71,6 +75,11 @@ impl StoredKey {
             (KeyStatus::Active | KeyStatus::Rolling, Some(at)) if at > now => Some(at),
             _ => None,
         }
+    }
+
+    /// Whether the key ended long enough ago to be removed.
+    pub fn purge_due(&self, now: UnixSeconds) -> bool {
+        self.ended_at.is_some_and(|t| t + crate::authority::ENDED_RETENTION <= now)
     }
 
     /// A copy with `record` changed by `f`, marked for replication.
@@ -127,6 +136,7 @@ pub fn create(
         usage: BTreeMap::new(),
         kv_synced: false,
         exposed: None,
+        ended_at: None,
     };
     Ok(NewKey { key, stored })
 }
@@ -153,11 +163,14 @@ pub fn roll(
         ));
     }
     let sunset = old.record.expires_at.map_or(now + grace, |at| at.min(now + grace));
-    let retired = old.changed(|r| {
+    let mut retired = old.changed(|r| {
         r.status = if sunset <= now { KeyStatus::Expired } else { KeyStatus::Rolling };
         r.rolled_at = Some(now);
         r.expires_at = Some(sunset);
     });
+    if sunset <= now {
+        retired.ended_at = Some(sunset);
+    }
     let params = CreateKey {
         key_type: old.record.key_type,
         mode: old.record.mode,
@@ -176,23 +189,33 @@ pub fn roll(
 /// earlier expiry); an expired or revoked key is left as it is.
 pub fn expire(key: &StoredKey, now: UnixSeconds) -> StoredKey {
     match key.record.status {
-        KeyStatus::Active | KeyStatus::Rolling => key.changed(|r| {
-            r.status = KeyStatus::Expired;
-            r.expires_at = Some(r.expires_at.map_or(now, |at| at.min(now)));
-        }),
+        KeyStatus::Active | KeyStatus::Rolling => {
+            let mut next = key.changed(|r| {
+                r.status = KeyStatus::Expired;
+                r.expires_at = Some(r.expires_at.map_or(now, |at| at.min(now)));
+            });
+            next.ended_at = next.record.expires_at;
+            next
+        }
         KeyStatus::Expired | KeyStatus::Revoked => key.clone(),
     }
 }
 
-/// Revoke: any state → `revoked`, for good. Revoking a revoked key changes nothing.
-pub fn revoke(key: &StoredKey) -> StoredKey {
-    key.changed(|r| r.status = KeyStatus::Revoked)
+/// Revoke at `now`: any state → `revoked`, for good. Revoking a revoked key changes nothing.
+pub fn revoke(key: &StoredKey, now: UnixSeconds) -> StoredKey {
+    let mut next = key.changed(|r| r.status = KeyStatus::Revoked);
+    if next != *key && next.ended_at.is_none() {
+        next.ended_at = Some(now);
+    }
+    next
 }
 
 /// Catch up with time: a key whose `expires_at` has passed is stored as `expired`.
 pub fn advance(key: &StoredKey, now: UnixSeconds) -> StoredKey {
     if key.status_at(now) == KeyStatus::Expired && key.record.status != KeyStatus::Expired {
-        key.changed(|r| r.status = KeyStatus::Expired)
+        let mut next = key.changed(|r| r.status = KeyStatus::Expired);
+        next.ended_at = next.record.expires_at;
+        next
     } else {
         key.clone()
     }

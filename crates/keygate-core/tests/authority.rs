@@ -3,7 +3,7 @@ mod common;
 
 use common::block_on;
 use keygate_core::admin::{CreateKey, Page};
-use keygate_core::authority::{Actor, Authority, KV_RETRY_SECONDS, MemoryKv, MemoryState};
+use keygate_core::authority::{Actor, Authority, KV_RETRY_SECONDS, Limits, MemoryKv, MemoryState, Principal};
 use keygate_core::digest::Pepper;
 use keygate_core::key::{KeyType, Mode};
 use keygate_core::record::KeyStatus;
@@ -32,7 +32,7 @@ fn params(expires_at: Option<i64>) -> CreateKey {
 #[test]
 fn create_writes_state_then_kv() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
-    let a = Authority { state: &state, kv: &kv };
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let obj =
         block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k1"), T0, &Actor::admin()))
             .unwrap();
@@ -48,7 +48,7 @@ fn create_writes_state_then_kv() {
 #[test]
 fn failed_kv_write_is_retried_until_kv_agrees() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
-    let a = Authority { state: &state, kv: &kv };
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     *kv.failing.borrow_mut() = true;
     let obj =
         block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k2"), T0, &Actor::admin()))
@@ -69,7 +69,7 @@ fn failed_kv_write_is_retried_until_kv_agrees() {
     assert!(block_on(a.load(ACCT, &obj.id)).unwrap().kv_synced);
     // A revocation during a KV outage reaches KV on the next sync.
     *kv.failing.borrow_mut() = true;
-    block_on(a.revoke(ACCT, &obj.id, T0 + 20, &Actor::admin())).unwrap();
+    block_on(a.revoke(ACCT, &obj.id, T0 + 20, &Principal::Operator)).unwrap();
     assert_eq!(kv.status(Mode::Test, &digest), Some(KeyStatus::Active), "KV is stale during the outage");
     *kv.failing.borrow_mut() = false;
     block_on(a.sync(T0 + 25)).unwrap();
@@ -79,13 +79,20 @@ fn failed_kv_write_is_retried_until_kv_agrees() {
 #[test]
 fn roll_then_grace_end_reaches_kv_through_the_alarm() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
-    let a = Authority { state: &state, kv: &kv };
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let old =
         block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k3"), T0, &Actor::admin()))
             .unwrap();
-    let new =
-        block_on(a.roll(ACCT, &old.id, 3600, &pepper(), &mut FixedRng::new(*b"k4"), T0 + 1, &Actor::admin()))
-            .unwrap();
+    let new = block_on(a.roll(
+        ACCT,
+        &old.id,
+        3600,
+        &pepper(),
+        &mut FixedRng::new(*b"k4"),
+        T0 + 1,
+        &Principal::Operator,
+    ))
+    .unwrap();
     assert_eq!(new.rolled_from.as_deref(), Some(old.id.as_str()));
     let old_digest = pepper().digest_str(old.secret.as_deref().unwrap());
     let new_digest = pepper().digest_str(new.secret.as_deref().unwrap());
@@ -93,8 +100,15 @@ fn roll_then_grace_end_reaches_kv_through_the_alarm() {
     assert_eq!(kv.status(Mode::Test, &new_digest), Some(KeyStatus::Active));
     assert_eq!(block_on(a.next_alarm(T0 + 1)).unwrap(), Some(T0 + 3601), "the alarm is due when grace ends");
     // A second roll of the same key is refused: exactly one successor.
-    let again =
-        block_on(a.roll(ACCT, &old.id, 60, &pepper(), &mut FixedRng::new(*b"k5"), T0 + 2, &Actor::admin()));
+    let again = block_on(a.roll(
+        ACCT,
+        &old.id,
+        60,
+        &pepper(),
+        &mut FixedRng::new(*b"k5"),
+        T0 + 2,
+        &Principal::Operator,
+    ));
     assert_eq!(again.unwrap_err().code(), "key_not_active");
     block_on(a.sync(T0 + 3601)).unwrap();
     assert_eq!(kv.status(Mode::Test, &old_digest), Some(KeyStatus::Expired));
@@ -117,7 +131,7 @@ fn roll_then_grace_end_reaches_kv_through_the_alarm() {
 #[test]
 fn events_paginate_like_stripe_lists() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
-    let a = Authority { state: &state, kv: &kv };
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let mut rng = FixedRng::new(*b"pagination");
     for i in 0..5 {
         block_on(a.create(ACCT, &params(None), &pepper(), &mut rng, T0 + i, &Actor(format!("key_{i}"))))
@@ -138,14 +152,14 @@ fn events_paginate_like_stripe_lists() {
 #[test]
 fn other_accounts_keys_are_not_found() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
-    let a = Authority { state: &state, kv: &kv };
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let obj =
         block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k6"), T0, &Actor::admin()))
             .unwrap();
     for r in [
         block_on(a.get("acct_2", &obj.id, T0)).map(|_| ()),
-        block_on(a.revoke("acct_2", &obj.id, T0, &Actor::admin())).map(|_| ()),
-        block_on(a.expire("acct_2", &obj.id, T0, &Actor::admin())).map(|_| ()),
+        block_on(a.revoke("acct_2", &obj.id, T0, &Principal::Operator)).map(|_| ()),
+        block_on(a.expire("acct_2", &obj.id, T0, &Principal::Operator)).map(|_| ()),
     ] {
         assert_eq!(r.unwrap_err().code(), "resource_missing");
     }
@@ -155,7 +169,7 @@ fn other_accounts_keys_are_not_found() {
 #[test]
 fn strict_verify_checks_the_digest() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
-    let a = Authority { state: &state, kv: &kv };
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let obj =
         block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k7"), T0, &Actor::admin()))
             .unwrap();
@@ -168,7 +182,7 @@ fn strict_verify_checks_the_digest() {
 #[test]
 fn usage_reports_show_in_listings() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
-    let a = Authority { state: &state, kv: &kv };
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let obj =
         block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k8"), T0, &Actor::admin()))
             .unwrap();
@@ -182,7 +196,7 @@ fn usage_reports_show_in_listings() {
 #[test]
 fn storage_faults_fail_closed() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
-    let a = Authority { state: &state, kv: &kv };
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     *state.fault.borrow_mut() = Some(StoreError::Timeout);
     let e =
         block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k9"), T0, &Actor::admin()))
@@ -195,7 +209,7 @@ fn storage_faults_fail_closed() {
 #[test]
 fn exposure_is_flagged_once_and_optionally_expires() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
-    let a = Authority { state: &state, kv: &kv };
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let mut rng = FixedRng::new(*b"exposure");
     let flag = block_on(a.create(ACCT, &params(None), &pepper(), &mut rng, T0, &Actor::admin())).unwrap();
     block_on(a.exposed(ACCT, &flag.id, "plain_http", false, T0 + 1)).unwrap();

@@ -200,7 +200,7 @@ fn at_time(
     now: i64,
 ) -> Result<Authenticated, keygate_core::Error> {
     let presented = Presented { authorization: Some(auth), query: None, host: None };
-    block_on(authenticate(presented, &HostPins::default(), store, pepper, records, now))
+    block_on(authenticate(presented, &HostPins::default(), store, pepper, records, open(), now))
 }
 
 #[test]
@@ -250,8 +250,8 @@ fn the_window_never_hides_faults_unknown_keys_or_a_clock_going_back() {
     let presented = Presented { authorization: Some(&auth), query: None, host: None };
     let other = ParsedRecords::new(16);
     other.set_fresh_for(5);
-    let e =
-        block_on(authenticate(presented, &HostPins::default(), &empty, &pepper, &other, 200)).unwrap_err();
+    let e = block_on(authenticate(presented, &HostPins::default(), &empty, &pepper, &other, open(), 200))
+        .unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
     assert!(other.is_empty());
 
@@ -265,16 +265,32 @@ fn the_window_never_hides_faults_unknown_keys_or_a_clock_going_back() {
 
 #[test]
 fn the_staleness_budget_is_shared_between_kv_and_the_isolate() {
-    use keygate_core::gate::StalenessBudget;
-    // Defaults: KV caches for 54 s and the isolate for at most 6 (5 s, whole-second clock).
+    use keygate_core::gate::{KV_PROPAGATION, StalenessBudget};
+    // The bound reported also counts KV's global propagation, which no setting shortens.
+    assert_eq!(KV_PROPAGATION, 60);
+    // Defaults: KV caches for 54 s and the isolate for at most 6 (5 s, whole-second clock), after
+    // up to 60 s of propagation.
     let b = StalenessBudget::new(60, 5);
-    assert_eq!((b.kv_cache_ttl, b.max_staleness), (54, 60));
+    assert_eq!((b.kv_cache_ttl, b.max_staleness), (54, 120));
     // No isolate window: KV alone.
     let b = StalenessBudget::new(60, 0);
-    assert_eq!((b.kv_cache_ttl, b.max_staleness), (60, 60));
+    assert_eq!((b.kv_cache_ttl, b.max_staleness), (60, 120));
     // KV's floor of 30 s wins; the bound reported is then the honest sum.
     let b = StalenessBudget::new(30, 5);
-    assert_eq!((b.kv_cache_ttl, b.max_staleness), (30, 36));
+    assert_eq!((b.kv_cache_ttl, b.max_staleness), (30, 96));
     let b = StalenessBudget::new(33, 5);
-    assert_eq!((b.kv_cache_ttl, b.max_staleness), (30, 36));
+    assert_eq!((b.kv_cache_ttl, b.max_staleness), (30, 96));
+    // Whatever the split, the bound is propagation, plus KV's cache, plus the isolate's window.
+    for (bound, fresh_for) in [(30, 0), (45, 10), (60, 5), (120, 60), (600, 0)] {
+        let b = StalenessBudget::new(bound, fresh_for);
+        let window = if fresh_for == 0 { 0 } else { fresh_for + 1 };
+        assert_eq!(b.max_staleness, KV_PROPAGATION + b.kv_cache_ttl + window, "{bound} {fresh_for}");
+    }
+}
+
+/// No throttling: a fresh known-good set (leaked: tests only) and an address that is not blocked.
+fn open() -> keygate_core::throttle::Throttle<'static> {
+    let known: &'static keygate_core::throttle::KnownGood =
+        Box::leak(Box::new(keygate_core::throttle::KnownGood::new(64)));
+    keygate_core::throttle::Throttle { known, blocked_for: None }
 }

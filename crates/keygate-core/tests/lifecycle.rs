@@ -118,11 +118,11 @@ fn revoke_is_terminal_and_idempotent() {
     for status in [KeyStatus::Active, KeyStatus::Rolling, KeyStatus::Expired, KeyStatus::Revoked] {
         let (key, k) = fresh(None);
         let k = with_status(k, status, Some(T0 + 2_000));
-        let r = revoke(&k);
+        let r = revoke(&k, T0);
         assert_eq!(r.record.status, KeyStatus::Revoked);
         assert_eq!(r.kv_synced, status == KeyStatus::Revoked, "a change must be replicated again");
         assert_eq!(decide(&key, &r.record, T0).unwrap_err().code(), "api_key_revoked");
-        assert_eq!(revoke(&r), r);
+        assert_eq!(revoke(&r, T0 + 1), r);
         assert!(roll(&r, 60, &pepper(), &mut FixedRng::new(*b"x"), T0).is_err());
         assert_eq!(expire(&r, T0).record.status, KeyStatus::Revoked);
     }
