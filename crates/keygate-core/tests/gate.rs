@@ -294,3 +294,75 @@ fn open() -> keygate_core::throttle::Throttle<'static> {
         Box::leak(Box::new(keygate_core::throttle::KnownGood::new(64)));
     keygate_core::throttle::Throttle { known, blocked_for: None }
 }
+
+fn throttled<'a>(known: &'a keygate_core::throttle::KnownGood) -> keygate_core::throttle::Throttle<'a> {
+    keygate_core::throttle::Throttle { known, blocked_for: Some(42) }
+}
+
+/// An attacker behind the user's address drove it past the failure limit. Guessing costs no
+/// store read any more; the user's key, seen valid here, keeps working.
+#[test]
+fn a_throttled_address_keeps_known_keys_and_guesses_cost_no_read() {
+    let (store, pepper, key) = setup(Mode::Test);
+    let known = keygate_core::throttle::KnownGood::new(16);
+    let records = ParsedRecords::new(16);
+    let run = |auth: &str, t: keygate_core::throttle::Throttle<'_>, now: i64| {
+        let presented = Presented { authorization: Some(auth), query: None, host: None };
+        block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, t, now))
+    };
+    let user = bearer(&key);
+    let open = keygate_core::throttle::Throttle { known: &known, blocked_for: None };
+    run(&user, open, 200).unwrap();
+    let reads = store.reads();
+    // A crafted key with a valid checksum, a malformed key, a malformed header: 429, no read.
+    let forged = {
+        let mut rng = FixedRng::new(*b"forged-key");
+        keygate_core::key::ApiKey::generate(KeyType::Secret, Mode::Test, &mut rng).unwrap()
+    };
+    for auth in [bearer(forged.expose_secret()), bearer("sk_test_short"), "Bearer".to_owned()] {
+        let e = run(&auth, throttled(&known), 201).unwrap_err();
+        assert_eq!(e.code(), "too_many_failed_attempts", "{auth}");
+        assert!(matches!(e, keygate_core::Error::TooManyFailedAttempts { retry_after: 42 }));
+    }
+    assert_eq!(store.reads(), reads, "no guess reached the store");
+    // The user's key still passes, store read and all (a revocation still counts).
+    run(&user, throttled(&known), 202).unwrap();
+    assert_eq!(store.reads(), reads + 1);
+    // A key never seen valid in this isolate is refused while the address is throttled…
+    let fresh_isolate = keygate_core::throttle::KnownGood::new(16);
+    assert_eq!(run(&user, throttled(&fresh_isolate), 203).unwrap_err().code(), "too_many_failed_attempts");
+    // …and a success vouches for a day.
+    assert!(known.knows(&pepper.digest_str(&key), 202 + keygate_core::throttle::KNOWN_FOR - 1));
+    assert!(!known.knows(&pepper.digest_str(&key), 202 + keygate_core::throttle::KNOWN_FOR));
+}
+
+#[test]
+fn the_known_good_set_is_bounded() {
+    let known = keygate_core::throttle::KnownGood::new(8);
+    let pepper = Pepper::new(PEPPER).unwrap();
+    for i in 0..100 {
+        known.remember(&pepper.digest_str(&format!("k{i}")), i);
+    }
+    let kept = (0..100).filter(|i| known.knows(&pepper.digest_str(&format!("k{i}")), 100)).count();
+    assert!((1..=8).contains(&kept), "{kept}");
+    assert!(known.knows(&pepper.digest_str("k99"), 100), "the newest is kept");
+}
+
+/// A strict key (and self-service) is decided again on the authority's record, which beats a
+/// stale replica: the store still says active, the authority says revoked.
+#[test]
+fn the_authority_beats_a_stale_replica() {
+    let (store, pepper, key) = setup(Mode::Test);
+    let authn = check(&store, &pepper, &bearer(&key)).unwrap();
+    assert_eq!(authn.record.status, KeyStatus::Active);
+    let mut revoked: KeyRecord = (*authn.record).clone();
+    revoked.status = KeyStatus::Revoked;
+    assert_eq!(authn.clone().confirm(revoked, 200).unwrap_err().code(), "api_key_revoked");
+    let mut expired: KeyRecord = (*authn.record).clone();
+    expired.expires_at = Some(150);
+    assert_eq!(authn.clone().confirm(expired, 200).unwrap_err().code(), "api_key_expired");
+    let mut narrowed: KeyRecord = (*authn.record).clone();
+    narrowed.restrictions.allowed_ips = Some(vec!["203.0.113.7/32".into()]);
+    let confirmed = authn.confirm(narrowed.clone(), 200).unwrap();
+    assert_eq!(*confirmed.record, narrowed, "the authority's settings are the ones applied");
+}
