@@ -4,7 +4,7 @@
 use keygate_verify::{Signed, Verifier, canonical, parse_header};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: (&str, [&str; 8], i64)| {
+fuzz_target!(|data: (&str, [&str; 10], i64)| {
     let (header, f, t) = data;
     let _ = parse_header(header);
     let s = Signed {
@@ -16,6 +16,8 @@ fuzz_target!(|data: (&str, [&str; 8], i64)| {
         mode: f[5],
         key_type: f[6],
         permissions: f[7],
+        request_id: f[8],
+        verified: f[9],
     };
     let _ = canonical(t, &s);
     let lookup = |name: &str| match name {
@@ -24,6 +26,9 @@ fuzz_target!(|data: (&str, [&str; 8], i64)| {
         "keygate-key-id" => Some(f[4]),
         "keygate-mode" => Some(f[5]),
         "keygate-key-type" => Some(f[6]),
+        "keygate-permissions" => Some(f[7]),
+        "keygate-request-id" => Some(f[8]),
+        "keygate-verified" => Some(f[9]),
         _ => None,
     };
     let v = Verifier::new(&[b"fuzz-secret-fuzz-secret-fuzz-secret!"]);

@@ -19,7 +19,7 @@ function assertProxied(res, key, origin) {
   assert.equal(seen.headers["keygate-mode"], key.mode);
   assert.match(seen.headers["keygate-request-id"], /^req_[0-9A-Za-z]{24}$/);
   assert.equal(res.headers["keygate-request-id"], seen.headers["keygate-request-id"]);
-  assert.equal(seen.headers["keygate-verified"], key.strict ? "do" : "kv;max-staleness=60");
+  assert.equal(seen.headers["keygate-verified"], key.strict ? "do" : "kv;max-staleness=120");
   assert.equal(res.headers.deprecation, undefined);
   assert.equal(res.headers.sunset, undefined);
   // The origin's own headers come back as it sent them, but for its CORS headers: no Origin was
@@ -33,7 +33,7 @@ function assertProxied(res, key, origin) {
   // The origin can prove the request came through keygate, with either secret of a rotation.
   assert.equal(verifyEcho(seen, [E.secrets.ORIGIN_SIGNING_SECRET]), "ok");
   assert.equal(verifyEcho(seen, [E.secrets.ORIGIN_SIGNING_SECRET_PREVIOUS]), "ok");
-  assert.match(seen.headers["keygate-signature"], /^t=\d+,v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+  assert.match(seen.headers["keygate-signature"], /^t=\d+,v2=[0-9a-f]{64},v2=[0-9a-f]{64}$/);
   return seen;
 }
 
@@ -171,6 +171,9 @@ describe("signed identity", () => {
       { ...seen, headers: { ...seen.headers, "keygate-mode": "live" } },
       { ...seen, headers: { ...seen.headers, "keygate-key-type": "restricted" } },
       { ...seen, headers: { ...seen.headers, "keygate-permissions": "charges=write" } },
+      // A replay under another request id, and a KV-checked key passed off as strict.
+      { ...seen, headers: { ...seen.headers, "keygate-request-id": "req_000000000000000000000000" } },
+      { ...seen, headers: { ...seen.headers, "keygate-verified": seen.headers["keygate-verified"] === "do" ? "kv;max-staleness=120" : "do" } },
     ];
     for (const t of tampered) assert.equal(verifyEcho(t, secret), "bad signature");
     assert.equal(verifyEcho(seen, ["sig_some_other_secret_of_enough_length_000"]), "bad signature");

@@ -114,7 +114,7 @@ describe("strict keys", () => {
     const res = await ok(strict.json);
     assert.equal(res.status, 200);
     assert.equal(res.json.headers["keygate-verified"], "do");
-    assert.equal((await ok(k)).json.headers["keygate-verified"], "kv;max-staleness=60");
+    assert.equal((await ok(k)).json.headers["keygate-verified"], "kv;max-staleness=120");
     await admin("DELETE", `/accounts/${k.account}/keys/${strict.json.id}`);
     assertError(await ok(strict.json), 403, "authentication_error", "api_key_revoked");
   });

@@ -84,7 +84,7 @@ fn benches(c: &mut Criterion) {
             let authn = block_on(authenticate(presented, &pins, &store, &pepper, &records, 2)).unwrap();
             let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
             keygate_core::access::authorize(&authn.record, &facts, &policy).unwrap();
-            let id = Identity::new(&authn.record, "req_bench", "kv;max-staleness=60");
+            let id = Identity::new(&authn.record, "req_bench", "kv;max-staleness=120");
             let target = Target { method: "GET", host: "origin.internal", path: "/v1/charges?limit=3" };
             black_box(id.signature(&signing, 1_795_331_173, target))
         })
@@ -120,7 +120,7 @@ fn benches(c: &mut Criterion) {
     let record = new.stored.record.clone();
     c.bench_function("part/identity_and_signature", |b| {
         b.iter(|| {
-            let id = Identity::new(black_box(&record), "req_bench", "kv;max-staleness=60");
+            let id = Identity::new(black_box(&record), "req_bench", "kv;max-staleness=120");
             let target = Target { method: "GET", host: "origin.internal", path: "/v1/charges?limit=3" };
             black_box(id.signature(&signing, 1_795_331_173, target))
         })

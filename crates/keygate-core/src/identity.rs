@@ -105,7 +105,9 @@ pub struct Target<'a> {
 }
 
 impl Identity<'_> {
-    /// `Keygate-Signature` for this identity on `target` at `t`, one `v1=` per secret.
+    /// `Keygate-Signature` (version 2) for this identity on `target` at `t`, one `v2=` per
+    /// secret. It covers every header of [`Identity::headers`], the request id and the verified
+    /// bound included, so the origin can refuse a replayed request id and trust the bound.
     pub fn signature(&self, secrets: &[keygate_verify::Secret], t: i64, target: Target) -> String {
         let signed = keygate_verify::Signed {
             method: target.method,
@@ -116,6 +118,8 @@ impl Identity<'_> {
             mode: self.mode,
             key_type: self.key_type,
             permissions: self.permissions.as_deref().unwrap_or(""),
+            request_id: self.request_id,
+            verified: self.verified,
         };
         keygate_verify::sign(secrets, t, &signed)
     }

@@ -1,16 +1,16 @@
 //! `Keygate-Signature`: how an origin proves that a request came through keygate.
 //!
-//! keygate signs every proxied request:
+//! keygate signs every proxied request (version 2):
 //!
 //! ```text
-//! Keygate-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>[,v1=<hex, previous secret>]
+//! Keygate-Signature: t=<unix seconds>,v2=<hex HMAC-SHA256>[,v2=<hex, previous secret>]
 //! ```
 //!
 //! The HMAC key is the `ORIGIN_SIGNING_SECRET` (its UTF-8 bytes). The message is the canonical
-//! string: for each of these values, in order, its length in bytes (decimal), `:`, the value,
-//! and `\n`:
+//! string: for each of these values, in order, its length in bytes (decimal), `:`, the value's
+//! UTF-8 bytes, and `\n`:
 //!
-//! 1. `keygate-signature-v1`
+//! 1. `keygate-signature-v2`
 //! 2. `t`, decimal
 //! 3. the method, as sent (`POST`)
 //! 4. the host the origin was called with (`Host` header: host, and `:port` if not default)
@@ -20,9 +20,36 @@
 //! 8. `Keygate-Mode`
 //! 9. `Keygate-Key-Type`
 //! 10. lower-case hex SHA-256 of `Keygate-Permissions` (of the empty string when absent)
+//! 11. `Keygate-Request-Id`
+//! 12. `Keygate-Verified`
 //!
 //! Length prefixes make the encoding injective: no two different inputs give the same string.
-//! The body is not covered (it is streamed, never buffered).
+//!
+//! # Verifying
+//!
+//! [`Verifier::verify`] parses the header (exactly one `t`, at least one `v2`; other schemes,
+//! version 1's `v1` among them, are ignored, and a header with no `v2` is
+//! [`VerifyError::Malformed`]), refuses a `t` more than the tolerance (default
+//! [`DEFAULT_TOLERANCE`], 300 s) from the origin's clock, and compares every `v2` with the HMAC
+//! under every accepted secret in constant time. On success it returns the [`Identity`]: the
+//! `Keygate-*` values it checked, and nothing else.
+//!
+//! # Refusing a replay
+//!
+//! A signature stays valid for the whole tolerance window, so a captured request can be sent
+//! again within it. Every request keygate forwards has its own `Keygate-Request-Id`, and it is
+//! signed. To refuse a replay, the origin remembers each [`Identity::request_id`] it accepted
+//! for as long as the tolerance (300 s by default; a longer memory is harmless) and refuses a
+//! request whose id it has already seen. Anything older than the tolerance is refused as
+//! [`VerifyError::Stale`] anyway, so the memory never needs to be longer.
+//!
+//! # What is not covered
+//!
+//! * The body. keygate streams it and never buffers it, so it cannot sign it. An origin that
+//!   needs the body's integrity must rely on TLS between keygate and the origin.
+//! * Every other header: `Content-Type`, `Idempotency-Key`, cookies, anything the client sent.
+//!   They reach the origin as the client sent them, and nothing here vouches for them. The
+//!   origin must not use an unsigned header for authorisation.
 //!
 //! This crate is both keygate's signer and the origin's verifier, so the two cannot drift.
 #![forbid(unsafe_code)]
@@ -36,7 +63,9 @@ use sha2::{Digest, Sha256};
 type HmacSha256 = Hmac<Sha256>;
 
 /// Version tag, the first canonical field.
-pub const VERSION: &str = "keygate-signature-v1";
+pub const VERSION: &str = "keygate-signature-v2";
+/// The header's key for a signature of this version: `v2=<hex>`.
+pub const SCHEME: &str = "v2";
 /// The header name.
 pub const HEADER: &str = "Keygate-Signature";
 /// Default tolerance between `t` and the verifier's clock, seconds.
@@ -61,6 +90,10 @@ pub struct Signed<'a> {
     pub key_type: &'a str,
     /// `Keygate-Permissions` (empty when absent).
     pub permissions: &'a str,
+    /// `Keygate-Request-Id`.
+    pub request_id: &'a str,
+    /// `Keygate-Verified`.
+    pub verified: &'a str,
 }
 
 /// Lower-case hex SHA-256 of the empty string: the permissions field of every key that has none.
@@ -84,7 +117,7 @@ fn write_canonical(t: i64, s: &Signed, out: &mut Message) {
     };
     let mut t_buf = [0u8; 20];
     let t = decimal(t, &mut t_buf);
-    let fields: [&[u8]; 10] = [
+    let fields: [&[u8]; 12] = [
         VERSION.as_bytes(),
         t,
         s.method.as_bytes(),
@@ -95,6 +128,8 @@ fn write_canonical(t: i64, s: &Signed, out: &mut Message) {
         s.mode.as_bytes(),
         s.key_type.as_bytes(),
         perm,
+        s.request_id.as_bytes(),
+        s.verified.as_bytes(),
     ];
     for f in fields {
         out.field(f);
@@ -102,7 +137,7 @@ fn write_canonical(t: i64, s: &Signed, out: &mut Message) {
 }
 
 /// The message being signed: on the stack while it fits (it does for every path shorter than
-/// about 250 bytes), on the heap after that.
+/// about 200 bytes), on the heap after that.
 struct Message {
     stack: [u8; Message::STACK],
     len: usize,
@@ -196,7 +231,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// The header value: `t=<t>,v1=<sig>` with one `v1=` per secret (current first).
+/// The header value: `t=<t>,v2=<sig>` with one `v2=` per secret (current first).
 pub fn sign(secrets: &[Secret], t: i64, s: &Signed) -> String {
     let mut message = Message::new();
     write_canonical(t, s, &mut message);
@@ -206,18 +241,21 @@ pub fn sign(secrets: &[Secret], t: i64, s: &Signed) -> String {
     out.push_str("t=");
     out.extend(decimal(t, &mut t_buf).iter().map(|&b| b as char));
     for secret in secrets {
-        out.push_str(",v1=");
+        out.push(',');
+        out.push_str(SCHEME);
+        out.push('=');
         push_hex(&mut out, &secret.tag(message));
     }
     out
 }
 
-/// Why verification failed.
+/// Why verification failed. More reasons may be added, so a `match` needs a `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// A required header is absent.
     Missing(&'static str),
-    /// The signature header is not `t=…,v1=…`.
+    /// The signature header is not `t=…,v2=…`.
     Malformed(&'static str),
     /// `t` is older than the tolerance.
     Stale {
@@ -229,7 +267,7 @@ pub enum VerifyError {
         /// Seconds ahead.
         ahead: i64,
     },
-    /// No `v1` signature matches any secret.
+    /// No `v2` signature matches any secret.
     BadSignature,
 }
 
@@ -260,6 +298,12 @@ pub struct Identity {
     pub key_type: String,
     /// `charges=read,…` for restricted keys, else empty.
     pub permissions: String,
+    /// `req_…`: this request's own id. Remember it for the tolerance window and refuse a
+    /// repeat to refuse replays (see the crate docs).
+    pub request_id: String,
+    /// `do`, or `kv;max-staleness=<seconds>`: how stale the key's state may have been when
+    /// keygate accepted it.
+    pub verified: String,
     /// The signed time.
     pub signed_at: i64,
 }
@@ -313,6 +357,8 @@ impl Verifier {
             mode: need("keygate-mode", "Keygate-Mode")?.to_owned(),
             key_type: need("keygate-key-type", "Keygate-Key-Type")?.to_owned(),
             permissions: header("keygate-permissions").unwrap_or("").to_owned(),
+            request_id: need("keygate-request-id", "Keygate-Request-Id")?.to_owned(),
+            verified: need("keygate-verified", "Keygate-Verified")?.to_owned(),
             signed_at: t,
         };
         let signed = Signed {
@@ -324,6 +370,8 @@ impl Verifier {
             mode: &id.mode,
             key_type: &id.key_type,
             permissions: &id.permissions,
+            request_id: &id.request_id,
+            verified: &id.verified,
         };
         let message = canonical(t, &signed);
         // Every candidate against every secret, without early exit on a match.
@@ -338,8 +386,9 @@ impl Verifier {
     }
 }
 
-/// Parse `t=<digits>,v1=<64 hex>[,v1=…]`. Unknown schemes (`v2=`) are ignored, so that a later
-/// version can be added alongside.
+/// Parse `t=<digits>,v2=<64 hex>[,v2=…]`. Other schemes (`v1=`, or a later version's) are
+/// ignored, so that a later version can be added alongside, but at least one `v2=` is required:
+/// a version 1 header alone is refused.
 pub fn parse_header(value: &str) -> Result<(i64, Vec<[u8; 32]>), VerifyError> {
     if value.len() > 1024 {
         return Err(VerifyError::Malformed("too long"));
@@ -355,13 +404,13 @@ pub fn parse_header(value: &str) -> Result<(i64, Vec<[u8; 32]>), VerifyError> {
                 }
                 t = v.parse::<i64>().ok();
             }
-            "v1" => sigs.push(unhex32(v).ok_or(VerifyError::Malformed("v1 must be 64 hex digits"))?),
+            SCHEME => sigs.push(unhex32(v).ok_or(VerifyError::Malformed("v2 must be 64 hex digits"))?),
             _ => {}
         }
     }
     let t = t.ok_or(VerifyError::Malformed("no t"))?;
     if sigs.is_empty() {
-        return Err(VerifyError::Malformed("no v1 signature"));
+        return Err(VerifyError::Malformed("no v2 signature"));
     }
     Ok((t, sigs))
 }
@@ -464,18 +513,21 @@ mod tests {
                 mode: "live",
                 key_type: "restricted",
                 permissions: "charges=read",
+                request_id: "req_4QbH7mZk2TfX9cLw1NpR8sVy",
+                verified: "kv;max-staleness=120",
             };
             let perm = hex(&Sha256::digest(b"charges=read"));
             let expected: String = [VERSION, "1795331173", "POST", "api.internal:8443", &path, "acct_1"]
                 .into_iter()
                 .chain(["key_1", "live", "restricted", &perm])
+                .chain(["req_4QbH7mZk2TfX9cLw1NpR8sVy", "kv;max-staleness=120"])
                 .map(field)
                 .collect();
             assert_eq!(canonical(1_795_331_173, &s), expected.as_bytes(), "path of {len} bytes");
             let mut mac = <HmacSha256 as Mac>::new_from_slice(b"k").unwrap();
             mac.update(expected.as_bytes());
             let header = sign(&[Secret::new(b"k")], 1_795_331_173, &s);
-            assert_eq!(header, format!("t=1795331173,v1={}", hex(&mac.finalize().into_bytes())));
+            assert_eq!(header, format!("t=1795331173,v2={}", hex(&mac.finalize().into_bytes())));
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The shared, language-neutral vectors (tests/data/signatures.json, made by generate.py with
-//! Python's hmac): the verifier accepts them, and refuses any single change.
+//! Python's hmac): the verifier accepts them, refuses any single change, and refuses what a
+//! version 1 signer sent.
 use keygate_verify::*;
 use serde_json::Value;
 
@@ -28,6 +29,8 @@ impl Case {
             mode: self.s("mode"),
             key_type: self.s("key_type"),
             permissions: self.s("permissions"),
+            request_id: self.s("request_id"),
+            verified: self.s("verified"),
         }
     }
     fn headers(&self, sig: &str) -> Vec<(String, String)> {
@@ -37,6 +40,8 @@ impl Case {
             ("keygate-key-id".into(), self.s("key_id").into()),
             ("keygate-mode".into(), self.s("mode").into()),
             ("keygate-key-type".into(), self.s("key_type").into()),
+            ("keygate-request-id".into(), self.s("request_id").into()),
+            ("keygate-verified".into(), self.s("verified").into()),
         ];
         if !self.s("permissions").is_empty() {
             h.push(("keygate-permissions".into(), self.s("permissions").into()));
@@ -75,10 +80,17 @@ fn verifier_accepts_the_vectors_and_rotation() {
             for secrets in [vec![cur], vec![cur, prev]] {
                 let id =
                     Verifier::new(&secrets).verify(lookup(&h), s.method, s.host, s.path, c.t() + 10).unwrap();
-                assert_eq!(
-                    (id.account.as_str(), id.key_id.as_str(), id.signed_at),
-                    (s.account, s.key_id, c.t())
-                );
+                let want = Identity {
+                    account: s.account.into(),
+                    key_id: s.key_id.into(),
+                    mode: s.mode.into(),
+                    key_type: s.key_type.into(),
+                    permissions: s.permissions.into(),
+                    request_id: s.request_id.into(),
+                    verified: s.verified.into(),
+                    signed_at: c.t(),
+                };
+                assert_eq!(id, want, "{}", c.v["name"]);
             }
         }
         // A verifier that only knows the previous secret accepts the rotation header, not the plain one.
@@ -109,9 +121,15 @@ fn any_single_change_fails() {
         Err(VerifyError::BadSignature)
     );
     // Each identity header.
-    for name in
-        ["keygate-account", "keygate-key-id", "keygate-mode", "keygate-key-type", "keygate-permissions"]
-    {
+    for name in [
+        "keygate-account",
+        "keygate-key-id",
+        "keygate-mode",
+        "keygate-key-type",
+        "keygate-permissions",
+        "keygate-request-id",
+        "keygate-verified",
+    ] {
         let mut h = good.clone();
         for (k, val) in h.iter_mut() {
             if k == name {
@@ -184,17 +202,18 @@ fn missing_and_malformed() {
         v.verify(lookup(&h), s.method, s.host, s.path, t),
         Err(VerifyError::Missing("Keygate-Account"))
     );
-    let sig = &c.v["header"].as_str().unwrap()[c.v["header"].as_str().unwrap().find(",v1=").unwrap()..];
+    let sig = &c.v["header"].as_str().unwrap()[c.v["header"].as_str().unwrap().find(",v2=").unwrap()..];
     for bad in [
         String::new(),
         "garbage".into(),
         format!("t={t}"),
-        format!("t=,v1={}", &sig[4..]),
+        format!("t=,v2={}", &sig[4..]),
         format!("t=-5{sig}"),
         format!("t={t},t={t}{sig}"),
-        format!("t={t},v1=abc"),
-        format!("t={t},v1={}", "G".repeat(64)),
-        format!("t={t},v1={}", "A".repeat(64)),
+        format!("t={t},v2=abc"),
+        format!("t={t},v2={}", "G".repeat(64)),
+        format!("t={t},v2={}", "A".repeat(64)),
+        format!("t={t},v1={}", &sig[4..]),
         "x".repeat(2000),
     ] {
         let h = c.headers(&bad);
@@ -203,7 +222,90 @@ fn missing_and_malformed() {
             "{bad:?}"
         );
     }
-    // An unknown scheme alongside is ignored; v1 still decides.
-    let h = c.headers(&format!("{},v2=zzz", c.v["header"].as_str().unwrap()));
+    // Other schemes alongside are ignored, version 1's included; v2 still decides.
+    let h = c.headers(&format!("{},v1=zzz,v3=zzz", c.v["header"].as_str().unwrap()));
     assert!(v.verify(lookup(&h), s.method, s.host, s.path, t).is_ok());
+    let h = c.headers(&format!("v1={},{}", "0".repeat(64), c.v["header"].as_str().unwrap()));
+    assert!(v.verify(lookup(&h), s.method, s.host, s.path, t).is_ok());
+    let mut bad_v2 = c.v["header"].as_str().unwrap().to_owned();
+    let last = bad_v2.pop().unwrap();
+    bad_v2.push(if last == '0' { '1' } else { '0' });
+    let h = c.headers(&format!("{bad_v2},v1={}", &sig[4..]));
+    assert_eq!(v.verify(lookup(&h), s.method, s.host, s.path, t), Err(VerifyError::BadSignature));
+}
+
+#[test]
+fn request_id_and_verified_are_signed_and_required() {
+    let c = Case { v: vectors().remove(0) };
+    let v = Verifier::new(&[c.v["secret"].as_str().unwrap()]);
+    let s = c.signed();
+    let t = c.t();
+    let good = c.headers(c.v["header"].as_str().unwrap());
+    assert!(v.verify(lookup(&good), s.method, s.host, s.path, t).is_ok());
+    for (name, display) in
+        [("keygate-request-id", "Keygate-Request-Id"), ("keygate-verified", "Keygate-Verified")]
+    {
+        let mut h = good.clone();
+        for (k, val) in h.iter_mut() {
+            if k == name {
+                val.push('x');
+            }
+        }
+        assert_eq!(
+            v.verify(lookup(&h), s.method, s.host, s.path, t),
+            Err(VerifyError::BadSignature),
+            "{name}"
+        );
+        let h: Vec<_> = good.iter().filter(|(k, _)| k != name).cloned().collect();
+        assert_eq!(
+            v.verify(lookup(&h), s.method, s.host, s.path, t),
+            Err(VerifyError::Missing(display)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_v1_only_header_is_refused() {
+    for v in vectors() {
+        let c = Case { v };
+        let (cur, prev) = (c.v["secret"].as_str().unwrap(), c.v["previous_secret"].as_str().unwrap());
+        let v = Verifier::new(&[cur, prev]);
+        let s = c.signed();
+        // What a version 1 signer sent for this request: genuine, and refused.
+        let old = c.v["header_v1_only"].as_str().unwrap();
+        assert!(old.contains(",v1=") && !old.contains("v2="));
+        assert_eq!(
+            v.verify(lookup(&c.headers(old)), s.method, s.host, s.path, c.t()),
+            Err(VerifyError::Malformed("no v2 signature")),
+            "{}",
+            c.v["name"]
+        );
+        // The version 2 signatures relabelled as v1 are refused the same way.
+        let relabelled = c.v["header_with_previous"].as_str().unwrap().replace("v2=", "v1=");
+        assert_eq!(
+            v.verify(lookup(&c.headers(&relabelled)), s.method, s.host, s.path, c.t()),
+            Err(VerifyError::Malformed("no v2 signature"))
+        );
+        assert_eq!(parse_header(old), Err(VerifyError::Malformed("no v2 signature")));
+    }
+}
+
+/// Moving the boundary between the request id and the verified bound (case 6 against case 0)
+/// is the same string under naive concatenation, and a different message and signature here.
+#[test]
+fn the_request_id_and_verified_boundary_cannot_move() {
+    let all = vectors();
+    let (a, b) = (Case { v: all[0].clone() }, Case { v: all[6].clone() });
+    assert_eq!(
+        format!("{}{}", a.s("request_id"), a.s("verified")),
+        format!("{}{}", b.s("request_id"), b.s("verified"))
+    );
+    assert_ne!(a.s("request_id"), b.s("request_id"));
+    assert_ne!(canonical(a.t(), &a.signed()), canonical(b.t(), &b.signed()));
+    let v = Verifier::new(&[a.v["secret"].as_str().unwrap()]);
+    // a's signature on b's headers is refused.
+    let s = b.signed();
+    let h = b.headers(a.v["header"].as_str().unwrap());
+    assert_eq!(v.verify(lookup(&h), s.method, s.host, s.path, b.t()), Err(VerifyError::BadSignature));
 }
