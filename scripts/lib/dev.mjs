@@ -97,10 +97,14 @@ export async function startWrangler(opts) {
     // a query string would be kept on disk. keygate logs its own redacted lines instead; in
     // production, wrangler.toml turns invocation logs and traces off for the same reason.
     X_LOCAL_OBSERVABILITY: "false",
+    // `asUser`: run wrangler as a user would, with nothing of ours in its environment (the
+    // checked-in .env must then do the job).
+    ...(opts.asUser ? { X_LOCAL_OBSERVABILITY: undefined } : {}),
     // The bundle is built once before; wrangler's build command then only checks it exists.
     KEYGATE_SKIP_BUILD: "1",
     NO_COLOR: "1",
   };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const log = opts.logFile ? fs.openSync(opts.logFile, "a") : "ignore";
   const child = spawn(path.join(BIN, "wrangler"), args, {
     cwd: ROOT,

@@ -2,7 +2,8 @@
 // origin sees a byte.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { admin, assertError, bearer, call, createKey, E, newAccount } from "./helpers.mjs";
+import { rawRequest } from "../../scripts/lib/dev.mjs";
+import { admin, assertError, bearer, call, createKey, E, newAccount, randomClientIp } from "./helpers.mjs";
 
 async function create(body, account = newAccount()) {
   const res = await admin("POST", `/accounts/${account}/keys`, { body: { mode: "test", ...body } });
@@ -183,5 +184,20 @@ describe("mode pinning", () => {
     assertError(await call("/v1/x", { headers: withKey(test), url: pinned }), 403, "invalid_request_error", "test_key_on_live_host");
     assert.equal((await call("/v1/x", { headers: withKey(live), url: pinned })).status, 200);
     assert.equal((await call("/v1/x", { headers: withKey(test), url: unpinned })).status, 200, "unpinned host");
+  });
+
+  it("a live key on a test-only host is refused from its prefix alone", async () => {
+    // The `pinned` instance also has TEST_HOSTS=sandbox.localhost, reached by its Host header.
+    const unpinned = E.urls.pinned;
+    const test = await createKey({ mode: "test", url: unpinned });
+    const live = await createKey({ mode: "live", url: unpinned });
+    const port = new URL(unpinned).port;
+    const at = (key) =>
+      rawRequest(unpinned, [`GET /v1/x HTTP/1.1`, `Host: sandbox.localhost:${port}`, `CF-Connecting-IP: ${randomClientIp()}`, `Authorization: Bearer ${key.secret}`].join("\r\n"));
+    const e = assertError(await at(live), 403, "invalid_request_error", "live_key_on_test_host");
+    assert.match(e.message, /test mode only/);
+    const ok = await at(test);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.headers["keygate-mode"], "test");
   });
 });

@@ -140,8 +140,26 @@ describe("self-service with the account's own secret key", () => {
     const me = mine.find((x) => x.id === sk.id);
     assert.ok(me.last_used && Math.abs(me.last_used - now()) < 120, JSON.stringify(me));
     assert.equal(me.last_used % 60, 0, "minute precision");
-    assert.ok(Object.values(me.usage).reduce((a, b) => a + b, 0) >= 1);
+    assert.equal(Object.values(me.usage).reduce((a, b) => a + b, 0), 1, "one request, counted once");
     assert.ok(!JSON.stringify(mine).includes(sk.secret));
+  });
+
+  it("usage is coalesced to one report per key per minute: exact counts", async () => {
+    const into = (Date.now() / 1000) % 60;
+    if (into > 40) await sleep((61 - into) * 1000);
+    const sk = await createKey();
+    for (let i = 0; i < 5; i++) assert.equal((await ok(sk)).status, 200);
+    // The first request of the minute is reported at once; the other four wait for the next
+    // minute's first request, so the object shows exactly 1.
+    let usage;
+    for (let i = 0; i < 40; i++) {
+      usage = (await admin("GET", `/accounts/${sk.account}/keys/${sk.id}`)).json.usage;
+      if (Object.keys(usage).length) break;
+      await sleep(250);
+    }
+    await sleep(500);
+    usage = (await admin("GET", `/accounts/${sk.account}/keys/${sk.id}`)).json.usage;
+    assert.deepEqual(Object.values(usage), [1], JSON.stringify(usage));
   });
 
   it("publishable and restricted keys get 403 secret_key_required", async () => {

@@ -8,7 +8,8 @@
 //           which the edge hands over. HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo
 //           origins; EDGE_CACHE_TTL=0, so that the suites see the authority's changes at once
 //           (edge-cache.test.mjs tests the default window on `down`)
-//   pinned  the full worker alone, with host "localhost" pinned to live mode (LIVE_HOSTS) and
+//   pinned  the full worker alone, with host "localhost" pinned to live mode (LIVE_HOSTS),
+//           "sandbox.localhost" (sent as a Host header) to test mode (TEST_HOSTS), and
 //           "127.0.0.1" not pinned
 //   plain   plain HTTP, same secrets (every request must be refused with https_required)
 //
@@ -61,7 +62,7 @@ const specs = {
   main: { protocol: "https", envFile: secretsFile, vars: mainVars, config: splitConfigs(path.join(runDir, "split-main"), { suffix: "main", fullVars: { ...secrets, ...mainVars } }) },
   // Mode pinning needs the request's own host name, and a worker run beside another in one
   // wrangler dev sees every request under 127.0.0.1 (see startWrangler): one worker here.
-  pinned: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, LIVE_HOSTS: "localhost" } },
+  pinned: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, LIVE_HOSTS: "localhost", TEST_HOSTS: "sandbox.localhost" } },
   plain: { protocol: "http", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   bare: { protocol: "https", envFile: emptyFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   down: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: `http://127.0.0.1:${closedPort}`, ORIGIN_LIVE: "" } },
@@ -99,7 +100,7 @@ try {
   status = await runSuites("tests/e2e", envJson);
   for (const w of Object.values(instances)) await w.stop();
   const serial = await runSuites("tests/e2e/serial", envJson);
-  const scan = scanForKeys();
+  const scan = process.env.KEYGATE_E2E_ONLY ? 0 : scanForKeys();
   status = status || serial || scan;
 } catch (e) {
   status = 1;
@@ -153,9 +154,12 @@ function scanForKeys() {
 }
 
 function runSuites(dir, envJson) {
+  // KEYGATE_E2E_ONLY=word runs only the suites whose file name contains it (for work on one
+  // suite; npm test never sets it).
+  const only = process.env.KEYGATE_E2E_ONLY;
   const files = fs
     .readdirSync(path.join(ROOT, dir))
-    .filter((f) => f.endsWith(".test.mjs"))
+    .filter((f) => f.endsWith(".test.mjs") && (!only || f.includes(only)))
     .sort()
     .map((f) => path.join(dir, f));
   return new Promise((resolve) => {

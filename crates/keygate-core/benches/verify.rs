@@ -67,6 +67,8 @@ fn benches(c: &mut Criterion) {
     };
     let pins = HostPins::default();
     let records = ParsedRecords::new(1024);
+    let known = keygate_core::throttle::KnownGood::new(1024);
+    let throttle = keygate_core::throttle::Throttle { known: &known, blocked_for: None };
     let signing = [keygate_verify::Secret::new(b"bench-signing-secret-bench-signing-secret")];
 
     c.bench_function("floor/hmac_sha256", |b| {
@@ -81,7 +83,8 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let presented =
                 Presented { authorization: Some(black_box(&header)), query: Some("limit=3"), host: None };
-            let authn = block_on(authenticate(presented, &pins, &store, &pepper, &records, 2)).unwrap();
+            let authn =
+                block_on(authenticate(presented, &pins, &store, &pepper, &records, throttle, 2)).unwrap();
             let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
             keygate_core::access::authorize(&authn.record, &facts, &policy).unwrap();
             let id = Identity::new(&authn.record, "req_bench", "kv;max-staleness=120");
@@ -95,7 +98,8 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let presented =
                 Presented { authorization: Some(black_box(&header)), query: Some("limit=3"), host: None };
-            let authn = block_on(authenticate(presented, &pins, &store, &pepper, &records, 2)).unwrap();
+            let authn =
+                block_on(authenticate(presented, &pins, &store, &pepper, &records, throttle, 2)).unwrap();
             let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
             black_box(keygate_core::access::authorize(&authn.record, &facts, &policy).unwrap());
             black_box(authn)
@@ -134,7 +138,9 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let presented =
                 Presented { authorization: Some(black_box(&bad_header)), query: None, host: None };
-            black_box(block_on(authenticate(presented, &pins, &store, &pepper, &records, 2)).unwrap_err())
+            black_box(
+                block_on(authenticate(presented, &pins, &store, &pepper, &records, throttle, 2)).unwrap_err(),
+            )
         })
     });
 }

@@ -57,7 +57,7 @@ pub fn check_narrowing(record: &KeyRecord, settings: &KeySettings) -> Result<(),
         }
     }
     let r = &record.restrictions;
-    if !list_narrows(&r.allowed_ips, &settings.allowed_ips, |n, old| ip_within(n, old)) {
+    if !list_narrows(&r.allowed_ips, &settings.allowed_ips, ip_within) {
         return widen("allowed_ips");
     }
     if !list_narrows(&r.allowed_origins, &settings.allowed_origins, origin_within) {

@@ -26,5 +26,6 @@ pub mod rng;
 pub mod store;
 pub mod throttle;
 pub mod time;
+pub mod usage;
 
 pub use error::{Error, ErrorBody, ErrorType};

@@ -451,3 +451,33 @@ fn the_audit_log_keeps_the_newest_events() {
     let stored = block_on(keygate_core::authority::StateStore::list(&*o.state, "event:", None, false, None));
     assert_eq!(stored.unwrap().len(), 4, "older events are deleted from storage, not just hidden");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 6. Usage: exact counts, coalesced per minute
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn usage_is_reported_once_a_minute_per_key_and_adds_up_exactly() {
+    use keygate_core::usage::Tally;
+    let o = Object::new();
+    let key = o.create(KeyType::Secret, Restrictions::default(), None);
+    let tally = Tally::new(16);
+    let minute = T0 - T0.rem_euclid(60);
+    let mut reports = Vec::new();
+    // 7 requests in one minute, 3 in the next, 1 two minutes later; another key in between.
+    for t in [0, 1, 5, 20, 30, 58, 59, 60, 61, 119, 180].map(|s| minute + s) {
+        if let Some(n) = tally.note(&key.id, t) {
+            reports.push((t, n));
+        }
+        let first_of_minute = [minute, minute + 60, minute + 180].contains(&t);
+        assert_eq!(tally.note("key_other", t).is_some(), first_of_minute, "another key has its own count");
+    }
+    assert_eq!(reports, [(minute, 1), (minute + 60, 7), (minute + 180, 3)]);
+    for (at, count) in reports {
+        let usage = Command::Usage { account: ACCT.into(), key_id: key.id.clone(), at, count };
+        assert_eq!(code(&o.run(usage, at)), "ok");
+    }
+    let stored = block_on(o.authority().load(ACCT, &key.id)).unwrap();
+    assert_eq!(stored.usage.values().sum::<u64>(), 11, "every request but the one still held");
+    assert_eq!(stored.last_used, Some(minute + 180));
+}
