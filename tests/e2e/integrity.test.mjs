@@ -102,7 +102,7 @@ describe("what reaches the origin is exactly what was authorised", () => {
     "/v1/charges/..%5Ccustomers",
     "/v1/charges/%252e%252e/customers",
     "/v1/charges;jsessionid=1/x",
-    "/v1/charges/ch_1%3B/../customers",
+    "/v1/charges/ch_1%3B.json",
     "/v1//customers",
     "/v1/charges/%C0%AE%C0%AE/customers",
     "/v1/charges/ch_%",
@@ -138,8 +138,10 @@ describe("what reaches the origin is exactly what was authorised", () => {
   it("a nested path acts on its own resource, not on its first segment", async () => {
     const rk = await create({ type: "restricted", permissions: { charges: "write" } });
     const res = await call("/v1/charges/ch_1/refunds", { method: "POST", headers: withKey(rk) });
-    const e = assertError(res, 403, "permission_error", "insufficient_permissions");
-    assert.match(e.message, /RESOURCE_MAP/);
+    assert.equal(res.status, 403, res.text);
+    assert.equal(res.headers["x-echo-origin"], undefined);
+    assert.equal(res.json.error.code, "insufficient_permissions");
+    assert.match(res.json.error.message, /RESOURCE_MAP/);
     assert.equal((await call("/v1/charges/ch_1", { method: "POST", headers: withKey(rk) })).status, 200);
   });
 

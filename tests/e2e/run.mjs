@@ -162,6 +162,8 @@ function runSuites(dir, envJson) {
     .filter((f) => f.endsWith(".test.mjs") && (!only || f.includes(only)))
     .sort()
     .map((f) => path.join(dir, f));
+  // node --test without files would discover every test file itself.
+  if (!files.length) return Promise.resolve(0);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ["--test", "--test-reporter=spec", ...files], {
       cwd: ROOT,
