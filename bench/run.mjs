@@ -346,7 +346,7 @@ Where the time goes (each phase alone):
 |---|---|---|
 | credential parsing, key format and checksum | ${f1(native.credential)} ns | ${ratio(native.credential, native.floor)} |
 | digest (pepper's HMAC state precomputed once per isolate) | ${f1(native.digest)} ns | ${ratio(native.digest, native.floor)} |
-| identity and \`Keygate-Signature\` (an HMAC over a ~230-byte message: 5 SHA-256 blocks) | ${f1(native.signature)} ns | ${ratio(native.signature, native.floor)} |
+| identity and \`Keygate-Signature\` (an HMAC over a ~290-byte v2 message: 6 SHA-256 blocks) | ${f1(native.signature)} ns | ${ratio(native.signature, native.floor)} |
 | one SHA-256 compression (a 55-byte message) | ${f1(native.block)} ns | ${ratio(native.block, native.floor)} |
 | record JSON parsing, paid only when a key's record text changes (remembered per isolate) | ${f1(native.parse)} ns | ${ratio(native.parse, native.floor)} |
 
@@ -355,11 +355,11 @@ profile), the floor included; the wasm is shipped at "z".
 
 The SHA-256 work alone puts a bound under the verify path. The floor is 4 compressions: the
 pepper's inner and outer key blocks, the key, the inner hash. The verify path does 2 for the digest
-(the pepper's key blocks are precomputed once per isolate) and 5 for \`Keygate-Signature\` (its
-secret's key blocks are precomputed too; the message that issue 5 specifies, with the permissions
-digest as 64 hex characters, is about 230 bytes: 4 blocks, and 1 for the outer hash). So 7
-compressions against 4: **1.75× the floor before any parsing, lookup or policy**. The 2× target
-leaves 0.25× of one HMAC for everything else; the decision without the signature, at 2
+(the pepper's key blocks are precomputed once per isolate) and 6 for \`Keygate-Signature\` (its
+secret's key blocks are precomputed too; the v2 message, which also signs the request id and the
+verified bound, with the permissions digest as 64 hex characters, is about 290 bytes: 5 blocks,
+and 1 for the outer hash). So 8 compressions against 4: **2× the floor before any parsing, lookup
+or policy**. The 2× target leaves nothing for everything else; the decision without the signature, at 2
 compressions, is the part that is measured against it fairly.
 
 ## 2. Through workerd (wrangler dev, HTTPS, loopback; wrk -t2 -c${CONNECTIONS} -d${DURATION}s)

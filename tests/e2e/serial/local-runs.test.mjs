@@ -6,10 +6,16 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { ROOT, freePort, request as uncheckedRequest, startWrangler } from "../../../scripts/lib/dev.mjs";
+import { ROOT, admin as uncheckedAdmin, freePort, request as uncheckedRequest, startWrangler } from "../../../scripts/lib/dev.mjs";
 import { checkResponse } from "../openapi.mjs";
 import { forgedKey } from "../helpers.mjs";
 
+/** The management API, every answer checked against openapi.yaml. */
+const admin = async (base, token, method, path, body) => {
+  const res = await uncheckedAdmin(base, token, method, path, body);
+  checkResponse(method, `${base}/_keygate/v1${path}`, res);
+  return res;
+};
 /** A request whose answer, if from the management API, is checked against openapi.yaml. */
 const request = async (url, opts = {}) => {
   const res = await uncheckedRequest(url, opts);
@@ -74,8 +80,8 @@ describe("plain wrangler dev, as a user runs it", () => {
   });
 });
 
-describe("a deployment without AUTH_FAILURES", () => {
-  it("refuses a failed authentication with 500 misconfigured, never letting it through", async () => {
+describe("a deployment without AUTH_FAILURES, holding two keys per account", () => {
+  it("refuses a failed authentication with 500 misconfigured, and a third key with 409", async () => {
     const config = configCopy("no-ratelimit", (t) => t.replace(/\[\[ratelimits\]\][^[]*/, ""));
     assert.ok(!fs.readFileSync(config, "utf8").includes("AUTH_FAILURES"));
     const w = await startWrangler({
@@ -83,7 +89,7 @@ describe("a deployment without AUTH_FAILURES", () => {
       port: await freePort(),
       protocol: "https",
       envFile: E.secretsFile,
-      vars: { ORIGIN_TEST: E.origins.test, ORIGIN_LIVE: E.origins.live },
+      vars: { ORIGIN_TEST: E.origins.test, ORIGIN_LIVE: E.origins.live, MAX_KEYS_PER_ACCOUNT: "2" },
       persistTo: path.join(E.runDir, "state-no-ratelimit"),
       logFile: path.join(E.runDir, "wrangler-no-ratelimit.log"),
     });
@@ -93,6 +99,16 @@ describe("a deployment without AUTH_FAILURES", () => {
       assert.equal(res.json.error.code, "misconfigured");
       assert.match(res.json.error.message, /AUTH_FAILURES/);
       assert.equal(res.headers["x-echo-origin"], undefined);
+      // MAX_KEYS_PER_ACCOUNT = 2: the third key of an account and mode is refused.
+      const token = E.secrets.ADMIN_TOKEN;
+      const make = (mode) => admin(w.url, token, "POST", "/accounts/acct_capped/keys", { type: "secret", mode });
+      assert.equal((await make("test")).status, 201);
+      assert.equal((await make("test")).status, 201);
+      const third = await make("test");
+      assert.equal(third.status, 409, third.text);
+      assert.equal(third.json.error.code, "key_limit_reached");
+      assert.match(third.json.error.message, /already has 2 keys/);
+      assert.equal((await make("live")).status, 201, "each mode has its own count");
     } finally {
       await w.stop();
     }
