@@ -2,14 +2,16 @@
 //! [`Error::Misconfigured`]: keygate then refuses, and never falls back to a default secret.
 
 use keygate_core::Error;
-use keygate_core::access::{DEFAULT_PUBLISHABLE_ALLOWLIST, EdgePolicy, EndpointList, HostPins, ResourceMap};
-use keygate_core::digest::Pepper;
-use keygate_core::gate::StalenessBudget;
+use keygate_core::domain::digest::Pepper;
+use keygate_core::policy::access::EdgePolicy;
+use keygate_core::policy::gate::StalenessBudget;
+use keygate_core::policy::pattern::{DEFAULT_PUBLISHABLE_ALLOWLIST, EndpointList, ResourceMap};
+use keygate_core::policy::pins::HostPins;
 use keygate_verify::Secret;
 use std::rc::Rc;
 
 use crate::platform::IsolateCache;
-use keygate_core::key::Mode;
+use keygate_core::domain::key::Mode;
 use worker::{Env, Url};
 
 /// Where error codes are documented, unless `ERROR_DOC_URL` says otherwise.
@@ -33,9 +35,9 @@ pub fn pepper(env: &Env) -> Result<Pepper, Error> {
 
 /// The `ADMIN_TOKEN` secret.
 #[cfg(feature = "authority")]
-pub fn admin_token(env: &Env) -> Result<keygate_core::digest::OperatorToken, Error> {
+pub fn admin_token(env: &Env) -> Result<keygate_core::domain::digest::OperatorToken, Error> {
     let t = string(env, "ADMIN_TOKEN").ok_or(Error::Misconfigured { what: "ADMIN_TOKEN" })?;
-    keygate_core::digest::OperatorToken::new(&t, "ADMIN_TOKEN")
+    keygate_core::domain::digest::OperatorToken::new(&t, "ADMIN_TOKEN")
 }
 
 /// The origin for `mode`: `ORIGIN_TEST` or `ORIGIN_LIVE`, an absolute http(s) URL.
@@ -97,7 +99,7 @@ fn seconds_var(
 /// are removed 30 days after they end (1 to 100000, default 500). Invalid: misconfigured.
 #[cfg(feature = "authority")]
 pub fn max_keys(env: &Env) -> Result<usize, Error> {
-    let default = keygate_core::authority::DEFAULT_MAX_KEYS as u64;
+    let default = keygate_core::commands::authority::DEFAULT_MAX_KEYS as u64;
     seconds_var(env, "MAX_KEYS_PER_ACCOUNT", default, 1..=100_000).map(|n| n as usize)
 }
 
@@ -148,10 +150,10 @@ pub fn edge_policy(env: &Env) -> Result<Rc<EdgePolicy>, Error> {
 /// each at least 32 bytes. Missing or short: misconfigured, and nothing is proxied.
 pub fn signing_secrets(env: &Env) -> Result<Rc<Vec<Secret>>, Error> {
     let current = string(env, "ORIGIN_SIGNING_SECRET")
-        .filter(|s| s.len() >= keygate_core::digest::MIN_SECRET_LEN)
+        .filter(|s| s.len() >= keygate_core::domain::digest::MIN_SECRET_LEN)
         .ok_or(Error::Misconfigured { what: "ORIGIN_SIGNING_SECRET" })?;
     let previous = string(env, "ORIGIN_SIGNING_SECRET_PREVIOUS");
-    if previous.as_ref().is_some_and(|p| p.len() < keygate_core::digest::MIN_SECRET_LEN) {
+    if previous.as_ref().is_some_and(|p| p.len() < keygate_core::domain::digest::MIN_SECRET_LEN) {
         return Err(Error::Misconfigured { what: "ORIGIN_SIGNING_SECRET_PREVIOUS" });
     }
     SIGNING.with(|c| {

@@ -3,12 +3,12 @@
 //! runs before, in `lib.rs`.
 
 use keygate_core::Error;
-use keygate_core::access::{self, RequestFacts};
 use keygate_core::clock::Clock;
-use keygate_core::gate::{self, Authenticated, Presented, StalenessBudget};
-use keygate_core::identity::Identity;
-use keygate_core::record::KeyRecord;
-use keygate_core::throttle::Throttle;
+use keygate_core::domain::record::KeyRecord;
+use keygate_core::policy::access::{self, RequestFacts};
+use keygate_core::policy::gate::{self, Authenticated, Presented, StalenessBudget};
+use keygate_core::policy::identity::Identity;
+use keygate_core::policy::throttle::Throttle;
 use worker::{Context, Env, Headers, Request, Response, Url};
 
 use crate::keystore::{self, Command};
@@ -165,7 +165,7 @@ pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, ip:
         // No query check and no pinning here: only "is this a real key?" matters.
         let presented = Presented { authorization: Some(&authorization), query: None, host: url.host_str() };
         let store = KvRecords { env: &env, cache_ttl: budget.kv_cache_ttl };
-        let pins = keygate_core::access::HostPins::default();
+        let pins = keygate_core::policy::pins::HostPins::default();
         // Only a key that still works matters: a revoked or expired one exposes nothing.
         let records = parsed_records();
         records.set_fresh_for(budget.fresh_for as i64);
@@ -217,7 +217,7 @@ fn preflight(
     let _ = h.set("Access-Control-Allow-Headers", &allowed);
     let _ = h.set("Access-Control-Max-Age", "600");
     let _ = h.set("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
-    let _ = h.set(keygate_core::identity::names::REQUEST_ID, request_id);
+    let _ = h.set(keygate_core::policy::identity::names::REQUEST_ID, request_id);
     Some(respond::empty(204, h))
 }
 

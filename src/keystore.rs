@@ -1,9 +1,9 @@
 //! `KeyStore`, the Durable Object that is the authority for the keys of one (mode, account): how
-//! the core's commands ([`keygate_core::command::Command`]) are sent to it. The object is in
+//! the core's commands ([`keygate_core::commands::command::Command`]) are sent to it. The object is in
 //! `keystore/object.rs`.
 
-pub use keygate_core::command::Command;
-use keygate_core::key::Mode;
+pub use keygate_core::commands::command::Command;
+use keygate_core::domain::key::Mode;
 use keygate_core::{Error, ErrorBody};
 use serde::de::DeserializeOwned;
 use worker::{Env, Method, Request, RequestInit};

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use futures_util::future::{Either, select};
-use keygate_core::digest::KeyDigest;
-use keygate_core::key::Mode;
+use keygate_core::domain::digest::KeyDigest;
+use keygate_core::domain::key::Mode;
 use keygate_core::store::{RecordStore, StoreError};
 use worker::{Delay, Env};
 

@@ -7,13 +7,13 @@
 //! * without it: the lean edge, only the request path. It reaches the `KeyStore` objects through
 //!   a binding to the full worker's class, and hands `/_keygate/…` to that worker unchanged.
 
-#[cfg(feature = "authority")]
-mod admin;
 mod config;
 mod edge;
 mod keystore;
 mod kv;
 mod log;
+#[cfg(feature = "authority")]
+mod management;
 mod platform;
 mod proxy;
 mod respond;
@@ -24,7 +24,8 @@ mod usage;
 #[cfg(feature = "authority")]
 pub use keystore::KeyStore;
 
-use keygate_core::{Error, request_shape};
+use keygate_core::Error;
+use keygate_core::policy::request_shape;
 use worker::{Context, Env, Request, Response, event};
 
 /// Every request: HTTPS check, then the admin API or the edge path. Errors become JSON here and
@@ -98,9 +99,9 @@ async fn management(
     env: &Env,
     ctx: &Context,
     request_id: &str,
-    throttle: keygate_core::throttle::Throttle<'_>,
+    throttle: keygate_core::policy::throttle::Throttle<'_>,
 ) -> Result<Response, Error> {
-    admin::handle(req, url, env, ctx, request_id, throttle).await
+    management::handle(req, url, env, ctx, request_id, throttle).await
 }
 
 /// The management API, served by the full worker: the request is handed over unchanged through
@@ -112,7 +113,7 @@ async fn management(
     env: &Env,
     _: &Context,
     _: &str,
-    _: keygate_core::throttle::Throttle<'_>,
+    _: keygate_core::policy::throttle::Throttle<'_>,
 ) -> Result<Response, Error> {
     let authority = env
         .service(config::AUTHORITY_BINDING)

@@ -1,8 +1,8 @@
 //! One structured JSON log line per request, as `LOG_REQUESTS` asks. Never a raw key: only ids,
 //! codes, and a path whose key-like segments are redacted; the query string is never logged.
 
-use keygate_core::key::{PREFIX_LEN, parse_prefix, redact};
-use keygate_core::record::KeyRecord;
+use keygate_core::domain::key::{PREFIX_LEN, parse_prefix, redact};
+use keygate_core::domain::record::KeyRecord;
 use serde::Serialize;
 
 /// Which requests get a log line (`LOG_REQUESTS`).

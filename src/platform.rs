@@ -5,11 +5,11 @@ use std::rc::Rc;
 
 use keygate_core::Error;
 use keygate_core::clock::{Clock, UnixSeconds};
-use keygate_core::digest::Pepper;
-use keygate_core::gate::ParsedRecords;
-use keygate_core::key::random_id;
+use keygate_core::domain::digest::Pepper;
+use keygate_core::domain::key::random_id;
+use keygate_core::policy::gate::ParsedRecords;
+use keygate_core::policy::throttle::KnownGood;
 use keygate_core::rng::SystemRng;
-use keygate_core::throttle::KnownGood;
 
 /// `Date.now()` in seconds. (`std::time` panics on wasm32-unknown-unknown.)
 #[derive(Debug, Default, Clone, Copy)]
@@ -79,7 +79,7 @@ thread_local! {
     static KNOWN: &'static KnownGood = Box::leak(Box::new(KnownGood::new(KNOWN_GOOD)));
 }
 
-/// The isolate's known-good digests (see `keygate_core::throttle`).
+/// The isolate's known-good digests (see `keygate_core::policy::throttle`).
 pub fn known_good() -> &'static KnownGood {
     KNOWN.with(|k| *k)
 }

@@ -3,8 +3,8 @@
 
 use keygate_core::Error;
 use keygate_core::clock::Clock;
-use keygate_core::identity::{Identity, Target, must_strip, names};
-use keygate_core::policy::Deprecation;
+use keygate_core::policy::decision::Deprecation;
+use keygate_core::policy::identity::{Identity, Target, must_strip, names};
 use keygate_core::time::http_date;
 use worker::{Request, Url};
 

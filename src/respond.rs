@@ -1,6 +1,6 @@
 //! Rendering at the edge: errors become Stripe-shaped JSON with the right status and headers.
 
-use keygate_core::identity::names;
+use keygate_core::policy::identity::names;
 use keygate_core::{Error, ErrorBody};
 use worker::{Headers, Response};
 

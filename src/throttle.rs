@@ -2,14 +2,14 @@
 //! Rate Limiting binding `AUTH_FAILURES`. Only failures are counted. An address over the limit
 //! is throttled in this isolate until the period ends (other isolates throttle it at its next
 //! failure): it keeps what it proves without a store read, a key seen valid here or the right
-//! operator token, and gets 429 for everything else (`keygate_core::throttle`).
+//! operator token, and gets 429 for everything else (`keygate_core::policy::throttle`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use keygate_core::Error;
 use keygate_core::clock::Clock;
-use keygate_core::throttle::Throttle;
+use keygate_core::policy::throttle::Throttle;
 use worker::{Env, RateLimiter};
 
 use crate::platform::WorkerClock;

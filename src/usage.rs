@@ -3,8 +3,8 @@
 //! is evicted are lost, so the per-day counts are a lower bound.
 
 use keygate_core::clock::Clock;
-use keygate_core::record::KeyRecord;
-use keygate_core::usage::Tally;
+use keygate_core::domain::record::KeyRecord;
+use keygate_core::policy::usage::Tally;
 use worker::{Context, Env};
 
 use crate::keystore::{self, Command};

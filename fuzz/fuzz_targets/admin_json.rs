@@ -1,7 +1,8 @@
 //! Admin request bodies (create, update, roll) and edge-policy JSON: never panic on any bytes.
 #![no_main]
-use keygate_core::access::{EndpointList, ResourceMap};
-use keygate_core::admin::{CreateKey, KeySettings, parse_roll};
+use keygate_core::policy::pattern::{EndpointList, ResourceMap};
+use keygate_core::api::request::parse_roll;
+use keygate_core::domain::settings::{CreateKey, KeySettings};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Authorization header and query string parsing: never panics; a credential it accepts is
 //! exactly the token that was sent.
 #![no_main]
-use keygate_core::credential::Credential;
+use keygate_core::policy::credential::Credential;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: (&str, &str)| {

@@ -1,7 +1,7 @@
 //! Key parsing: never panics, an accepted key round-trips, and a refusal shows only the redacted
 //! form of what was sent.
 #![no_main]
-use keygate_core::key::{ApiKey, redact};
+use keygate_core::domain::key::{ApiKey, redact};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|s: &str| {

@@ -1,11 +1,12 @@
-//! The `KeyStore` Durable Object. All of its logic is `keygate_core::authority::Authority`; this
+//! The `KeyStore` Durable Object. All of its logic is `keygate_core::commands::authority::Authority`; this
 //! file adapts the object's storage and KV to the core's traits.
 
-use keygate_core::authority::{Authority, Limits, RecordWriter, StateStore};
 use keygate_core::clock::{Clock, UnixSeconds};
-use keygate_core::command::{self, Command};
-use keygate_core::digest::KeyDigest;
-use keygate_core::key::Mode;
+use keygate_core::commands::authority::{Authority, Limits};
+use keygate_core::commands::command::{self, Command};
+use keygate_core::commands::ports::{RecordWriter, StateStore};
+use keygate_core::domain::digest::KeyDigest;
+use keygate_core::domain::key::Mode;
 use keygate_core::rng::SystemRng;
 use keygate_core::store::StoreError;
 use keygate_core::{Error, ErrorBody};
@@ -60,8 +61,11 @@ impl DurableObject for KeyStore {
                 let (state, kv) = (DoState(storage), KvWriter(&env));
                 let a = Authority { state: &state, kv: &kv, limits: limits(&env) };
                 let next = a.sync(now).await;
-                schedule(&state.0, next.unwrap_or(Some(now + keygate_core::authority::KV_RETRY_SECONDS)))
-                    .await;
+                schedule(
+                    &state.0,
+                    next.unwrap_or(Some(now + keygate_core::commands::authority::KV_RETRY_SECONDS)),
+                )
+                .await;
                 Ok(())
             })
             .await;
@@ -73,7 +77,7 @@ impl DurableObject for KeyStore {
 /// `config::max_keys` refuses it on the management path before it gets here).
 fn limits(env: &Env) -> Limits {
     Limits {
-        max_keys: config::max_keys(env).unwrap_or(keygate_core::authority::DEFAULT_MAX_KEYS),
+        max_keys: config::max_keys(env).unwrap_or(keygate_core::commands::authority::DEFAULT_MAX_KEYS),
         ..Limits::default()
     }
 }
@@ -87,7 +91,7 @@ async fn execute(storage: worker::Storage, env: Env, command: Command) -> Result
     if let Some(at) = outcome.alarm {
         schedule(&state.0, at).await;
     }
-    outcome.answer
+    outcome.answer.and_then(|answer| keygate_core::api::object::render(answer, now))
 }
 
 async fn schedule(storage: &worker::Storage, at: Option<UnixSeconds>) {

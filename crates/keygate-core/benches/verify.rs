@@ -15,15 +15,15 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hmac::{Hmac, Mac};
-use keygate_core::access::{
-    DEFAULT_PUBLISHABLE_ALLOWLIST, EdgePolicy, EndpointList, HostPins, RequestFacts, ResourceMap,
-};
-use keygate_core::admin::CreateKey;
-use keygate_core::digest::Pepper;
-use keygate_core::gate::{ParsedRecords, Presented, authenticate};
-use keygate_core::identity::{Identity, Target};
-use keygate_core::key::{KeyType, Mode};
-use keygate_core::keystate;
+use keygate_core::domain::digest::Pepper;
+use keygate_core::domain::key::{KeyType, Mode};
+use keygate_core::domain::keystate;
+use keygate_core::domain::settings::CreateKey;
+use keygate_core::policy::access::{EdgePolicy, RequestFacts};
+use keygate_core::policy::gate::{ParsedRecords, Presented, authenticate};
+use keygate_core::policy::identity::{Identity, Target};
+use keygate_core::policy::pattern::{DEFAULT_PUBLISHABLE_ALLOWLIST, EndpointList, ResourceMap};
+use keygate_core::policy::pins::HostPins;
 use keygate_core::rng::FixedRng;
 use keygate_core::store::MemoryStore;
 use sha2::Sha256;
@@ -67,8 +67,8 @@ fn benches(c: &mut Criterion) {
     };
     let pins = HostPins::default();
     let records = ParsedRecords::new(1024);
-    let known = keygate_core::throttle::KnownGood::new(1024);
-    let throttle = keygate_core::throttle::Throttle { known: &known, blocked_for: None };
+    let known = keygate_core::policy::throttle::KnownGood::new(1024);
+    let throttle = keygate_core::policy::throttle::Throttle { known: &known, blocked_for: None };
     let signing = [keygate_verify::Secret::new(b"bench-signing-secret-bench-signing-secret")];
 
     c.bench_function("floor/hmac_sha256", |b| {
@@ -86,7 +86,7 @@ fn benches(c: &mut Criterion) {
             let authn =
                 block_on(authenticate(presented, &pins, &store, &pepper, &records, throttle, 2)).unwrap();
             let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
-            keygate_core::access::authorize(&authn.record, &facts, &policy).unwrap();
+            keygate_core::policy::access::authorize(&authn.record, &facts, &policy).unwrap();
             let id = Identity::new(&authn.record, "req_bench", "kv;max-staleness=120");
             let target = Target { method: "GET", host: "origin.internal", path: "/v1/charges?limit=3" };
             black_box(id.signature(&signing, 1_795_331_173, target))
@@ -101,7 +101,7 @@ fn benches(c: &mut Criterion) {
             let authn =
                 block_on(authenticate(presented, &pins, &store, &pepper, &records, throttle, 2)).unwrap();
             let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
-            black_box(keygate_core::access::authorize(&authn.record, &facts, &policy).unwrap());
+            black_box(keygate_core::policy::access::authorize(&authn.record, &facts, &policy).unwrap());
             black_box(authn)
         })
     });
@@ -109,17 +109,19 @@ fn benches(c: &mut Criterion) {
     // Where the time goes, phase by phase.
     c.bench_function("part/credential_and_key", |b| {
         b.iter(|| {
-            let c =
-                keygate_core::credential::Credential::from_request(Some(black_box(&header)), Some("limit=3"))
-                    .unwrap();
-            black_box(keygate_core::key::ApiKey::parse(c.expose_secret()).unwrap())
+            let c = keygate_core::policy::credential::Credential::from_request(
+                Some(black_box(&header)),
+                Some("limit=3"),
+            )
+            .unwrap();
+            black_box(keygate_core::domain::key::ApiKey::parse(c.expose_secret()).unwrap())
         })
     });
-    let key = keygate_core::key::ApiKey::parse(&secret).unwrap();
+    let key = keygate_core::domain::key::ApiKey::parse(&secret).unwrap();
     c.bench_function("part/digest", |b| b.iter(|| black_box(pepper.digest(black_box(&key)))));
     let json = new.stored.record.to_json();
     c.bench_function("part/record_parse", |b| {
-        b.iter(|| black_box(keygate_core::record::KeyRecord::from_json(black_box(&json)).unwrap()))
+        b.iter(|| black_box(keygate_core::domain::record::KeyRecord::from_json(black_box(&json)).unwrap()))
     });
     let record = new.stored.record.clone();
     c.bench_function("part/identity_and_signature", |b| {

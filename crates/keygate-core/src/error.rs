@@ -62,7 +62,7 @@ pub enum Error {
     },
     /// The scheme is neither `Bearer` nor `Basic`.
     AuthorizationSchemeUnsupported,
-    /// The `Authorization` header is longer than [`crate::credential::MAX_AUTHORIZATION_LEN`].
+    /// The `Authorization` header is longer than [`crate::policy::credential::MAX_AUTHORIZATION_LEN`].
     AuthorizationTooLarge,
     /// The path and query are longer than [`MAX_URI_LEN`].
     UriTooLong,
@@ -109,7 +109,7 @@ pub enum Error {
     /// The key's mode is not served on this host (mode pinning, decided from the prefix alone).
     ModeMismatch {
         /// The mode of the key that was sent.
-        key_mode: crate::key::Mode,
+        key_mode: crate::domain::key::Mode,
     },
     /// A secret key was sent from a browser; it must now be considered exposed.
     SecretKeyInBrowser,
@@ -157,7 +157,7 @@ pub enum Error {
         message: String,
     },
     /// A path that an origin could read as a different resource (encoded `/`, `\\`, `.`, `%`,
-    /// matrix parameters, empty or dot segments): see [`crate::request_shape`].
+    /// matrix parameters, empty or dot segments): see [`crate::policy::request_shape`].
     PathNotCanonical {
         /// Why, for the message.
         reason: &'static str,
@@ -332,8 +332,8 @@ impl Error {
             ApiKeyExpired { .. } => "api_key_expired",
             KeyNotActive { .. } => "key_not_active",
             SecretKeyRequired => "secret_key_required",
-            ModeMismatch { key_mode: crate::key::Mode::Test } => "test_key_on_live_host",
-            ModeMismatch { key_mode: crate::key::Mode::Live } => "live_key_on_test_host",
+            ModeMismatch { key_mode: crate::domain::key::Mode::Test } => "test_key_on_live_host",
+            ModeMismatch { key_mode: crate::domain::key::Mode::Live } => "live_key_on_test_host",
             SecretKeyInBrowser => "secret_key_in_browser",
             IpNotAllowed { .. } => "ip_not_allowed",
             OriginNotAllowed { .. } => "origin_not_allowed",
@@ -384,7 +384,7 @@ impl Error {
             AuthorizationMalformed { detail } => format!("The Authorization header is malformed: {detail}. Expected `Authorization: Bearer YOUR_KEY`."),
             AuthorizationSchemeCase { expected } => format!("The authorization scheme must be written exactly `{expected}`."),
             AuthorizationSchemeUnsupported => "Unsupported authorization scheme. Use `Bearer YOUR_KEY`, or Basic auth with the key as the username and an empty password.".into(),
-            AuthorizationTooLarge => format!("The Authorization header is larger than {} bytes.", crate::credential::MAX_AUTHORIZATION_LEN),
+            AuthorizationTooLarge => format!("The Authorization header is larger than {} bytes.", crate::policy::credential::MAX_AUTHORIZATION_LEN),
             UriTooLong => format!("The path and query are longer than {MAX_URI_LEN} bytes."),
             MultipleCredentials => "More than one credential was sent. Send exactly one API key, in one Authorization header.".into(),
             BasicMalformed { detail } => format!("The Basic credentials are malformed: {detail}. Use the API key as the username and an empty password, i.e. base64 of `YOUR_KEY:`."),
@@ -402,8 +402,8 @@ impl Error {
             }
             KeyNotActive { status } => format!("Only an active key can be rolled; this key is {status}."),
             SecretKeyRequired => "This endpoint needs a secret key (sk_…). Publishable and restricted keys cannot manage keys.".into(),
-            ModeMismatch { key_mode: crate::key::Mode::Test } => "This host serves live mode only; a test key cannot be used here.".into(),
-            ModeMismatch { key_mode: crate::key::Mode::Live } => "This host serves test mode only; a live key cannot be used here.".into(),
+            ModeMismatch { key_mode: crate::domain::key::Mode::Test } => "This host serves live mode only; a test key cannot be used here.".into(),
+            ModeMismatch { key_mode: crate::domain::key::Mode::Live } => "This host serves test mode only; a live key cannot be used here.".into(),
             SecretKeyInBrowser => "Secret API keys cannot be used from a browser: this request carried a browser's Origin. The key has been recorded as exposed; roll it, and use a publishable key in client-side code.".into(),
             IpNotAllowed { ip } => format!("This API key cannot be used from the IP address {ip}."),
             OriginNotAllowed { origin } => format!("This publishable key cannot be used from the origin {origin}."),
@@ -465,60 +465,3 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-/// The JSON error object, `{"error":{"type","code","message","param","doc_url"}}`.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ErrorBody {
-    /// The error object.
-    pub error: ErrorObject,
-}
-
-/// The inner error object.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ErrorObject {
-    /// `invalid_request_error`, `authentication_error`, …
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Stable machine-readable code.
-    pub code: String,
-    /// Human explanation.
-    pub message: String,
-    /// Offending parameter or null.
-    pub param: Option<String>,
-    /// Where the code is documented.
-    pub doc_url: String,
-    /// For `insufficient_permissions`: the permission the request needed, e.g. `refunds:write`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub required_permission: Option<String>,
-}
-
-impl ErrorBody {
-    /// The error an answer in this shape describes (used to relay the authority's errors).
-    pub fn into_error(self, status: u16) -> Error {
-        let e = self.error;
-        Error::Relayed {
-            status,
-            kind: ErrorType::from_name(&e.kind).unwrap_or(ErrorType::Api),
-            code: e.code,
-            message: e.message,
-            param: e.param,
-        }
-    }
-
-    /// Describe `err`; `doc_base` is the documentation page the code anchors into.
-    pub fn new(err: &Error, doc_base: &str) -> Self {
-        ErrorBody {
-            error: ErrorObject {
-                kind: err.error_type().as_str().to_owned(),
-                code: err.code().to_owned(),
-                message: err.message(),
-                param: err.param().map(str::to_owned),
-                doc_url: format!("{doc_base}#{}", err.code()),
-                required_permission: match err {
-                    Error::InsufficientPermissions { required } => required.clone(),
-                    _ => None,
-                },
-            },
-        }
-    }
-}

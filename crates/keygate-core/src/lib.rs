@@ -1,31 +1,38 @@
 //! keygate-core: everything in keygate that is logic, with no platform dependency.
 //!
-//! The request path is [`gate::authenticate`]: credential → key → record → decision. Time and
-//! randomness are injected ([`clock::Clock`], [`rng::Rng`]); store access goes through
-//! [`store::RecordStore`], with an in-memory fake that can inject faults.
+//! Four layers, each depending only on the layers before it (and on the base modules: the one
+//! [`Error`], the injected [`clock`] and [`rng`], [`time`] formatting and the edge's read port
+//! [`store`]):
+//!
+//! 1. [`domain`]: what keygate is about. Keys and their digests, ids, settings, key records, audit
+//!    events, and the key-state machine with its own input types. No I/O.
+//! 2. [`policy`]: what a request may do. The request's shape, the credential, mode pins, the
+//!    patterns, the decision, access rules, throttling, self-service delegation, and the identity
+//!    with its signature; [`policy::gate::authenticate`] runs phases 1–4 over the read port.
+//! 3. [`commands`]: what changes keys. The authority over one (mode, account) and its storage
+//!    ports, the Durable Object's command protocol (which commands run serialised) and its
+//!    dispatch, with fault-injecting fakes in their own module.
+//! 4. [`api`]: the management API's wire format. Request validation, response objects, and the
+//!    error body every refusal is rendered as.
+//!
+//! Time and randomness are injected ([`clock::Clock`], [`rng::Rng`]); every store goes through a
+//! trait with an in-memory fake that can inject faults.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod access;
-pub mod admin;
-pub mod authority;
 pub mod clock;
-pub mod command;
-pub mod credential;
-pub mod delegation;
-pub mod digest;
 pub mod error;
-pub mod gate;
-pub mod identity;
-pub mod key;
-pub mod keystate;
-pub mod policy;
-pub mod record;
-pub mod request_shape;
 pub mod rng;
 pub mod store;
-pub mod throttle;
 pub mod time;
-pub mod usage;
 
-pub use error::{Error, ErrorBody, ErrorType};
+pub mod domain;
+
+pub mod policy;
+
+pub mod commands;
+
+pub mod api;
+
+pub use api::error_body::ErrorBody;
+pub use error::{Error, ErrorType};

@@ -3,8 +3,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use crate::digest::KeyDigest;
-use crate::key::Mode;
+use crate::domain::digest::KeyDigest;
+use crate::domain::key::Mode;
 
 /// Why a store read failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

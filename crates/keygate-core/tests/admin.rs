@@ -1,6 +1,8 @@
 //! Admin API validation: each defect is a 400 naming its parameter.
-use keygate_core::admin::{CreateKey, MAX_BODY, parse_account, valid_account};
-use keygate_core::key::{KeyType, Mode};
+use keygate_core::api::request::MAX_BODY;
+use keygate_core::domain::ids::{parse_account, valid_account};
+use keygate_core::domain::key::{KeyType, Mode};
+use keygate_core::domain::settings::CreateKey;
 
 #[test]
 fn accounts() {
@@ -76,7 +78,7 @@ fn create_errors_name_their_param() {
 
 #[test]
 fn key_settings_validation() {
-    use keygate_core::admin::KeySettings;
+    use keygate_core::domain::settings::KeySettings;
     let ok = CreateKey::from_json(
         br#"{"type":"restricted","mode":"test","permissions":{"charges":"read"},"allowed_ips":["10.0.0.1"],"allowed_endpoints":["GET /v1/charges/{id}"]}"#,
         0,

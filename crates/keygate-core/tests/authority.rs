@@ -1,12 +1,18 @@
 //! The Durable Object's logic with fake storage and a KV that fails on demand.
+#![allow(async_fn_in_trait)]
 mod common;
 
 use common::block_on;
-use keygate_core::admin::{CreateKey, Page};
-use keygate_core::authority::{Actor, Authority, KV_RETRY_SECONDS, Limits, MemoryKv, MemoryState, Principal};
-use keygate_core::digest::Pepper;
-use keygate_core::key::{KeyType, Mode};
-use keygate_core::record::KeyStatus;
+use keygate_core::api::object::KeyObject;
+use keygate_core::commands::authority::{Authority, Created, KV_RETRY_SECONDS, Limits, Principal};
+use keygate_core::commands::fakes::{MemoryKv, MemoryState};
+use keygate_core::commands::ports::{RecordWriter, StateStore};
+use keygate_core::domain::digest::Pepper;
+use keygate_core::domain::event::Actor;
+use keygate_core::domain::event::Page;
+use keygate_core::domain::key::{KeyType, Mode};
+use keygate_core::domain::record::KeyStatus;
+use keygate_core::domain::settings::CreateKey;
 use keygate_core::rng::FixedRng;
 use keygate_core::store::StoreError;
 
@@ -29,13 +35,44 @@ fn params(expires_at: Option<i64>) -> CreateKey {
     }
 }
 
+/// The API's view of a key just made (with its secret), as the management API answers it.
+fn made(r: Result<Created, keygate_core::Error>) -> Result<KeyObject, keygate_core::Error> {
+    r.map(|c| {
+        let mut o = KeyObject::from_stored(&c.key, T0);
+        o.secret = Some(c.secret.expose_secret().to_owned());
+        o
+    })
+}
+
+/// Reads as the management API answers them (the authority itself returns domain values).
+trait Objects {
+    async fn get(&self, account: &str, key_id: &str, now: i64) -> Result<KeyObject, keygate_core::Error>;
+    async fn list(&self, account: &str, now: i64) -> Result<Vec<KeyObject>, keygate_core::Error>;
+}
+
+impl<S: StateStore, W: RecordWriter> Objects for Authority<'_, S, W> {
+    async fn get(&self, account: &str, key_id: &str, now: i64) -> Result<KeyObject, keygate_core::Error> {
+        Ok(KeyObject::from_stored(&self.load(account, key_id).await?, now))
+    }
+    async fn list(&self, account: &str, now: i64) -> Result<Vec<KeyObject>, keygate_core::Error> {
+        let keys = self.list_in_scope(account, &Principal::Operator, now).await?;
+        Ok(keys.iter().map(|k| KeyObject::from_stored(k, now)).collect())
+    }
+}
+
 #[test]
 fn create_writes_state_then_kv() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
-    let obj =
-        block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k1"), T0, &Actor::admin()))
-            .unwrap();
+    let obj = made(block_on(a.create(
+        ACCT,
+        &params(None),
+        &pepper(),
+        &mut FixedRng::new(*b"k1"),
+        T0,
+        &Actor::admin(),
+    )))
+    .unwrap();
     let secret = obj.secret.clone().unwrap();
     let digest = pepper().digest_str(&secret);
     assert_eq!(kv.status(Mode::Test, &digest), Some(KeyStatus::Active));
@@ -50,9 +87,15 @@ fn failed_kv_write_is_retried_until_kv_agrees() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     *kv.failing.borrow_mut() = true;
-    let obj =
-        block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k2"), T0, &Actor::admin()))
-            .unwrap();
+    let obj = made(block_on(a.create(
+        ACCT,
+        &params(None),
+        &pepper(),
+        &mut FixedRng::new(*b"k2"),
+        T0,
+        &Actor::admin(),
+    )))
+    .unwrap();
     let digest = pepper().digest_str(obj.secret.as_deref().unwrap());
     // The DO has the key (it is the authority); KV does not yet.
     assert!(!block_on(a.load(ACCT, &obj.id)).unwrap().kv_synced);
@@ -80,10 +123,16 @@ fn failed_kv_write_is_retried_until_kv_agrees() {
 fn roll_then_grace_end_reaches_kv_through_the_alarm() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
-    let old =
-        block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k3"), T0, &Actor::admin()))
-            .unwrap();
-    let new = block_on(a.roll(
+    let old = made(block_on(a.create(
+        ACCT,
+        &params(None),
+        &pepper(),
+        &mut FixedRng::new(*b"k3"),
+        T0,
+        &Actor::admin(),
+    )))
+    .unwrap();
+    let new = made(block_on(a.roll(
         ACCT,
         &old.id,
         3600,
@@ -91,7 +140,7 @@ fn roll_then_grace_end_reaches_kv_through_the_alarm() {
         &mut FixedRng::new(*b"k4"),
         T0 + 1,
         &Principal::Operator,
-    ))
+    )))
     .unwrap();
     assert_eq!(new.rolled_from.as_deref(), Some(old.id.as_str()));
     let old_digest = pepper().digest_str(old.secret.as_deref().unwrap());
@@ -100,7 +149,7 @@ fn roll_then_grace_end_reaches_kv_through_the_alarm() {
     assert_eq!(kv.status(Mode::Test, &new_digest), Some(KeyStatus::Active));
     assert_eq!(block_on(a.next_alarm(T0 + 1)).unwrap(), Some(T0 + 3601), "the alarm is due when grace ends");
     // A second roll of the same key is refused: exactly one successor.
-    let again = block_on(a.roll(
+    let again = made(block_on(a.roll(
         ACCT,
         &old.id,
         60,
@@ -108,7 +157,7 @@ fn roll_then_grace_end_reaches_kv_through_the_alarm() {
         &mut FixedRng::new(*b"k5"),
         T0 + 2,
         &Principal::Operator,
-    ));
+    )));
     assert_eq!(again.unwrap_err().code(), "key_not_active");
     block_on(a.sync(T0 + 3601)).unwrap();
     assert_eq!(kv.status(Mode::Test, &old_digest), Some(KeyStatus::Expired));
@@ -134,8 +183,15 @@ fn events_paginate_like_stripe_lists() {
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let mut rng = FixedRng::new(*b"pagination");
     for i in 0..5 {
-        block_on(a.create(ACCT, &params(None), &pepper(), &mut rng, T0 + i, &Actor(format!("key_{i}"))))
-            .unwrap();
+        made(block_on(a.create(
+            ACCT,
+            &params(None),
+            &pepper(),
+            &mut rng,
+            T0 + i,
+            &Actor(format!("key_{i}")),
+        )))
+        .unwrap();
     }
     let p1 = block_on(a.events(ACCT, &Page { limit: 2, starting_after: None })).unwrap();
     assert_eq!(p1.data.iter().map(|e| e.actor.as_str()).collect::<Vec<_>>(), ["key_4", "key_3"]);
@@ -153,9 +209,15 @@ fn events_paginate_like_stripe_lists() {
 fn other_accounts_keys_are_not_found() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
-    let obj =
-        block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k6"), T0, &Actor::admin()))
-            .unwrap();
+    let obj = made(block_on(a.create(
+        ACCT,
+        &params(None),
+        &pepper(),
+        &mut FixedRng::new(*b"k6"),
+        T0,
+        &Actor::admin(),
+    )))
+    .unwrap();
     for r in [
         block_on(a.get("acct_2", &obj.id, T0)).map(|_| ()),
         block_on(a.revoke("acct_2", &obj.id, T0, &Principal::Operator)).map(|_| ()),
@@ -170,9 +232,15 @@ fn other_accounts_keys_are_not_found() {
 fn strict_verify_checks_the_digest() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
-    let obj =
-        block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k7"), T0, &Actor::admin()))
-            .unwrap();
+    let obj = made(block_on(a.create(
+        ACCT,
+        &params(None),
+        &pepper(),
+        &mut FixedRng::new(*b"k7"),
+        T0,
+        &Actor::admin(),
+    )))
+    .unwrap();
     let digest = pepper().digest_str(obj.secret.as_deref().unwrap());
     assert_eq!(block_on(a.verify(ACCT, &obj.id, &digest)).unwrap().id, obj.id);
     let other = pepper().digest_str("something else");
@@ -183,9 +251,15 @@ fn strict_verify_checks_the_digest() {
 fn usage_reports_show_in_listings() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
-    let obj =
-        block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k8"), T0, &Actor::admin()))
-            .unwrap();
+    let obj = made(block_on(a.create(
+        ACCT,
+        &params(None),
+        &pepper(),
+        &mut FixedRng::new(*b"k8"),
+        T0,
+        &Actor::admin(),
+    )))
+    .unwrap();
     block_on(a.record_usage(ACCT, &obj.id, T0 + 125, 7)).unwrap();
     let listed = &block_on(a.list(ACCT, T0 + 200)).unwrap()[0];
     let at = T0 + 125;
@@ -198,9 +272,15 @@ fn storage_faults_fail_closed() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     *state.fault.borrow_mut() = Some(StoreError::Timeout);
-    let e =
-        block_on(a.create(ACCT, &params(None), &pepper(), &mut FixedRng::new(*b"k9"), T0, &Actor::admin()))
-            .unwrap_err();
+    let e = made(block_on(a.create(
+        ACCT,
+        &params(None),
+        &pepper(),
+        &mut FixedRng::new(*b"k9"),
+        T0,
+        &Actor::admin(),
+    )))
+    .unwrap_err();
     assert_eq!(e.code(), "store_unavailable");
     assert_eq!(*kv.attempts.borrow(), 0, "nothing reaches KV that the authority did not store");
     assert_eq!(block_on(a.list(ACCT, T0)).unwrap_err().status(), 503);
@@ -211,7 +291,8 @@ fn exposure_is_flagged_once_and_optionally_expires() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let mut rng = FixedRng::new(*b"exposure");
-    let flag = block_on(a.create(ACCT, &params(None), &pepper(), &mut rng, T0, &Actor::admin())).unwrap();
+    let flag =
+        made(block_on(a.create(ACCT, &params(None), &pepper(), &mut rng, T0, &Actor::admin()))).unwrap();
     block_on(a.exposed(ACCT, &flag.id, "plain_http", false, T0 + 1)).unwrap();
     block_on(a.exposed(ACCT, &flag.id, "secret_key_in_browser", false, T0 + 2)).unwrap();
     let k = block_on(a.get(ACCT, &flag.id, T0 + 3)).unwrap();
@@ -224,7 +305,8 @@ fn exposure_is_flagged_once_and_optionally_expires() {
     let log = block_on(a.events(ACCT, &Page { limit: 10, starting_after: None })).unwrap();
     assert_eq!(log.data.iter().filter(|e| e.kind == "key.exposed").count(), 1);
 
-    let doomed = block_on(a.create(ACCT, &params(None), &pepper(), &mut rng, T0, &Actor::admin())).unwrap();
+    let doomed =
+        made(block_on(a.create(ACCT, &params(None), &pepper(), &mut rng, T0, &Actor::admin()))).unwrap();
     block_on(a.exposed(ACCT, &doomed.id, "plain_http", true, T0 + 5)).unwrap();
     let k = block_on(a.get(ACCT, &doomed.id, T0 + 6)).unwrap();
     assert_eq!((k.status.as_str(), k.expires_at), ("expired", Some(T0 + 5)));

@@ -5,8 +5,8 @@
 
 mod common;
 
-use keygate_core::digest::Pepper;
-use keygate_core::key::{ApiKey, KeyType, Mode};
+use keygate_core::domain::digest::Pepper;
+use keygate_core::domain::key::{ApiKey, KeyType, Mode};
 use keygate_core::rng::SystemRng;
 use wasm_bindgen_test::*;
 

@@ -2,13 +2,13 @@
 mod common;
 
 use common::block_on;
-use keygate_core::access::HostPins;
-use keygate_core::admin::CreateKey;
-use keygate_core::digest::Pepper;
-use keygate_core::gate::{Authenticated, ParsedRecords, Presented, authenticate};
-use keygate_core::key::{KeyType, Mode};
-use keygate_core::keystate;
-use keygate_core::record::{KeyRecord, KeyStatus};
+use keygate_core::domain::digest::Pepper;
+use keygate_core::domain::key::{KeyType, Mode};
+use keygate_core::domain::keystate;
+use keygate_core::domain::record::{KeyRecord, KeyStatus};
+use keygate_core::domain::settings::CreateKey;
+use keygate_core::policy::gate::{Authenticated, ParsedRecords, Presented, authenticate};
+use keygate_core::policy::pins::HostPins;
 use keygate_core::rng::FixedRng;
 use keygate_core::store::{MemoryStore, StoreError};
 
@@ -181,7 +181,7 @@ fn corrupt_text_is_never_remembered_and_the_memo_is_bounded() {
     check_with(&live, &pepper, &records, &bearer(&live_key)).unwrap();
     assert_eq!(records.len(), 2);
     // A third record does not grow the memo past its capacity.
-    let other = keygate_core::digest::KeyDigest("v1:other".into());
+    let other = keygate_core::domain::digest::KeyDigest("v1:other".into());
     let text = check(&store, &pepper, &bearer(&key)).unwrap().record.to_json();
     records.parse(&other, text, 200).unwrap();
     assert!(records.len() <= 2);
@@ -265,7 +265,7 @@ fn the_window_never_hides_faults_unknown_keys_or_a_clock_going_back() {
 
 #[test]
 fn the_staleness_budget_is_shared_between_kv_and_the_isolate() {
-    use keygate_core::gate::{KV_PROPAGATION, StalenessBudget};
+    use keygate_core::policy::gate::{KV_PROPAGATION, StalenessBudget};
     // The bound reported also counts KV's global propagation, which no setting shortens.
     assert_eq!(KV_PROPAGATION, 60);
     // Defaults: KV caches for 54 s and the isolate for at most 6 (5 s, whole-second clock), after
@@ -289,14 +289,16 @@ fn the_staleness_budget_is_shared_between_kv_and_the_isolate() {
 }
 
 /// No throttling: a fresh known-good set (leaked: tests only) and an address that is not blocked.
-fn open() -> keygate_core::throttle::Throttle<'static> {
-    let known: &'static keygate_core::throttle::KnownGood =
-        Box::leak(Box::new(keygate_core::throttle::KnownGood::new(64)));
-    keygate_core::throttle::Throttle { known, blocked_for: None }
+fn open() -> keygate_core::policy::throttle::Throttle<'static> {
+    let known: &'static keygate_core::policy::throttle::KnownGood =
+        Box::leak(Box::new(keygate_core::policy::throttle::KnownGood::new(64)));
+    keygate_core::policy::throttle::Throttle { known, blocked_for: None }
 }
 
-fn throttled<'a>(known: &'a keygate_core::throttle::KnownGood) -> keygate_core::throttle::Throttle<'a> {
-    keygate_core::throttle::Throttle { known, blocked_for: Some(42) }
+fn throttled<'a>(
+    known: &'a keygate_core::policy::throttle::KnownGood,
+) -> keygate_core::policy::throttle::Throttle<'a> {
+    keygate_core::policy::throttle::Throttle { known, blocked_for: Some(42) }
 }
 
 /// An attacker behind the user's address drove it past the failure limit. Guessing costs no
@@ -304,20 +306,20 @@ fn throttled<'a>(known: &'a keygate_core::throttle::KnownGood) -> keygate_core::
 #[test]
 fn a_throttled_address_keeps_known_keys_and_guesses_cost_no_read() {
     let (store, pepper, key) = setup(Mode::Test);
-    let known = keygate_core::throttle::KnownGood::new(16);
+    let known = keygate_core::policy::throttle::KnownGood::new(16);
     let records = ParsedRecords::new(16);
-    let run = |auth: &str, t: keygate_core::throttle::Throttle<'_>, now: i64| {
+    let run = |auth: &str, t: keygate_core::policy::throttle::Throttle<'_>, now: i64| {
         let presented = Presented { authorization: Some(auth), query: None, host: None };
         block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, t, now))
     };
     let user = bearer(&key);
-    let open = keygate_core::throttle::Throttle { known: &known, blocked_for: None };
+    let open = keygate_core::policy::throttle::Throttle { known: &known, blocked_for: None };
     run(&user, open, 200).unwrap();
     let reads = store.reads();
     // A crafted key with a valid checksum, a malformed key, a malformed header: 429, no read.
     let forged = {
         let mut rng = FixedRng::new(*b"forged-key");
-        keygate_core::key::ApiKey::generate(KeyType::Secret, Mode::Test, &mut rng).unwrap()
+        keygate_core::domain::key::ApiKey::generate(KeyType::Secret, Mode::Test, &mut rng).unwrap()
     };
     for auth in [bearer(forged.expose_secret()), bearer("sk_test_short"), "Bearer".to_owned()] {
         let e = run(&auth, throttled(&known), 201).unwrap_err();
@@ -329,16 +331,16 @@ fn a_throttled_address_keeps_known_keys_and_guesses_cost_no_read() {
     run(&user, throttled(&known), 202).unwrap();
     assert_eq!(store.reads(), reads + 1);
     // A key never seen valid in this isolate is refused while the address is throttled…
-    let fresh_isolate = keygate_core::throttle::KnownGood::new(16);
+    let fresh_isolate = keygate_core::policy::throttle::KnownGood::new(16);
     assert_eq!(run(&user, throttled(&fresh_isolate), 203).unwrap_err().code(), "too_many_failed_attempts");
     // …and a success vouches for a day.
-    assert!(known.knows(&pepper.digest_str(&key), 202 + keygate_core::throttle::KNOWN_FOR - 1));
-    assert!(!known.knows(&pepper.digest_str(&key), 202 + keygate_core::throttle::KNOWN_FOR));
+    assert!(known.knows(&pepper.digest_str(&key), 202 + keygate_core::policy::throttle::KNOWN_FOR - 1));
+    assert!(!known.knows(&pepper.digest_str(&key), 202 + keygate_core::policy::throttle::KNOWN_FOR));
 }
 
 #[test]
 fn the_known_good_set_is_bounded() {
-    let known = keygate_core::throttle::KnownGood::new(8);
+    let known = keygate_core::policy::throttle::KnownGood::new(8);
     let pepper = Pepper::new(PEPPER).unwrap();
     for i in 0..100 {
         known.remember(&pepper.digest_str(&format!("k{i}")), i);

@@ -1,8 +1,8 @@
 //! Identity headers and the strip list.
-use keygate_core::access::Level;
-use keygate_core::identity::{Identity, must_strip};
-use keygate_core::key::{KeyType, Mode};
-use keygate_core::record::{KeyRecord, KeyStatus, RECORD_VERSION};
+use keygate_core::domain::key::{KeyType, Mode};
+use keygate_core::domain::record::{KeyRecord, KeyStatus, RECORD_VERSION};
+use keygate_core::domain::settings::Level;
+use keygate_core::policy::identity::{Identity, must_strip};
 
 #[test]
 fn strip_list() {

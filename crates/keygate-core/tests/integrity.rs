@@ -7,15 +7,18 @@ use std::rc::Rc;
 
 use common::block_on;
 use keygate_core::Error;
-use keygate_core::access::{Level, Restrictions};
-use keygate_core::admin::{CreateKey, KeyObject, KeySettings, List, Page};
-use keygate_core::authority::{
-    Actor, Authority, ENDED_RETENTION, Event, KV_RETRY_SECONDS, Limits, MemoryKv, MemoryState, Principal,
-};
-use keygate_core::command::{self, Command};
-use keygate_core::digest::{KeyDigest, Pepper};
-use keygate_core::key::{KeyType, Mode};
-use keygate_core::record::KeyStatus;
+use keygate_core::api::object::{KeyObject, List, render};
+use keygate_core::commands::authority::{Authority, KV_RETRY_SECONDS, Limits, Principal};
+use keygate_core::commands::command::{self, Command};
+use keygate_core::commands::fakes::{MemoryKv, MemoryState};
+use keygate_core::domain::digest::{KeyDigest, Pepper};
+use keygate_core::domain::event::Page;
+use keygate_core::domain::event::{Actor, Event};
+use keygate_core::domain::key::{KeyType, Mode};
+use keygate_core::domain::keystate::ENDED_RETENTION;
+use keygate_core::domain::record::KeyStatus;
+use keygate_core::domain::settings::{CreateKey, KeySettings};
+use keygate_core::domain::settings::{Level, Restrictions};
 use keygate_core::rng::FixedRng;
 
 const T0: i64 = 2_000_000_000;
@@ -42,6 +45,12 @@ fn ips(list: &[&str]) -> Restrictions {
     Restrictions { allowed_ips: Some(list.iter().map(|s| s.to_string()).collect()), ..Default::default() }
 }
 
+/// A command's outcome as the Durable Object answers it.
+struct Rendered {
+    answer: Result<String, Error>,
+    alarm: Option<Option<i64>>,
+}
+
 struct Object {
     state: Rc<MemoryState>,
     kv: Rc<MemoryKv>,
@@ -63,11 +72,12 @@ impl Object {
         Authority { state: &self.state, kv: &self.kv, limits: self.limits }
     }
 
-    /// Run a command as the Durable Object does, at `now`.
-    fn run(&self, command: Command, now: i64) -> command::Outcome {
+    /// Run a command as the Durable Object does, at `now`: the answer as the JSON it sends.
+    fn run(&self, command: Command, now: i64) -> Rendered {
         self.seed.set(self.seed.get() + 1);
         let mut rng = FixedRng::new([self.seed.get(), 7, 7, 7]);
-        block_on(command::run(&self.authority(), command, || Ok(pepper()), &mut rng, now))
+        let out = block_on(command::run(&self.authority(), command, || Ok(pepper()), &mut rng, now));
+        Rendered { answer: out.answer.and_then(|a| render(a, now)), alarm: out.alarm }
     }
 
     fn create(&self, key_type: KeyType, restrictions: Restrictions, expires_at: Option<i64>) -> KeyObject {
@@ -93,7 +103,7 @@ fn digest(k: &KeyObject) -> KeyDigest {
     pepper().digest_str(k.secret.as_deref().unwrap())
 }
 
-fn code(outcome: &command::Outcome) -> String {
+fn code(outcome: &Rendered) -> String {
     match &outcome.answer {
         Ok(_) => "ok".into(),
         Err(e) => e.code().to_owned(),
@@ -448,7 +458,8 @@ fn the_audit_log_keeps_the_newest_events() {
     let list: List<Event> = serde_json::from_str(&o.run(events, T0 + 2).answer.unwrap()).unwrap();
     let ids: Vec<&str> = list.data.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["evt_000000000006", "evt_000000000005", "evt_000000000004", "evt_000000000003"]);
-    let stored = block_on(keygate_core::authority::StateStore::list(&*o.state, "event:", None, false, None));
+    let stored =
+        block_on(keygate_core::commands::ports::StateStore::list(&*o.state, "event:", None, false, None));
     assert_eq!(stored.unwrap().len(), 4, "older events are deleted from storage, not just hidden");
 }
 
@@ -458,7 +469,7 @@ fn the_audit_log_keeps_the_newest_events() {
 
 #[test]
 fn usage_is_reported_once_a_minute_per_key_and_adds_up_exactly() {
-    use keygate_core::usage::Tally;
+    use keygate_core::policy::usage::Tally;
     let o = Object::new();
     let key = o.create(KeyType::Secret, Restrictions::default(), None);
     let tally = Tally::new(16);

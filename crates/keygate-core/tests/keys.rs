@@ -1,9 +1,9 @@
 //! Key generation, redaction and the secrets-hygiene of Debug/Display.
-use keygate_core::admin::CreateKey;
-use keygate_core::credential::Credential;
-use keygate_core::digest::{OperatorToken, Pepper, secret_eq};
-use keygate_core::key::{ApiKey, KEY_LEN, KeyType, Mode, checksum, redact};
-use keygate_core::keystate;
+use keygate_core::domain::digest::{OperatorToken, Pepper, secret_eq};
+use keygate_core::domain::key::{ApiKey, KEY_LEN, KeyType, Mode, checksum, redact};
+use keygate_core::domain::keystate;
+use keygate_core::domain::settings::CreateKey;
+use keygate_core::policy::credential::Credential;
 use keygate_core::rng::{FixedRng, Rng, SystemRng};
 
 #[test]
@@ -34,7 +34,7 @@ fn every_single_character_change_is_caught() {
 fn rejection_sampling_is_uniform_enough() {
     // Byte 247 maps to '9'+… ; bytes 248..=255 must be dropped, never mapped.
     let mut rng = FixedRng::new([255u8, 250, 248, 0, 61, 62, 247]);
-    let s = keygate_core::key::random_base62(&mut rng, 4).unwrap();
+    let s = keygate_core::domain::key::random_base62(&mut rng, 4).unwrap();
     assert_eq!(s, "0z0z");
 }
 

@@ -1,10 +1,12 @@
 //! The key-state machine, table-driven with an injected clock: every transition and boundary.
-use keygate_core::admin::CreateKey;
-use keygate_core::digest::Pepper;
-use keygate_core::key::{KeyType, Mode};
-use keygate_core::keystate::{self, MAX_GRACE, StoredKey, advance, expire, record_usage, revoke, roll};
-use keygate_core::policy::decide;
-use keygate_core::record::KeyStatus;
+use keygate_core::domain::digest::Pepper;
+use keygate_core::domain::key::{KeyType, Mode};
+use keygate_core::domain::keystate::{
+    self, MAX_GRACE, StoredKey, advance, expire, record_usage, revoke, roll,
+};
+use keygate_core::domain::record::KeyStatus;
+use keygate_core::domain::settings::CreateKey;
+use keygate_core::policy::decision::decide;
 use keygate_core::rng::FixedRng;
 
 const T0: i64 = 1_000_000;
@@ -13,7 +15,7 @@ fn pepper() -> Pepper {
     Pepper::new("lifecycle-pepper-lifecycle-pepper-xx").unwrap()
 }
 
-fn fresh(expires_at: Option<i64>) -> (keygate_core::key::ApiKey, StoredKey) {
+fn fresh(expires_at: Option<i64>) -> (keygate_core::domain::key::ApiKey, StoredKey) {
     let params = CreateKey {
         key_type: KeyType::Secret,
         mode: Mode::Live,

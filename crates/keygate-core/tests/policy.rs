@@ -1,7 +1,7 @@
 //! The policy decision, table-driven, including every boundary of `expires_at`.
-use keygate_core::key::{ApiKey, KeyType, Mode};
-use keygate_core::policy::{Deprecation, decide};
-use keygate_core::record::{KeyRecord, KeyStatus, RECORD_VERSION};
+use keygate_core::domain::key::{ApiKey, KeyType, Mode};
+use keygate_core::domain::record::{KeyRecord, KeyStatus, RECORD_VERSION};
+use keygate_core::policy::decision::{Deprecation, decide};
 use keygate_core::rng::FixedRng;
 
 fn key(t: KeyType, m: Mode) -> ApiKey {

@@ -1,8 +1,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Property tests: the parsers never panic on any input, and what keygate writes, it reads back.
-use keygate_core::access::{EndpointPattern, OriginRule};
-use keygate_core::credential::{Credential, check_query};
-use keygate_core::key::{ApiKey, KEY_LEN, KeyType, Mode};
+use keygate_core::domain::key::{ApiKey, KEY_LEN, KeyType, Mode};
+use keygate_core::policy::credential::{Credential, check_query};
+use keygate_core::policy::pattern::{EndpointPattern, OriginRule};
 use keygate_core::rng::FixedRng;
 use proptest::prelude::*;
 

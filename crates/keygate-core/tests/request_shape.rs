@@ -1,11 +1,11 @@
 //! What reaches the origin is what was authorised: the request-shape rules and the resource map,
 //! with a catalogue of paths an origin could read as another resource, for every key type.
-use keygate_core::access::{
-    EdgePolicy, EndpointList, Level, RequestFacts, ResourceMap, Restrictions, authorize,
-};
-use keygate_core::key::{KeyType, Mode};
-use keygate_core::record::{KeyRecord, KeyStatus, RECORD_VERSION};
-use keygate_core::request_shape::{check_method, check_override, check_path};
+use keygate_core::domain::key::{KeyType, Mode};
+use keygate_core::domain::record::{KeyRecord, KeyStatus, RECORD_VERSION};
+use keygate_core::domain::settings::{Level, Restrictions};
+use keygate_core::policy::access::{EdgePolicy, RequestFacts, authorize};
+use keygate_core::policy::pattern::{EndpointList, ResourceMap};
+use keygate_core::policy::request_shape::{check_method, check_override, check_path};
 
 /// Paths origins read differently (Tomcat/Jetty `;`, nginx `%2F` and `//`, double decoding,
 /// backslashes, overlong UTF-8), each as the platform's URL parser leaves it.
@@ -175,7 +175,7 @@ fn method_overrides_are_refused() {
 
 #[test]
 fn management_applies_the_calling_keys_own_rules_first() {
-    use keygate_core::access::authorize_management;
+    use keygate_core::policy::access::authorize_management;
     let at = |ip: &str, method: &'static str, path: &'static str| RequestFacts {
         method,
         path,

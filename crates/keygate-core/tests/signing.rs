@@ -1,6 +1,6 @@
 //! keygate's signer on the shared, language-neutral vectors (the verifier's tests read the same
 //! file: crates/keygate-verify/tests/data/signatures.json).
-use keygate_core::identity::{Identity, Target};
+use keygate_core::policy::identity::{Identity, Target};
 use keygate_verify::Secret;
 
 #[test]

@@ -2,9 +2,9 @@
 //! The vectors under `tests/data` come from `generate.py`, an independent implementation.
 #![allow(dead_code)]
 
-use keygate_core::credential::Credential;
-use keygate_core::digest::Pepper;
-use keygate_core::key::{ApiKey, KeyType, Mode, checksum};
+use keygate_core::domain::digest::Pepper;
+use keygate_core::domain::key::{ApiKey, KeyType, Mode, checksum};
+use keygate_core::policy::credential::Credential;
 use serde_json::Value;
 
 pub const CHECKSUMS: &str = include_str!("../data/checksum.json");

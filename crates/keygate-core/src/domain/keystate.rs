@@ -11,17 +11,21 @@
 use std::collections::BTreeMap;
 
 use crate::Error;
-use crate::admin::{CreateKey, KeySettings};
 use crate::clock::UnixSeconds;
-use crate::digest::{KeyDigest, Pepper};
-use crate::key::{ApiKey, random_id};
-use crate::record::{KeyRecord, KeyStatus, RECORD_VERSION};
+use crate::domain::digest::{KeyDigest, Pepper};
+use crate::domain::key::{ApiKey, random_id};
+use crate::domain::record::{KeyRecord, KeyStatus, RECORD_VERSION};
+use crate::domain::settings::{CreateKey, KeySettings};
 use crate::rng::Rng;
 
 /// Grace period of a roll when none is given: 24 hours.
 pub const DEFAULT_GRACE: i64 = 86_400;
 /// Longest grace period: 7 days.
 pub const MAX_GRACE: i64 = 604_800;
+/// How long a key that ended (expired or revoked) is kept, seconds: 30 days. Then the alarm
+/// removes it from the object's storage and from KV, where the edge then knows it no more.
+pub const ENDED_RETENTION: i64 = 30 * 86_400;
+
 /// Days of request counts kept per key.
 pub const USAGE_DAYS: usize = 30;
 
@@ -45,7 +49,7 @@ pub struct StoredKey {
     #[serde(default)]
     pub exposed: Option<Exposure>,
     /// When the key ended (expired or revoked): it is removed
-    /// [`crate::authority::ENDED_RETENTION`] later.
+    /// [`ENDED_RETENTION`] later.
     #[serde(default)]
     pub ended_at: Option<UnixSeconds>,
 }
@@ -79,7 +83,7 @@ impl StoredKey {
 
     /// Whether the key ended long enough ago to be removed.
     pub fn purge_due(&self, now: UnixSeconds) -> bool {
-        self.ended_at.is_some_and(|t| t + crate::authority::ENDED_RETENTION <= now)
+        self.ended_at.is_some_and(|t| t + ENDED_RETENTION <= now)
     }
 
     /// A copy with `record` changed by `f`, marked for replication.
@@ -240,7 +244,7 @@ pub fn update(key: &StoredKey, settings: &KeySettings, now: UnixSeconds) -> Resu
     if let Some(v) = &settings.allowed_endpoints {
         r.restrictions.allowed_endpoints = v.clone();
     }
-    crate::admin::check_type_settings(
+    crate::domain::settings::check_type_settings(
         r.key_type,
         settings.permissions.as_ref().is_some_and(Option::is_some),
         settings.allowed_origins.as_ref().is_some_and(Option::is_some),

@@ -1,7 +1,7 @@
 //! The identity keygate passes to the origin, and header hygiene: no client-sent header that
 //! could be taken for an identity ever reaches the origin.
 
-use crate::record::KeyRecord;
+use crate::domain::record::KeyRecord;
 
 /// Header names keygate sets on proxied requests.
 pub mod names {
@@ -62,8 +62,9 @@ impl<'a> Identity<'a> {
             mode: record.mode.as_str(),
             request_id,
             verified,
-            permissions: (record.key_type == crate::key::KeyType::Restricted)
-                .then(|| crate::access::permissions_header(&record.permissions.clone().unwrap_or_default())),
+            permissions: (record.key_type == crate::domain::key::KeyType::Restricted).then(|| {
+                crate::domain::settings::permissions_header(&record.permissions.clone().unwrap_or_default())
+            }),
         }
     }
 

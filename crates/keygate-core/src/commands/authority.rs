@@ -10,28 +10,22 @@
 //! key with `kv_synced = false`; [`Authority::sync`] (the DO's alarm) retries until KV agrees, and
 //! also stores expiries whose time has come, so KV learns of them.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
-
 use crate::Error;
-use crate::admin::{CreateKey, KeyObject, KeySettings, List, Page};
 use crate::clock::UnixSeconds;
-use crate::delegation;
-use crate::digest::{KeyDigest, Pepper};
-use crate::key::Mode;
-use crate::keystate::{self, StoredKey};
-use crate::record::{KeyRecord, KeyStatus};
+use crate::commands::ports::{RecordWriter, StateStore};
+use crate::domain::digest::{KeyDigest, Pepper};
+use crate::domain::event::{Actor, Event, EventPage, Page};
+use crate::domain::ids::{event_id, parse_event_id};
+use crate::domain::key::ApiKey;
+use crate::domain::keystate::{self, ENDED_RETENTION, StoredKey};
+use crate::domain::record::{KeyRecord, KeyStatus};
+use crate::domain::settings::{CreateKey, KeySettings};
+use crate::policy::delegation;
 use crate::rng::Rng;
 use crate::store::StoreError;
 
 /// Seconds between KV replication retries.
 pub const KV_RETRY_SECONDS: i64 = 5;
-
-/// How long a key that ended (expired or revoked) is kept, seconds: 30 days. Then the alarm
-/// removes it from the object's storage and from KV, where the edge then knows it no more.
-pub const ENDED_RETENTION: i64 = 30 * 86_400;
 
 /// Bounds on what one object stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +39,7 @@ pub struct Limits {
 
 /// The default of `MAX_KEYS_PER_ACCOUNT`.
 pub const DEFAULT_MAX_KEYS: usize = 500;
+
 /// The audit log's retention, in events per (mode, account).
 pub const MAX_EVENTS: u64 = 10_000;
 
@@ -54,37 +49,8 @@ impl Default for Limits {
     }
 }
 
-/// The Durable Object's own transactional storage, as JSON text values.
-#[allow(async_fn_in_trait)]
-pub trait StateStore {
-    /// The value at `key`.
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
-    /// Store `value` at `key`.
-    async fn put(&self, key: &str, value: &str) -> Result<(), StoreError>;
-    /// Remove `key` (nothing if absent).
-    async fn delete(&self, key: &str) -> Result<(), StoreError>;
-    /// Entries whose key starts with `prefix`, in key order (descending when `reverse`), only
-    /// keys before `end` (exclusive, in ascending order) when given, at most `limit`.
-    async fn list(
-        &self,
-        prefix: &str,
-        end: Option<&str>,
-        reverse: bool,
-        limit: Option<usize>,
-    ) -> Result<Vec<(String, String)>, StoreError>;
-}
-
-/// Writes key records to the edge's KV namespaces.
-#[allow(async_fn_in_trait)]
-pub trait RecordWriter {
-    /// Store `record` under `digest` in `mode`'s namespace.
-    async fn put(&self, mode: Mode, digest: &KeyDigest, record: &str) -> Result<(), StoreError>;
-    /// Remove the record under `digest` in `mode`'s namespace.
-    async fn delete(&self, mode: Mode, digest: &KeyDigest) -> Result<(), StoreError>;
-}
-
 /// Who asks for a change to a key: the operator, or a key of the account (self-service), whose
-/// own current record then bounds what it may act on (see [`crate::delegation`]).
+/// own current record then bounds what it may act on (see [`crate::policy::delegation`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum Principal {
@@ -109,56 +75,13 @@ impl Principal {
     }
 }
 
-/// Who made a change: the operator, a key (self-service), or keygate itself (an expiry).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Actor(pub String);
-
-impl Actor {
-    /// The operator, through the admin API.
-    pub fn admin() -> Self {
-        Actor("admin".into())
-    }
-    /// keygate itself (an expiry whose time came).
-    pub fn system() -> Self {
-        Actor("system".into())
-    }
-}
-
-/// One audit-log entry.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Event {
-    /// `evt_…`, ordered by time within an account and mode.
-    pub id: String,
-    /// Always `event`.
-    pub object: String,
-    /// `key.created`, `key.rolled`, `key.expired`, `key.revoked`, `key.updated`, `key.exposed`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `acct_…`.
-    pub account: String,
-    /// Mode.
-    pub mode: Mode,
-    /// The key concerned.
-    pub key_id: String,
-    /// `admin`, `system`, or the id of the key that acted (self-service).
-    pub actor: String,
-    /// When.
-    pub created_at: UnixSeconds,
-    /// Details, e.g. `{"rolled_to":"key_…","expires_at":…}`.
-    pub data: serde_json::Value,
-}
-
-fn event_id(seq: u64) -> String {
-    format!("evt_{seq:012}")
-}
-
-/// The sequence number inside an event id, if it is one.
-pub fn parse_event_id(id: &str) -> Option<u64> {
-    let digits = id.strip_prefix("evt_")?;
-    if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+/// A key just made (created, or a roll's successor), with its secret: shown once, in the answer.
+#[derive(Debug)]
+pub struct Created {
+    /// What the authority stores.
+    pub key: StoredKey,
+    /// The raw key (redacted in `Debug`).
+    pub secret: ApiKey,
 }
 
 /// The authority over one (mode, account)'s keys.
@@ -181,16 +104,14 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         rng: &mut impl Rng,
         now: UnixSeconds,
         actor: &Actor,
-    ) -> Result<KeyObject, Error> {
+    ) -> Result<Created, Error> {
         self.check_room().await?;
         let new = keystate::create(account, params, pepper, rng, now)?;
         let stored = self.commit(new.stored).await?;
         let data =
             serde_json::json!({ "type": stored.record.key_type, "expires_at": stored.record.expires_at });
         self.log("key.created", &stored.record, actor, now, data).await?;
-        let mut object = KeyObject::from_stored(&stored, now);
-        object.secret = Some(new.key.expose_secret().to_owned());
-        Ok(object)
+        Ok(Created { key: stored, secret: new.key })
     }
 
     /// Roll an active key with `grace` seconds of overlap. Returns the successor with its secret.
@@ -204,7 +125,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         rng: &mut impl Rng,
         now: UnixSeconds,
         by: &Principal,
-    ) -> Result<KeyObject, Error> {
+    ) -> Result<Created, Error> {
         let actor = &by.actor();
         let old = self.load_in_scope(account, key_id, by, now).await?;
         let (retired, successor) = keystate::roll(&old, grace, pepper, rng, now)?;
@@ -225,9 +146,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             serde_json::json!({ "rolled_from": old.record.id }),
         )
         .await?;
-        let mut object = KeyObject::from_stored(&stored, now);
-        object.secret = Some(successor.key.expose_secret().to_owned());
-        Ok(object)
+        Ok(Created { key: stored, secret: successor.key })
     }
 
     /// End a key now.
@@ -237,7 +156,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         key_id: &str,
         now: UnixSeconds,
         by: &Principal,
-    ) -> Result<KeyObject, Error> {
+    ) -> Result<StoredKey, Error> {
         self.change(
             account,
             key_id,
@@ -257,7 +176,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         key_id: &str,
         now: UnixSeconds,
         by: &Principal,
-    ) -> Result<KeyObject, Error> {
+    ) -> Result<StoredKey, Error> {
         self.change(
             account,
             key_id,
@@ -278,7 +197,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         settings: &KeySettings,
         now: UnixSeconds,
         by: &Principal,
-    ) -> Result<KeyObject, Error> {
+    ) -> Result<StoredKey, Error> {
         let data = serde_json::to_value(settings).unwrap_or_default();
         let self_service = matches!(by, Principal::Key { .. });
         self.change(
@@ -311,15 +230,15 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         kind: &str,
         transition: impl FnOnce(&StoredKey) -> Result<StoredKey, Error>,
         data: impl FnOnce(&StoredKey) -> serde_json::Value,
-    ) -> Result<KeyObject, Error> {
+    ) -> Result<StoredKey, Error> {
         let old = self.load_in_scope(account, key_id, by, now).await?;
         let next = transition(&old)?;
         if next == old {
-            return Ok(KeyObject::from_stored(&old, now));
+            return Ok(old);
         }
         let next = self.commit(next).await?;
         self.log(kind, &next.record, &by.actor(), now, data(&next)).await?;
-        Ok(KeyObject::from_stored(&next, now))
+        Ok(next)
     }
 
     /// Record that a key was seen exposed (`plain_http`, `secret_key_in_browser`); with `expire`,
@@ -356,24 +275,6 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         Ok(())
     }
 
-    /// One key.
-    pub async fn get(&self, account: &str, key_id: &str, now: UnixSeconds) -> Result<KeyObject, Error> {
-        Ok(KeyObject::from_stored(&self.load(account, key_id).await?, now))
-    }
-
-    /// All of the account's keys, newest first.
-    pub async fn list(&self, account: &str, now: UnixSeconds) -> Result<Vec<KeyObject>, Error> {
-        let mut keys: Vec<KeyObject> = self
-            .all_keys()
-            .await?
-            .iter()
-            .filter(|k| k.record.account == account)
-            .map(|k| KeyObject::from_stored(k, now))
-            .collect();
-        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
-        Ok(keys)
-    }
-
     /// The keys `by` may see, newest first: all of the account's for the operator and for an
     /// unrestricted key; for a key with restrictions, those at least as restricted as itself.
     pub async fn list_in_scope(
@@ -381,17 +282,19 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         account: &str,
         by: &Principal,
         now: UnixSeconds,
-    ) -> Result<Vec<KeyObject>, Error> {
+    ) -> Result<Vec<StoredKey>, Error> {
         let bound = self.caller_bound(account, by, now).await?;
-        let mut keys: Vec<KeyObject> = self
+        let mut keys: Vec<StoredKey> = self
             .all_keys()
             .await?
             .iter()
             .filter(|k| k.record.account == account)
             .filter(|k| bound.as_ref().is_none_or(|c| delegation::within(&k.record, c)))
-            .map(|k| KeyObject::from_stored(k, now))
+            .cloned()
             .collect();
-        keys.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+        keys.sort_by(|a, b| {
+            b.record.created_at.cmp(&a.record.created_at).then_with(|| a.record.id.cmp(&b.record.id))
+        });
         Ok(keys)
     }
 
@@ -425,7 +328,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let Principal::Key { key_id, digest } = by else { return Ok(None) };
         let caller = self.load(account, key_id).await?;
         let redacted = caller.record.redacted();
-        if &caller.digest != digest || caller.record.key_type != crate::key::KeyType::Secret {
+        if &caller.digest != digest || caller.record.key_type != crate::domain::key::KeyType::Secret {
             return Err(Error::ApiKeyInvalid { redacted });
         }
         match caller.status_at(now) {
@@ -452,7 +355,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     }
 
     /// The audit log, newest first, a page at a time.
-    pub async fn events(&self, account: &str, page: &Page) -> Result<List<Event>, Error> {
+    pub async fn events(&self, account: &str, page: &Page) -> Result<EventPage, Error> {
         let end =
             page.starting_after.as_deref().and_then(parse_event_id).map(|seq| format!("event:{seq:012}"));
         let rows = self
@@ -469,7 +372,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         }
         let has_more = data.len() > page.limit;
         data.truncate(page.limit);
-        Ok(List { object: "list".into(), data, has_more })
+        Ok(EventPage { data, has_more })
     }
 
     /// The authoritative record of `key_id`, for strict keys: it must also be stored under
@@ -629,137 +532,5 @@ fn store_error(e: StoreError) -> Error {
     match e {
         StoreError::Misconfigured(what) => Error::Misconfigured { what },
         StoreError::Failed(_) | StoreError::Timeout => Error::StoreUnavailable,
-    }
-}
-
-/// Something a fake runs in the middle of a write: another command, as a platform that lets
-/// other events in while a write is in flight would.
-pub type Hook = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()>>>>;
-
-/// In-memory [`StateStore`] for tests, with fault injection.
-#[derive(Debug, Default)]
-pub struct MemoryState {
-    data: RefCell<BTreeMap<String, String>>,
-    /// When set, every operation fails with it.
-    pub fault: RefCell<Option<StoreError>>,
-    /// When set, the next `put` stores its value and then fails ("the write landed but the call
-    /// failed"); it is cleared by that put.
-    pub landed_but_failed: RefCell<bool>,
-}
-
-impl MemoryState {
-    /// Empty.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl StateStore for MemoryState {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        if let Some(f) = self.fault.borrow().clone() {
-            return Err(f);
-        }
-        Ok(self.data.borrow().get(key).cloned())
-    }
-
-    async fn put(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        if let Some(f) = self.fault.borrow().clone() {
-            return Err(f);
-        }
-        self.data.borrow_mut().insert(key.to_owned(), value.to_owned());
-        if self.landed_but_failed.replace(false) {
-            return Err(StoreError::Failed("injected: the write landed but the call failed".into()));
-        }
-        Ok(())
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        if let Some(f) = self.fault.borrow().clone() {
-            return Err(f);
-        }
-        self.data.borrow_mut().remove(key);
-        Ok(())
-    }
-
-    async fn list(
-        &self,
-        prefix: &str,
-        end: Option<&str>,
-        reverse: bool,
-        limit: Option<usize>,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        if let Some(f) = self.fault.borrow().clone() {
-            return Err(f);
-        }
-        let data = self.data.borrow();
-        let matching =
-            data.iter().filter(|(k, _)| k.starts_with(prefix) && end.is_none_or(|e| k.as_str() < e));
-        let rows: Vec<(String, String)> = if reverse {
-            matching.rev().map(|(k, v)| (k.clone(), v.clone())).collect()
-        } else {
-            matching.map(|(k, v)| (k.clone(), v.clone())).collect()
-        };
-        Ok(rows.into_iter().take(limit.unwrap_or(usize::MAX)).collect())
-    }
-}
-
-/// In-memory [`RecordWriter`] for tests: remembers what KV holds, and fails on demand: every
-/// write while `failing`; the next write after it landed with `landed_but_failed`; and it runs
-/// `during_put` (another command) while the next write is in flight, before it lands.
-#[derive(Default)]
-pub struct MemoryKv {
-    /// (mode, digest) → record JSON.
-    pub data: RefCell<HashMap<(Mode, String), String>>,
-    /// When true, every write fails.
-    pub failing: RefCell<bool>,
-    /// When true, the next write lands and then reports failure (cleared by it).
-    pub landed_but_failed: RefCell<bool>,
-    /// Run once, in the middle of the next write, before its value lands.
-    pub during_put: RefCell<Option<Hook>>,
-    /// How many writes were attempted.
-    pub attempts: RefCell<usize>,
-}
-
-impl std::fmt::Debug for MemoryKv {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryKv").field("data", &self.data).field("attempts", &self.attempts).finish()
-    }
-}
-
-impl MemoryKv {
-    /// The record KV holds for `digest`, parsed.
-    pub fn record(&self, mode: Mode, digest: &KeyDigest) -> Option<KeyRecord> {
-        self.data.borrow().get(&(mode, digest.0.clone())).and_then(|s| KeyRecord::from_json(s).ok())
-    }
-
-    /// The status KV holds for `digest`.
-    pub fn status(&self, mode: Mode, digest: &KeyDigest) -> Option<KeyStatus> {
-        self.record(mode, digest).map(|r| r.status)
-    }
-}
-
-impl RecordWriter for MemoryKv {
-    async fn put(&self, mode: Mode, digest: &KeyDigest, record: &str) -> Result<(), StoreError> {
-        *self.attempts.borrow_mut() += 1;
-        let hook = self.during_put.borrow_mut().take();
-        if let Some(hook) = hook {
-            hook().await;
-        }
-        if *self.failing.borrow() {
-            return Err(StoreError::Failed("injected KV failure".into()));
-        }
-        self.data.borrow_mut().insert((mode, digest.0.clone()), record.to_owned());
-        if self.landed_but_failed.replace(false) {
-            return Err(StoreError::Failed("injected: the write landed but the call failed".into()));
-        }
-        Ok(())
-    }
-
-    async fn delete(&self, mode: Mode, digest: &KeyDigest) -> Result<(), StoreError> {
-        if *self.failing.borrow() {
-            return Err(StoreError::Failed("injected KV failure".into()));
-        }
-        self.data.borrow_mut().remove(&(mode, digest.0.clone()));
-        Ok(())
     }
 }

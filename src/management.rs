@@ -9,12 +9,16 @@
 
 use futures_util::StreamExt;
 use keygate_core::Error;
-use keygate_core::access;
-use keygate_core::admin::{self, CreateKey, KeyObject, KeySettings, List, Page};
-use keygate_core::authority::{Actor, Event, Principal};
+use keygate_core::api::object::{KeyObject, List};
+use keygate_core::api::request;
 use keygate_core::clock::Clock;
-use keygate_core::key::Mode;
-use keygate_core::throttle::Throttle;
+use keygate_core::commands::authority::Principal;
+use keygate_core::domain::event::{Actor, Event, Page};
+use keygate_core::domain::ids;
+use keygate_core::domain::key::Mode;
+use keygate_core::domain::settings::{CreateKey, KeySettings};
+use keygate_core::policy::access;
+use keygate_core::policy::throttle::Throttle;
 use worker::{Context, Env, Method, Request, Response, Url};
 
 use crate::keystore::{self, Command};
@@ -30,7 +34,7 @@ pub async fn handle(
     request_id: &str,
     throttle: Throttle<'_>,
 ) -> Result<Response, Error> {
-    let rest = url.path().strip_prefix(admin::PREFIX).map(str::to_owned);
+    let rest = url.path().strip_prefix(request::PREFIX).map(str::to_owned);
     let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) else {
         return Err(Error::NotFound { what: "route".into() });
     };
@@ -42,7 +46,7 @@ pub async fn handle(
     authorize_operator(&req, env, throttle.blocked_for)?;
     let (status, json) = match segments.as_slice() {
         ["accounts", account, rest @ ..] => {
-            let account = admin::parse_account(account)?;
+            let account = ids::parse_account(account)?;
             operator(&mut req, url, env, &account, rest, method).await?
         }
         _ => return Err(Error::NotFound { what: "route".into() }),
@@ -70,7 +74,7 @@ async fn operator(
         }
         (["keys"], Method::Get) => {
             let modes = match query_param(url, "mode") {
-                Some(m) => vec![admin::parse_mode(&m, "mode")?],
+                Some(m) => vec![request::parse_mode(&m, "mode")?],
                 None => Mode::ALL.to_vec(),
             };
             let mut data = Vec::new();
@@ -84,7 +88,7 @@ async fn operator(
         }
         (["keys"], _) => Err(Error::MethodNotAllowed { allowed: "GET, POST" }),
         (["keys", id, action @ ..], method) => {
-            let key_id = admin::parse_key_id(id)?;
+            let key_id = ids::parse_key_id(id)?;
             let command = key_command(req, env, acct, key_id, action, method, Principal::Operator).await?;
             let status = status_for(&command);
             let key: KeyObject = call_either_mode(env, account, &command).await?;
@@ -92,7 +96,7 @@ async fn operator(
         }
         (["events"], Method::Get) => {
             let mode = match query_param(url, "mode") {
-                Some(m) => admin::parse_mode(&m, "mode")?,
+                Some(m) => request::parse_mode(&m, "mode")?,
                 None => {
                     return Err(Error::invalid_param(
                         "parameter_missing",
@@ -134,7 +138,7 @@ async fn key_command(
         ([], _) => return Err(Error::MethodNotAllowed { allowed: "GET, PATCH, DELETE" }),
         (["roll"], Method::Post) => {
             config::max_keys(env)?;
-            let grace = admin::parse_roll(&read_body(req).await?)?;
+            let grace = request::parse_roll(&read_body(req).await?)?;
             Command::Roll { account, key_id, grace, by }
         }
         (["expire"], Method::Post) => Command::Expire { account, key_id, by },
@@ -152,7 +156,7 @@ fn status_for(command: &Command) -> u16 {
 /// exactly as on any other route (`secret_key_in_browser`, `allowed_ips`, `allowed_endpoints`
 /// against the management method and path, in that order), then only a secret key may manage.
 /// What it may act on, and that a change only narrows, the authority decides in the same step
-/// as the change (`keygate_core::delegation`).
+/// as the change (`keygate_core::policy::delegation`).
 #[allow(clippy::too_many_arguments)]
 async fn self_service(
     req: &mut Request,
@@ -187,7 +191,7 @@ async fn self_service(
         }
         ([], _) => return Err(Error::MethodNotAllowed { allowed: "GET" }),
         ([id, action @ ..], method) => {
-            let key_id = admin::parse_key_id(id)?;
+            let key_id = ids::parse_key_id(id)?;
             let command = key_command(req, env, account.clone(), key_id, action, method, by).await?;
             let status = status_for(&command);
             let key: KeyObject = keystore::call(env, mode, &account, &command).await?;
@@ -226,13 +230,13 @@ fn authorize_operator(req: &Request, env: &Env, blocked_for: Option<u32>) -> Res
     Ok(())
 }
 
-/// Read a request body of at most [`admin::MAX_BODY`] bytes. A declared length over the limit
+/// Read a request body of at most [`request::MAX_BODY`] bytes. A declared length over the limit
 /// is refused before reading; a body without one (chunked) is read chunk by chunk and refused
 /// as soon as it passes the limit, never buffered whole.
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, Error> {
-    let too_large = Error::BodyTooLarge { limit: admin::MAX_BODY };
+    let too_large = Error::BodyTooLarge { limit: request::MAX_BODY };
     if let Ok(Some(len)) = req.headers().get("content-length")
-        && len.trim().parse::<usize>().map_or(true, |n| n > admin::MAX_BODY)
+        && len.trim().parse::<usize>().map_or(true, |n| n > request::MAX_BODY)
     {
         return Err(too_large);
     }
@@ -244,7 +248,7 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Error> {
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| unreadable())?;
-        if body.len() + chunk.len() > admin::MAX_BODY {
+        if body.len() + chunk.len() > request::MAX_BODY {
             return Err(too_large);
         }
         body.extend_from_slice(&chunk);

@@ -12,9 +12,10 @@
 //!   raises a permission. Widening is the operator's (`ADMIN_TOKEN`) alone.
 
 use crate::Error;
-use crate::access::{EndpointPattern, Level, OriginRule, parse_net};
-use crate::admin::KeySettings;
-use crate::record::KeyRecord;
+use crate::domain::record::KeyRecord;
+use crate::domain::settings::KeySettings;
+use crate::domain::settings::Level;
+use crate::policy::pattern::{EndpointPattern, OriginRule, parse_net};
 
 /// Whether `caller` has any restriction that limits what it may act on.
 pub fn restricted(caller: &KeyRecord) -> bool {
@@ -51,7 +52,8 @@ pub fn check_narrowing(record: &KeyRecord, settings: &KeySettings) -> Result<(),
     if let Some(new) = &settings.permissions {
         let old = record.permissions.clone().unwrap_or_default();
         let new = new.clone().unwrap_or_default();
-        let level = |p: &crate::access::Permissions, r: &String| p.get(r).copied().unwrap_or(Level::None);
+        let level =
+            |p: &crate::domain::settings::Permissions, r: &String| p.get(r).copied().unwrap_or(Level::None);
         if new.keys().any(|r| level(&new, r) > level(&old, r)) {
             return widen("permissions");
         }

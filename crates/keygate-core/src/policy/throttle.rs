@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::clock::UnixSeconds;
-use crate::digest::KeyDigest;
+use crate::domain::digest::KeyDigest;
 
 /// How long a successful authentication vouches for its key while its address is throttled:
 /// one day.

@@ -3,7 +3,7 @@
 
 use crate::Error;
 use crate::clock::UnixSeconds;
-use crate::key::{KeyType, Mode};
+use crate::domain::key::{KeyType, Mode};
 
 /// Record schema version written by this build.
 pub const RECORD_VERSION: u32 = 1;
@@ -71,17 +71,20 @@ pub struct KeyRecord {
     pub strict: bool,
     /// A restricted key's permissions per resource.
     #[serde(default)]
-    pub permissions: Option<crate::access::Permissions>,
+    pub permissions: Option<crate::domain::settings::Permissions>,
     /// Per-key restrictions (any type).
     #[serde(default)]
-    pub restrictions: crate::access::Restrictions,
+    pub restrictions: crate::domain::settings::Restrictions,
 }
 
 impl KeyRecord {
     /// Read a stored record. Any defect is [`Error::RecordCorrupt`]: the caller fails closed.
     pub fn from_json(s: &str) -> Result<KeyRecord, Error> {
         let r: KeyRecord = serde_json::from_str(s).map_err(|_| Error::RecordCorrupt)?;
-        if r.v != RECORD_VERSION || !r.id.starts_with("key_") || !crate::admin::valid_account(&r.account) {
+        if r.v != RECORD_VERSION
+            || !r.id.starts_with("key_")
+            || !crate::domain::ids::valid_account(&r.account)
+        {
             return Err(Error::RecordCorrupt);
         }
         Ok(r)

@@ -1,14 +1,18 @@
 //! The `KeyStore` Durable Object's command protocol: what the worker asks of the authority for
 //! one (mode, account), which commands must run alone, and their dispatch over [`Authority`].
 //! The Durable Object in `src/` only decodes a command, runs it (alone when
-//! [`Command::serialised`] says so, inside `blockConcurrencyWhile`) and applies the
-//! [`Outcome`]'s alarm.
+//! [`Command::serialised`] says so, inside `blockConcurrencyWhile`), applies the [`Outcome`]'s
+//! alarm, and has the API layer render the [`Answer`] (`crate::api::object::render`).
 
 use crate::Error;
-use crate::admin::{CreateKey, KeyObject, KeySettings, List, Page};
-use crate::authority::{Actor, Authority, KV_RETRY_SECONDS, Principal, RecordWriter, StateStore};
 use crate::clock::UnixSeconds;
-use crate::digest::{KeyDigest, Pepper};
+use crate::commands::authority::{Authority, Created, KV_RETRY_SECONDS, Principal};
+use crate::commands::ports::{RecordWriter, StateStore};
+use crate::domain::digest::{KeyDigest, Pepper};
+use crate::domain::event::{Actor, EventPage, Page};
+use crate::domain::keystate::StoredKey;
+use crate::domain::record::KeyRecord;
+use crate::domain::settings::{CreateKey, KeySettings};
 use crate::rng::Rng;
 
 /// What the worker asks of a `KeyStore`. The edge sends `Verify`, `Usage` and `Exposed`; their
@@ -141,18 +145,34 @@ impl Command {
         }
     }
 
-    /// Whether a roll: the one command whose success creates a key (201).
+    /// Whether a create or a roll: the commands whose success makes a key (201).
     pub fn creates(&self) -> bool {
         matches!(self, Command::Create { .. } | Command::Roll { .. })
     }
 }
 
-/// What running a command gives the object: its answer (JSON text, or the error to relay), and
-/// what to do with the alarm.
+/// What a command answers, in domain terms; the API layer renders it.
+#[derive(Debug)]
+pub enum Answer {
+    /// A key as it now is.
+    Key(StoredKey),
+    /// A key just made, with its secret.
+    Created(Created),
+    /// Keys, newest first.
+    Keys(Vec<StoredKey>),
+    /// A page of the audit log.
+    Events(EventPage),
+    /// A key's authoritative record (for the edge).
+    Record(KeyRecord),
+    /// Done; nothing to say.
+    Done,
+}
+
+/// What running a command gives the object: its answer, and what to do with the alarm.
 #[derive(Debug)]
 pub struct Outcome {
-    /// The answer.
-    pub answer: Result<String, Error>,
+    /// The answer, or the error to relay.
+    pub answer: Result<Answer, Error>,
     /// `Some(Some(t))`: set the alarm at `t`; `Some(None)`: delete it; `None`: leave it.
     pub alarm: Option<Option<UnixSeconds>>,
 }
@@ -184,36 +204,34 @@ async fn execute<S: StateStore, W: RecordWriter>(
     pepper: impl FnOnce() -> Result<Pepper, Error>,
     rng: &mut impl Rng,
     now: UnixSeconds,
-) -> Result<String, Error> {
-    match command {
+) -> Result<Answer, Error> {
+    Ok(match command {
         Command::Create { account, params, actor } => {
-            to_json(&a.create(&account, &params, &pepper()?, rng, now, &actor).await?)
+            Answer::Created(a.create(&account, &params, &pepper()?, rng, now, &actor).await?)
         }
-        Command::List { account, by } => to_json(&List::new(a.list_in_scope(&account, &by, now).await?)),
+        Command::List { account, by } => Answer::Keys(a.list_in_scope(&account, &by, now).await?),
         Command::Get { account, key_id, by } => {
-            to_json(&KeyObject::from_stored(&a.load_in_scope(&account, &key_id, &by, now).await?, now))
+            Answer::Key(a.load_in_scope(&account, &key_id, &by, now).await?)
         }
         Command::Roll { account, key_id, grace, by } => {
-            to_json(&a.roll(&account, &key_id, grace, &pepper()?, rng, now, &by).await?)
+            Answer::Created(a.roll(&account, &key_id, grace, &pepper()?, rng, now, &by).await?)
         }
-        Command::Expire { account, key_id, by } => to_json(&a.expire(&account, &key_id, now, &by).await?),
-        Command::Revoke { account, key_id, by } => to_json(&a.revoke(&account, &key_id, now, &by).await?),
-        Command::Events { account, page } => to_json(&a.events(&account, &page).await?),
-        Command::Verify { account, key_id, digest } => to_json(&a.verify(&account, &key_id, &digest).await?),
+        Command::Expire { account, key_id, by } => Answer::Key(a.expire(&account, &key_id, now, &by).await?),
+        Command::Revoke { account, key_id, by } => Answer::Key(a.revoke(&account, &key_id, now, &by).await?),
+        Command::Events { account, page } => Answer::Events(a.events(&account, &page).await?),
+        Command::Verify { account, key_id, digest } => {
+            Answer::Record(a.verify(&account, &key_id, &digest).await?)
+        }
         Command::Update { account, key_id, settings, by } => {
-            to_json(&a.update(&account, &key_id, &settings, now, &by).await?)
+            Answer::Key(a.update(&account, &key_id, &settings, now, &by).await?)
         }
         Command::Exposed { account, key_id, reason, expire } => {
             a.exposed(&account, &key_id, &reason, expire, now).await?;
-            Ok("{}".into())
+            Answer::Done
         }
         Command::Usage { account, key_id, at, count } => {
             a.record_usage(&account, &key_id, at, count).await?;
-            Ok("{}".into())
+            Answer::Done
         }
-    }
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|_| Error::Internal { what: "encoding a response" })
+    })
 }

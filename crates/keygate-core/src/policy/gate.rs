@@ -6,15 +6,15 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::Error;
-use crate::access::HostPins;
 use crate::clock::UnixSeconds;
-use crate::credential::Credential;
-use crate::digest::{KeyDigest, Pepper};
-use crate::key::ApiKey;
-use crate::policy::{self, Decision};
-use crate::record::KeyRecord;
+use crate::domain::digest::{KeyDigest, Pepper};
+use crate::domain::key::ApiKey;
+use crate::domain::record::KeyRecord;
+use crate::policy::credential::Credential;
+use crate::policy::decision::{self, Decision};
+use crate::policy::pins::HostPins;
+use crate::policy::throttle::Throttle;
 use crate::store::{RecordStore, StoreError};
-use crate::throttle::Throttle;
 
 /// What a request presented, as far as authentication is concerned.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,7 +44,7 @@ impl Authenticated {
     /// Decide again on the authority's own record (strict keys, self-service), which wins over
     /// a possibly stale edge replica.
     pub fn confirm(mut self, authoritative: KeyRecord, now: UnixSeconds) -> Result<Authenticated, Error> {
-        self.decision = policy::decide(&self.key, &authoritative, now)?;
+        self.decision = decision::decide(&self.key, &authoritative, now)?;
         self.record = Rc::new(authoritative);
         Ok(self)
     }
@@ -55,7 +55,7 @@ impl Authenticated {
 ///
 /// While the client address is throttled ([`Throttle::blocked_for`]), only a key this isolate
 /// has seen authenticate goes on to the store; anything else is `429` without a read (see
-/// [`crate::throttle`]). Every success is remembered in [`Throttle::known`].
+/// [`crate::policy::throttle`]). Every success is remembered in [`Throttle::known`].
 pub async fn authenticate<S: RecordStore>(
     presented: Presented<'_>,
     pins: &HostPins,
@@ -98,7 +98,7 @@ pub async fn authenticate<S: RecordStore>(
         }
     };
     // Phase 4: the policy decision.
-    let decision = policy::decide(&key, &record, now)?;
+    let decision = decision::decide(&key, &record, now)?;
     throttle.known.remember(&digest, now);
     Ok(Authenticated { key, digest, record, decision })
 }

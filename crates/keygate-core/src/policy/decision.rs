@@ -3,8 +3,8 @@
 
 use crate::Error;
 use crate::clock::UnixSeconds;
-use crate::key::ApiKey;
-use crate::record::{KeyRecord, KeyStatus};
+use crate::domain::key::ApiKey;
+use crate::domain::record::{KeyRecord, KeyStatus};
 
 /// A positive decision, with what the edge must tell the client and the origin.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -106,11 +106,11 @@ impl<'a> Credential<'a> {
     }
 
     /// Check the presented secret's format and checksum (no store is touched).
-    pub fn into_key(self) -> Result<crate::key::ApiKey, Error> {
+    pub fn into_key(self) -> Result<crate::domain::key::ApiKey, Error> {
         // A borrowed secret is copied only once it has passed the format and checksum check.
         match self.secret {
-            Cow::Borrowed(s) => crate::key::ApiKey::parse(s),
-            Cow::Owned(s) => crate::key::ApiKey::parse_owned(s),
+            Cow::Borrowed(s) => crate::domain::key::ApiKey::parse(s),
+            Cow::Owned(s) => crate::domain::key::ApiKey::parse_owned(s),
         }
     }
 
@@ -127,7 +127,7 @@ impl<'a> Credential<'a> {
 
 impl fmt::Debug for Credential<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Credential({:?}, {})", self.scheme, crate::key::redact(&self.secret))
+        write!(f, "Credential({:?}, {})", self.scheme, crate::domain::key::redact(&self.secret))
     }
 }
 
@@ -173,7 +173,7 @@ pub fn check_query(query: &str) -> Result<(), Error> {
 
 fn check_param(name: &str, value: &str) -> Result<(), Error> {
     if looks_like_key(name) {
-        return Err(Error::ApiKeyInQuery { param: crate::key::redact(name) });
+        return Err(Error::ApiKeyInQuery { param: crate::domain::key::redact(name) });
     }
     let named = QUERY_KEY_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p));
     if named || looks_like_key(value) {
@@ -195,7 +195,7 @@ fn trim_sp(s: &str) -> &str {
 }
 
 fn looks_like_key(s: &str) -> bool {
-    s.get(..crate::key::PREFIX_LEN).is_some_and(|p| crate::key::parse_prefix(p).is_some())
+    s.get(..crate::domain::key::PREFIX_LEN).is_some_and(|p| crate::domain::key::parse_prefix(p).is_some())
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::Error;
-use crate::key::ApiKey;
+use crate::domain::key::ApiKey;
 
 type HmacSha256 = Hmac<Sha256>;
 

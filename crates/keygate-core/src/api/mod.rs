@@ -1,0 +1,5 @@
+//! Layer 4, the management API's wire format: requests in, objects and errors out.
+
+pub mod error_body;
+pub mod object;
+pub mod request;

@@ -1,0 +1,133 @@
+//! The management API's answers: the key object and lists.
+
+use crate::Error;
+use crate::clock::UnixSeconds;
+use crate::commands::command::Answer;
+use crate::domain::event::Event;
+use crate::domain::key::{KeyType, Mode};
+use crate::domain::keystate::StoredKey;
+use crate::domain::settings::Permissions;
+
+/// The API representation of a key (`"object": "api_key"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyObject {
+    /// `key_…`.
+    pub id: String,
+    /// Always `api_key`.
+    pub object: String,
+    /// The raw key: present only in the response that created it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub secret: Option<String>,
+    /// `acct_…`.
+    pub account: String,
+    /// Key type.
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
+    /// Mode.
+    pub mode: Mode,
+    /// `mode == live`.
+    pub livemode: bool,
+    /// Label.
+    pub name: String,
+    /// `sk_test_` etc.
+    pub prefix: String,
+    /// Last four characters.
+    pub last4: String,
+    /// Lifecycle state.
+    pub status: String,
+    /// Creation time.
+    pub created_at: UnixSeconds,
+    /// Expiry, if any.
+    pub expires_at: Option<UnixSeconds>,
+    /// Last use, minute precision, if known.
+    pub last_used: Option<UnixSeconds>,
+    /// Requests per UTC day, the last 30 days that saw use.
+    pub usage: std::collections::BTreeMap<String, u64>,
+    /// The key this one was rolled from, if any.
+    pub rolled_from: Option<String>,
+    /// Whether the edge confirms this key with the Durable Object on every request.
+    pub strict: bool,
+    /// A restricted key's permissions (null for other types).
+    pub permissions: Option<Permissions>,
+    /// Allowed client addresses, or null.
+    pub allowed_ips: Option<Vec<String>>,
+    /// Allowed web origins (publishable keys), or null.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Allowed endpoints, or null.
+    pub allowed_endpoints: Option<Vec<String>>,
+    /// When and why the key was found exposed, if it was.
+    pub exposed: Option<crate::domain::keystate::Exposure>,
+}
+
+impl KeyObject {
+    /// The object for a stored key as of `now` (without its secret).
+    pub fn from_stored(k: &StoredKey, now: UnixSeconds) -> KeyObject {
+        let r = &k.record;
+        KeyObject {
+            id: r.id.clone(),
+            object: "api_key".into(),
+            secret: None,
+            account: r.account.clone(),
+            key_type: r.key_type,
+            mode: r.mode,
+            livemode: r.mode.is_live(),
+            name: r.name.clone(),
+            prefix: r.prefix.clone(),
+            last4: r.last4.clone(),
+            status: k.status_at(now).as_str().into(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            last_used: k.last_used,
+            usage: k.usage.clone(),
+            rolled_from: r.rolled_from.clone(),
+            strict: r.strict,
+            permissions: r.permissions.clone(),
+            allowed_ips: r.restrictions.allowed_ips.clone(),
+            allowed_origins: r.restrictions.allowed_origins.clone(),
+            allowed_endpoints: r.restrictions.allowed_endpoints.clone(),
+            exposed: k.exposed.clone(),
+        }
+    }
+}
+
+/// A list response, `{"object":"list","data":[…],"has_more":false}`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct List<T> {
+    /// Always `list`.
+    pub object: String,
+    /// The items.
+    pub data: Vec<T>,
+    /// Whether more items follow the last one.
+    pub has_more: bool,
+}
+
+impl<T> List<T> {
+    /// Wrap a complete list.
+    pub fn new(data: Vec<T>) -> Self {
+        List { object: "list".into(), data, has_more: false }
+    }
+}
+
+/// The JSON text of a command's answer as of `now`: a key object (with its secret only when
+/// the key was just made), a list of key objects or of events, a record, or `{}`.
+pub fn render(answer: Answer, now: UnixSeconds) -> Result<String, Error> {
+    let text = match answer {
+        Answer::Key(k) => serde_json::to_string(&KeyObject::from_stored(&k, now)),
+        Answer::Created(c) => {
+            let mut object = KeyObject::from_stored(&c.key, now);
+            object.secret = Some(c.secret.expose_secret().to_owned());
+            serde_json::to_string(&object)
+        }
+        Answer::Keys(keys) => {
+            serde_json::to_string(&List::new(keys.iter().map(|k| KeyObject::from_stored(k, now)).collect()))
+        }
+        Answer::Events(page) => serde_json::to_string(&List::<Event> {
+            object: "list".into(),
+            data: page.data,
+            has_more: page.has_more,
+        }),
+        Answer::Record(r) => serde_json::to_string(&r),
+        Answer::Done => Ok("{}".into()),
+    };
+    text.map_err(|_| Error::Internal { what: "encoding a response" })
+}

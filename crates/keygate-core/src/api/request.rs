@@ -1,0 +1,341 @@
+//! The management API's requests: its routes' constants, and the validation of every body and
+//! parameter, each defect a 400 naming the parameter at fault.
+
+use serde_json::{Map, Value};
+
+use crate::Error;
+use crate::clock::UnixSeconds;
+use crate::domain::event::Page;
+use crate::domain::key::{KeyType, Mode};
+use crate::domain::settings::{
+    CreateKey, KeySettings, Level, MAX_ENTRIES, Permissions, Restrictions, check_type_settings,
+    valid_resource,
+};
+use crate::policy::pattern::{EndpointList, OriginRule, parse_net};
+
+/// Reserved path prefix of the management API.
+pub const PREFIX: &str = "/_keygate/v1";
+
+/// Largest admin request body accepted, in bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// Longest key name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Parse `mode` from a query or body value.
+pub fn parse_mode(s: &str, param: &str) -> Result<Mode, Error> {
+    Mode::from_name(s)
+        .ok_or_else(|| Error::invalid_param("parameter_invalid", param, "`mode` must be `test` or `live`."))
+}
+
+impl CreateKey {
+    /// Validate a create body. Every defect is a 400 naming the parameter at fault.
+    pub fn from_json(body: &[u8], now: UnixSeconds) -> Result<CreateKey, Error> {
+        let obj = json_object(body)?;
+        for field in obj.keys() {
+            if !CREATE_FIELDS.contains(&field.as_str()) {
+                return Err(Error::invalid_param(
+                    "parameter_unknown",
+                    clip(field),
+                    format!("Received unknown parameter: {}", clip(field)),
+                ));
+            }
+        }
+        let key_type = match obj.get("type") {
+            None => return Err(missing("type")),
+            Some(Value::String(s)) => KeyType::from_name(s).ok_or_else(|| {
+                Error::invalid_param(
+                    "parameter_invalid",
+                    "type",
+                    "`type` must be `secret`, `publishable` or `restricted`.",
+                )
+            })?,
+            Some(_) => return Err(wrong_type("type", "a string")),
+        };
+        let mode = match obj.get("mode") {
+            None => return Err(missing("mode")),
+            Some(Value::String(s)) => parse_mode(s, "mode")?,
+            Some(_) => return Err(wrong_type("mode", "a string")),
+        };
+        let name = match obj.get("name") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => {
+                if s.chars().count() > MAX_NAME_CHARS || s.chars().any(char::is_control) {
+                    return Err(Error::invalid_param(
+                        "parameter_invalid",
+                        "name",
+                        format!(
+                            "`name` must be at most {MAX_NAME_CHARS} characters, without control characters."
+                        ),
+                    ));
+                }
+                s.clone()
+            }
+            Some(_) => return Err(wrong_type("name", "a string")),
+        };
+        let expires_at = match obj.get("expires_at") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(t) if t > now => Some(t),
+                _ => {
+                    return Err(Error::invalid_param(
+                        "parameter_invalid",
+                        "expires_at",
+                        "`expires_at` must be a whole unix time in seconds, in the future.",
+                    ));
+                }
+            },
+            Some(_) => return Err(wrong_type("expires_at", "an integer (unix seconds)")),
+        };
+        let strict = match obj.get("strict") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(wrong_type("strict", "a boolean")),
+        };
+        let settings = KeySettings::from_object(&obj)?;
+        let permissions = settings.permissions.flatten();
+        let restrictions = Restrictions {
+            allowed_ips: settings.allowed_ips.flatten(),
+            allowed_origins: settings.allowed_origins.flatten(),
+            allowed_endpoints: settings.allowed_endpoints.flatten(),
+        };
+        check_type_settings(key_type, permissions.is_some(), restrictions.allowed_origins.is_some())?;
+        Ok(CreateKey { key_type, mode, name, expires_at, strict, permissions, restrictions })
+    }
+}
+
+const CREATE_FIELDS: [&str; 9] = [
+    "type",
+    "mode",
+    "name",
+    "expires_at",
+    "strict",
+    "permissions",
+    "allowed_ips",
+    "allowed_origins",
+    "allowed_endpoints",
+];
+
+impl KeySettings {
+    fn from_object(obj: &Map<String, Value>) -> Result<KeySettings, Error> {
+        fn field<T>(
+            obj: &Map<String, Value>,
+            name: &str,
+            parse: impl Fn(&Value) -> Result<T, Error>,
+        ) -> Result<Option<Option<T>>, Error> {
+            match obj.get(name) {
+                None => Ok(None),
+                Some(Value::Null) => Ok(Some(None)),
+                Some(v) => parse(v).map(|t| Some(Some(t))),
+            }
+        }
+        Ok(KeySettings {
+            permissions: field(obj, "permissions", parse_permissions)?,
+            allowed_ips: field(obj, "allowed_ips", parse_allowed_ips)?,
+            allowed_origins: field(obj, "allowed_origins", parse_allowed_origins)?,
+            allowed_endpoints: field(obj, "allowed_endpoints", parse_allowed_endpoints)?,
+        })
+    }
+
+    /// Validate a `PATCH …/keys/{id}` body: at least one setting, nothing else.
+    pub fn from_json(body: &[u8]) -> Result<KeySettings, Error> {
+        let obj = json_object(body)?;
+        if let Some(field) = obj.keys().find(|k| !CREATE_FIELDS[5..].contains(&k.as_str())) {
+            return Err(Error::invalid_param(
+                "parameter_unknown",
+                clip(field),
+                format!(
+                    "Received unknown parameter: {} (updatable: permissions, allowed_ips, allowed_origins, allowed_endpoints)",
+                    clip(field)
+                ),
+            ));
+        }
+        if obj.is_empty() {
+            return Err(Error::invalid_param("parameter_missing", "body", "Nothing to update."));
+        }
+        KeySettings::from_object(&obj)
+    }
+}
+
+/// The grace period of a roll, from its optional body `{"expires_in": <seconds>}`.
+pub fn parse_roll(body: &[u8]) -> Result<i64, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(crate::domain::keystate::DEFAULT_GRACE);
+    }
+    let obj = json_object(body)?;
+    if let Some(field) = obj.keys().find(|k| k.as_str() != "expires_in") {
+        return Err(Error::invalid_param(
+            "parameter_unknown",
+            clip(field),
+            format!("Received unknown parameter: {}", clip(field)),
+        ));
+    }
+    match obj.get("expires_in") {
+        None | Some(Value::Null) => Ok(crate::domain::keystate::DEFAULT_GRACE),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(s) if (0..=crate::domain::keystate::MAX_GRACE).contains(&s) => Ok(s),
+            _ => Err(Error::invalid_param(
+                "parameter_invalid",
+                "expires_in",
+                format!(
+                    "`expires_in` must be a whole number of seconds from 0 to {}.",
+                    crate::domain::keystate::MAX_GRACE
+                ),
+            )),
+        },
+        Some(_) => Err(wrong_type("expires_in", "an integer (seconds)")),
+    }
+}
+
+impl Page {
+    /// Parse from query values.
+    pub fn parse(limit: Option<&str>, starting_after: Option<&str>) -> Result<Page, Error> {
+        let limit = match limit {
+            None => 10,
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    return Err(Error::invalid_param(
+                        "parameter_invalid",
+                        "limit",
+                        "`limit` must be a whole number from 1 to 100.",
+                    ));
+                }
+            },
+        };
+        let starting_after = match starting_after {
+            None => None,
+            Some(s) if crate::domain::ids::parse_event_id(s).is_some() => Some(s.to_owned()),
+            Some(_) => {
+                return Err(Error::invalid_param(
+                    "parameter_invalid",
+                    "starting_after",
+                    "`starting_after` must be an event id (`evt_…`).",
+                ));
+            }
+        };
+        Ok(Page { limit, starting_after })
+    }
+}
+
+/// Parse a body that must be one JSON object, within [`MAX_BODY`].
+pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
+    if body.len() > MAX_BODY {
+        return Err(Error::BodyTooLarge { limit: MAX_BODY });
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(Error::invalid_param("body_invalid", "body", "The request body must be a JSON object.")),
+        Err(e) => Err(Error::invalid_param(
+            "body_invalid",
+            "body",
+            format!("The request body is not valid JSON (line {}, column {}).", e.line(), e.column()),
+        )),
+    }
+}
+
+fn missing(param: &str) -> Error {
+    Error::invalid_param("parameter_missing", param, format!("Missing required parameter: {param}."))
+}
+
+fn wrong_type(param: &str, expected: &str) -> Error {
+    Error::invalid_param("parameter_invalid", param, format!("`{param}` must be {expected}."))
+}
+
+fn clip(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// Validate a `permissions` object from the admin API.
+pub fn parse_permissions(v: &Value) -> Result<Permissions, Error> {
+    let bad = |m: String| Error::invalid_param("parameter_invalid", "permissions", m);
+    let obj =
+        v.as_object().ok_or_else(|| bad("`permissions` must be an object of resource → level".into()))?;
+    if obj.len() > MAX_ENTRIES {
+        return Err(bad(format!("`permissions` has more than {MAX_ENTRIES} entries")));
+    }
+    let mut out = Permissions::new();
+    for (resource, level) in obj {
+        if !valid_resource(resource) {
+            return Err(bad(format!("{resource:?} is not a resource name (1–64 of a-z, 0-9, _ and .)")));
+        }
+        let level = match level.as_str() {
+            Some("none") => Level::None,
+            Some("read") => Level::Read,
+            Some("write") => Level::Write,
+            _ => {
+                return Err(bad(format!(
+                    "the level of {resource:?} must be \"none\", \"read\" or \"write\""
+                )));
+            }
+        };
+        out.insert(resource.clone(), level);
+    }
+    Ok(out)
+}
+
+/// Validate and normalise `allowed_ips`.
+pub fn parse_allowed_ips(v: &Value) -> Result<Vec<String>, Error> {
+    parse_list(
+        v,
+        "allowed_ips",
+        "addresses or CIDR ranges",
+        |s| parse_net(s).map(|n| n.to_string()),
+        |s| format!("{s:?} is not an IP address or CIDR range"),
+    )
+}
+
+/// A JSON array of 1 to [`MAX_ENTRIES`] strings, each normalised by `item`; every defect is a 400
+/// naming `param`.
+fn parse_list(
+    v: &Value,
+    param: &str,
+    items_are: &str,
+    item: impl Fn(&str) -> Option<String>,
+    item_error: impl Fn(&str) -> String,
+) -> Result<Vec<String>, Error> {
+    let bad = |m: String| Error::invalid_param("parameter_invalid", param, m);
+    let items = v.as_array().ok_or_else(|| bad(format!("`{param}` must be an array of {items_are}")))?;
+    if items.is_empty() || items.len() > MAX_ENTRIES {
+        return Err(bad(format!(
+            "`{param}` must have 1 to {MAX_ENTRIES} entries (null removes the restriction)"
+        )));
+    }
+    items
+        .iter()
+        .map(|i| {
+            let s = i.as_str().unwrap_or_default();
+            item(s).ok_or_else(|| bad(item_error(s)))
+        })
+        .collect()
+}
+
+/// Validate `allowed_origins`.
+pub fn parse_allowed_origins(v: &Value) -> Result<Vec<String>, Error> {
+    parse_list(
+        v,
+        "allowed_origins",
+        "origins",
+        |s| OriginRule::parse(s).map(|_| s.to_ascii_lowercase()),
+        |s| {
+            format!(
+                "{s:?} is not an origin such as https://shop.example.com or https://*.example.com \
+                 (an internationalised host is given in its ASCII form, https://xn--bcher-kva.example)"
+            )
+        },
+    )
+}
+
+/// Validate `allowed_endpoints`.
+pub fn parse_allowed_endpoints(v: &Value) -> Result<Vec<String>, Error> {
+    let list = EndpointList::from_json(v, "allowed_endpoints")
+        .map_err(|m| Error::invalid_param("parameter_invalid", "allowed_endpoints", m))?;
+    if list.0.is_empty() {
+        return Err(Error::invalid_param(
+            "parameter_invalid",
+            "allowed_endpoints",
+            "`allowed_endpoints` must not be empty (null removes the restriction)",
+        ));
+    }
+    Ok(list.0.iter().map(|p| p.as_str().to_owned()).collect())
+}

@@ -1,0 +1,6 @@
+//! Layer 3, commands: what changes keys, over ports the platform implements.
+
+pub mod authority;
+pub mod command;
+pub mod fakes;
+pub mod ports;

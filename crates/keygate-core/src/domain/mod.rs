@@ -1,0 +1,9 @@
+//! Layer 1, the domain: what keygate is about, with no I/O and no policy.
+
+pub mod digest;
+pub mod event;
+pub mod ids;
+pub mod key;
+pub mod keystate;
+pub mod record;
+pub mod settings;

@@ -1,0 +1,13 @@
+//! Layer 2, policy: what a request may do, decided from the domain alone.
+
+pub mod access;
+pub mod credential;
+pub mod decision;
+pub mod delegation;
+pub mod gate;
+pub mod identity;
+pub mod pattern;
+pub mod pins;
+pub mod request_shape;
+pub mod throttle;
+pub mod usage;
