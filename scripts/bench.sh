@@ -4,16 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-if ! command -v wrk >/dev/null; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
-fi
+source scripts/lib/install.sh
+command -v wrk >/dev/null || apt_install wrk
 # perf, for where workerd's CPU goes (optional: without it that section says it was skipped).
 if ! command -v perf >/dev/null; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq linux-perf >/dev/null 2>&1 \
+  apt_install linux-perf 2>/dev/null \
     || echo "bench: linux-perf could not be installed; the CPU breakdown will be skipped" >&2
 fi
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"

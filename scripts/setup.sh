@@ -11,7 +11,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 browsers=false
 [ "${1:-}" = "--browsers" ] && browsers=true
 
-say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+source scripts/lib/install.sh
 
 # Version of a package as pinned in Cargo.lock.
 locked() { awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock; }
@@ -66,9 +66,7 @@ if $browsers; then
   command -v firefox-esr >/dev/null || command -v firefox >/dev/null || missing+=(firefox-esr)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]} with apt"
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt_install "${missing[@]}"
   fi
   if ! command -v geckodriver >/dev/null; then
     say "installing geckodriver from crates.io"

@@ -2,52 +2,75 @@
 # `npm test`: install what is missing, then run every test layer; any failure fails the run.
 #   1. native: cargo test (core unit tests with known-answer vectors, property tests), formatting,
 #      lints, and the benchmarks built (not run)
-#   2. wasm-bindgen-test of the core in headless Chromium and Firefox
-#   3. end to end through real workerd (wrangler dev) with local KV and Durable Objects
-#   4. the deploy bundles: wrangler deploy --dry-run of the full worker and of the lean edge
+#   2. browsers: wasm-bindgen-test of the core in headless Chromium and Firefox
+#   3. e2e: end to end through real workerd (wrangler dev) with local KV and Durable Objects
+#   4. bundles: wrangler deploy --dry-run of the full worker and of the lean edge
+#
+# `npm test -- native` (or browser, e2e, bundles; several may be named) runs only those layers.
+# With no argument, all four run: that is what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+all=(native browser e2e bundles)
+layers=("$@")
+[ ${#layers[@]} -eq 0 ] && layers=("${all[@]}")
+for l in "${layers[@]}"; do
+  case " ${all[*]} " in *" $l "*) ;; *) echo "usage: npm test [-- native|browser|e2e|bundles ...]" >&2; exit 2 ;; esac
+done
+wants() { case " ${layers[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
 mkdir -p .e2e
 log=.e2e/test.log
 exec > >(tee "$log") 2>&1
-bash scripts/setup.sh --browsers
+if wants browser; then bash scripts/setup.sh --browsers; else bash scripts/setup.sh; fi
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-step "1/4 native: format, lints, cargo test"
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --quiet -- -D warnings
-cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings
-# The lean edge build (wrangler.edge.toml) is the same crate without the `authority` feature.
-cargo clippy --target wasm32-unknown-unknown --no-default-features --quiet -- -D warnings
-cargo test --workspace
-# The benchmarks are not run here (too slow and noisy), but they must always build.
-cargo bench --workspace --no-run --quiet
-# (e), the Rust pass-through, lives outside the workspace: clippy builds it for its target.
-cargo fmt --manifest-path bench/rust-passthrough/Cargo.toml -- --check
-CARGO_TARGET_DIR="$PWD/target/rust-passthrough" cargo clippy --manifest-path bench/rust-passthrough/Cargo.toml \
-  --target wasm32-unknown-unknown --quiet -- -D warnings
-node --check bench/run.mjs && node --check bench/profile.mjs && node --check bench/lib.mjs
+if wants native; then
+  step "native: format, lints, cargo test"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets --quiet -- -D warnings
+  cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings
+  # The lean edge build (wrangler.edge.toml) is the same crate without the `authority` feature.
+  cargo clippy --target wasm32-unknown-unknown --no-default-features --quiet -- -D warnings
+  cargo test --workspace
+  # The benchmarks are not run here (too slow and noisy), but they must always build.
+  cargo bench --workspace --no-run --quiet
+  # (e), the Rust pass-through, lives outside the workspace: clippy builds it for its target.
+  cargo fmt --manifest-path bench/rust-passthrough/Cargo.toml -- --check
+  CARGO_TARGET_DIR="$PWD/target/rust-passthrough" cargo clippy --manifest-path bench/rust-passthrough/Cargo.toml \
+    --target wasm32-unknown-unknown --quiet -- -D warnings
+  node --check bench/run.mjs && node --check bench/profile.mjs && node --check bench/lib.mjs
+fi
 
-step "2/4 browsers: wasm-bindgen-test of keygate-core in headless Chromium and Firefox"
-CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_USE_BROWSER=1 \
-  cargo test -p keygate-core --target wasm32-unknown-unknown --test browser
-GECKODRIVER="$(command -v geckodriver)" WASM_BINDGEN_USE_BROWSER=1 \
-  cargo test -p keygate-core --target wasm32-unknown-unknown --test browser
+if wants browser; then
+  step "browsers: wasm-bindgen-test of keygate-core in headless Chromium and Firefox"
+  CHROMEDRIVER="$(command -v chromedriver)" WASM_BINDGEN_USE_BROWSER=1 \
+    cargo test -p keygate-core --target wasm32-unknown-unknown --test browser
+  GECKODRIVER="$(command -v geckodriver)" WASM_BINDGEN_USE_BROWSER=1 \
+    cargo test -p keygate-core --target wasm32-unknown-unknown --test browser
+fi
 
-step "3/4 end to end through workerd"
-bash scripts/build.sh
-node tests/e2e/run.mjs
+if wants e2e || wants bundles; then
+  bash scripts/build.sh
+fi
 
-step "4/4 deploy bundles: wrangler deploy --dry-run, the full worker and the lean edge"
-for config in wrangler.toml wrangler.edge.toml; do
-  rm -rf .e2e/dist
-  KEYGATE_SKIP_BUILD=1 CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
-    wrangler deploy --dry-run --config "$config" --outdir .e2e/dist
-  test -n "$(find .e2e/dist -name '*.wasm' -size +1k)"
-done
-# One closing line over every layer: cargo's and node's own counts, added up.
+if wants e2e; then
+  step "e2e: end to end through workerd"
+  node tests/e2e/run.mjs
+fi
+
+if wants bundles; then
+  step "bundles: wrangler deploy --dry-run, the full worker and the lean edge"
+  for config in wrangler.toml wrangler.edge.toml; do
+    rm -rf .e2e/dist
+    KEYGATE_SKIP_BUILD=1 CLOUDFLARE_CF_FETCH_ENABLED=false WRANGLER_SEND_METRICS=false \
+      wrangler deploy --dry-run --config "$config" --outdir .e2e/dist
+    test -n "$(find .e2e/dist -name '*.wasm' -size +1k)"
+  done
+fi
+
+# One closing line over the layers that ran: cargo's and node's own counts, added up.
 passed=$(grep -aoE 'test result: ok\. [0-9]+ passed|ℹ pass [0-9]+' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
-echo "all test layers passed"
+echo "test layers passed: ${layers[*]}"
 echo "npm test: $passed passed, 0 failed"
