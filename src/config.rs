@@ -15,7 +15,7 @@ use keygate_core::domain::key::Mode;
 use worker::{Env, Url};
 
 /// Where error codes are documented, unless `ERROR_DOC_URL` says otherwise.
-pub const DEFAULT_DOC_URL: &str = "https://github.com/keygate/keygate/blob/main/README.md";
+pub const DEFAULT_DOC_URL: &str = "https://github.com/keygate/keygate/blob/main/docs/errors.md";
 
 /// A string binding (secret or var), if present and non-empty. Read with one property lookup:
 /// worker's `Env::secret`/`var` check the binding's constructor name across the JS boundary and

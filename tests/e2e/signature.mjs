@@ -1,5 +1,5 @@
-// A Keygate-Signature (version 2) verifier written in Node from the README's algorithm alone, as
-// an origin in another language would: proof that the README is enough.
+// A Keygate-Signature (version 2) verifier written in Node from the algorithm in docs/origin.md alone, as
+// an origin in another language would: proof that the page is enough.
 import crypto from "node:crypto";
 
 function canonical(t, f) {
