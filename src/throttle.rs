@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use keygate_core::Error;
 use keygate_core::clock::Clock;
-use keygate_core::policy::throttle::Throttle;
+use keygate_core::policy::throttle::{Throttle, counted_as};
 use worker::{Env, RateLimiter};
 
 use crate::platform::WorkerClock;
@@ -27,7 +27,8 @@ thread_local! {
 
 /// `Some(seconds left)` if `ip` is throttled in this isolate.
 pub fn blocked_for(ip: &str, now: i64) -> Option<u32> {
-    let until = BLOCKED.with(|b| b.borrow().get(ip).copied());
+    let key = counted_as(ip);
+    let until = BLOCKED.with(|b| b.borrow().get(&key).copied());
     until.filter(|t| *t > now).map(|t| (t - now) as u32)
 }
 
@@ -43,7 +44,8 @@ pub async fn on_failure(env: &Env, ip: &str, err: Error) -> Error {
         Ok(l) => l,
         Err(_) => return Error::Misconfigured { what: BINDING },
     };
-    match limiter.limit(ip.to_owned()).await {
+    let key = counted_as(ip);
+    match limiter.limit(key.clone()).await {
         Ok(outcome) if !outcome.success => {
             let until = WorkerClock.now() + BLOCK_SECONDS;
             BLOCKED.with(|b| {
@@ -51,7 +53,7 @@ pub async fn on_failure(env: &Env, ip: &str, err: Error) -> Error {
                 if b.len() >= MAX_TRACKED {
                     b.clear();
                 }
-                b.insert(ip.to_owned(), until);
+                b.insert(key, until);
             });
             Error::TooManyFailedAttempts { retry_after: BLOCK_SECONDS as u32 }
         }

@@ -76,6 +76,8 @@ describe("secret keys from a browser", () => {
     const e = assertError(await call("/v1/charges", { headers: withKey(sk, { origin: "https://app.example" }) }), 403, "permission_error", "secret_key_in_browser");
     assert.match(e.message, /exposed/);
     assertError(await call("/v1/charges", { headers: withKey(sk, { "sec-fetch-mode": "cors" }) }), 403, "permission_error", "secret_key_in_browser");
+    // A navigation (a browser's Basic prompt) has no Origin, but only browsers send Sec-Fetch-*.
+    assertError(await call("/v1/charges", { headers: withKey(sk, { "sec-fetch-mode": "navigate" }) }), 403, "permission_error", "secret_key_in_browser");
     let exposed;
     for (let i = 0; i < 40 && !exposed; i++) {
       exposed = (await events(sk)).find((ev) => ev.type === "key.exposed");

@@ -153,6 +153,42 @@ describe("what reaches the origin is exactly what was authorised", () => {
     }
     const q = await call("/v1/tokens?_method=DELETE", { method: "POST", headers: withKey(pk) });
     assertError(q, 400, "invalid_request_error", "method_override_not_allowed", "_method");
+    // The spellings other servers fold into the same thing: `_` for `-` in a header name (CGI,
+    // Rack), and the parameter names PHP reads as `_method` (Laravel, Symfony).
+    for (const header of ["X_HTTP_METHOD_OVERRIDE", "X_Method_Override", "X_HTTP_Method"]) {
+      const host = new URL(MAIN).host;
+      const res = await rawRequest(MAIN, [`POST /v1/tokens HTTP/1.1`, `Host: ${host}`, `CF-Connecting-IP: ${randomClientIp()}`, `Authorization: ${bearer(pk.secret)}`, `${header}: DELETE`, "Content-Length: 0"].join("\r\n"));
+      assertError(res, 400, "invalid_request_error", "method_override_not_allowed", header.toLowerCase());
+    }
+    for (const query of [".method=DELETE", "[method=DELETE", "+_method=DELETE", "%20_method=DELETE", "_method[]=DELETE"]) {
+      const res = await call(`/v1/tokens?${query}`, { method: "POST", headers: withKey(pk) });
+      assertError(res, 400, "invalid_request_error", "method_override_not_allowed", "_method");
+    }
+    // URL-rewrite headers route some origins elsewhere; forwarding claims are dropped.
+    for (const header of ["X-Original-URL", "X-Rewrite-URL"]) {
+      const res = await call("/v1/tokens", { method: "POST", headers: withKey(pk, { [header]: "/v1/customers" }) });
+      assertError(res, 400, "invalid_request_error", "path_not_canonical");
+    }
+    const forwarded = await call("/v1/tokens", {
+      method: "POST",
+      headers: withKey(pk, { "x-forwarded-host": "evil.example", "x-forwarded-prefix": "/admin", forwarded: "host=evil.example" }),
+    });
+    assert.equal(forwarded.status, 200, forwarded.text);
+    for (const h of ["x-forwarded-host", "x-forwarded-prefix", "forwarded"]) assert.equal(forwarded.json.headers[h], undefined, h);
+  });
+
+  it("Unicode look-alikes and segments Windows would trim are refused", async () => {
+    const rk = await create({ type: "restricted", permissions: { charges: "read" } });
+    const pk = await create({ type: "publishable" });
+    for (const [key, method, path] of [
+      [rk, "GET", "/v1/charges/%EF%BC%8E%EF%BC%8E%EF%BC%8Fcustomers"],
+      [rk, "GET", "/v1/charges/%E2%80%A5%EF%BC%8Fcustomers"],
+      [rk, "GET", "/v1/charges/..%20/customers"],
+      [rk, "GET", "/v1/charges/%C2%A0../customers"],
+      [pk, "POST", "/v1/payment_intents/pi_1%EF%BC%8F..%EF%BC%8F..%EF%BC%8Fcustomers/confirm"],
+    ]) {
+      assertError(await raw(method, path, { Authorization: bearer(key.secret) }), 400, "invalid_request_error", "path_not_canonical");
+    }
   });
 
   it("a method the origin might read as another is answered 405, never forwarded", async () => {

@@ -256,7 +256,11 @@ fn secret_keys_are_refused_from_browsers() {
     let from = |origin, mode| RequestFacts { origin, sec_fetch_mode: mode, ..facts("GET", "/v1/charges") };
     assert_eq!(code(authorize(&sk, &from(Some("https://a.com"), None), &p)), "secret_key_in_browser");
     assert_eq!(code(authorize(&sk, &from(None, Some("cors")), &p)), "secret_key_in_browser");
-    assert_eq!(code(authorize(&sk, &from(None, Some("navigate")), &p)), "ok");
+    // A top-level navigation (Basic credentials in the browser's prompt) is a browser too: only
+    // browsers send Sec-Fetch-Mode, whatever its value.
+    for mode in ["navigate", "no-cors", "same-origin", "websocket"] {
+        assert_eq!(code(authorize(&sk, &from(None, Some(mode)), &p)), "secret_key_in_browser", "{mode}");
+    }
     assert_eq!(code(authorize(&sk, &from(None, None), &p)), "ok");
     assert_eq!(code(authorize(&rk, &from(Some("https://a.com"), None), &p)), "insufficient_permissions");
 }

@@ -31,7 +31,8 @@ fn literals_after(text: &str, marker: &str) -> Vec<String> {
 fn codes() -> BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let error = std::fs::read_to_string(root.join("src/error.rs")).unwrap();
-    let code_fn = error.split("pub fn code(&self)").nth(1).expect("Error::code").split("\n    }\n").next().unwrap();
+    let code_fn =
+        error.split("pub fn code(&self)").nth(1).expect("Error::code").split("\n    }\n").next().unwrap();
     let mut codes: BTreeSet<String> = literals_after(code_fn, "=>").into_iter().collect();
     let mut files = Vec::new();
     sources(&root.join("src"), &mut files);

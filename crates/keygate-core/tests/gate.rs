@@ -368,3 +368,13 @@ fn the_authority_beats_a_stale_replica() {
     let confirmed = authn.confirm(narrowed.clone(), 200).unwrap();
     assert_eq!(*confirmed.record, narrowed, "the authority's settings are the ones applied");
 }
+
+#[test]
+fn failures_are_counted_per_ipv4_address_and_per_ipv6_64() {
+    use keygate_core::policy::throttle::counted_as;
+    assert_eq!(counted_as("203.0.113.7"), "203.0.113.7");
+    assert_eq!(counted_as("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+    assert_eq!(counted_as("2001:db8:1:2:ffff:ffff:ffff:ffff"), counted_as("2001:db8:1:2::9"));
+    assert_ne!(counted_as("2001:db8:1:3::1"), counted_as("2001:db8:1:2::1"));
+    assert_eq!(counted_as("unknown"), "unknown");
+}

@@ -160,17 +160,77 @@ fn only_methods_every_origin_reads_alike_are_forwarded() {
 }
 
 #[test]
-fn method_overrides_are_refused() {
-    for h in ["x-http-method-override", "x-method-override", "x-http-method"] {
-        let e = check_override(|name| name == h, None).unwrap_err();
-        assert_eq!((e.status(), e.code(), e.param()), (400, "method_override_not_allowed", Some(h)));
+fn method_overrides_are_refused_in_every_spelling() {
+    // Each header in the spellings servers fold together (case, `_` for `-`, with or without X-).
+    for h in [
+        "x-http-method-override",
+        "X-HTTP-Method-Override",
+        "X_HTTP_METHOD_OVERRIDE",
+        "x_method_override",
+        "X-Method-Override",
+        "x-http-method",
+        "X_HTTP_Method",
+        "x-original-method",
+        "HTTP-Method-Override",
+    ] {
+        let e = check_override([h], None).unwrap_err();
+        assert_eq!((e.status(), e.code()), (400, "method_override_not_allowed"), "{h}");
+        assert_eq!(e.param(), Some(h.to_ascii_lowercase().as_str()));
     }
-    for q in ["_method=DELETE", "a=1&_method=PUT", "_METHOD=delete", "_method"] {
-        let e = check_override(|_| false, Some(q)).unwrap_err();
+    // `_method` in the query, and the names PHP folds into it (Laravel, Symfony).
+    for q in [
+        "_method=DELETE",
+        "a=1&_method=PUT",
+        "_METHOD=delete",
+        "_method",
+        ".method=DELETE",
+        "[method=DELETE",
+        "+_method=DELETE",
+        "%20_method=DELETE",
+        "%5Fmethod=DELETE",
+        "_method[]=DELETE",
+        "_method[x]=DELETE",
+        " .method=PATCH",
+    ] {
+        let e = check_override([], Some(q)).unwrap_err();
         assert_eq!(e.param(), Some("_method"), "{q}");
     }
-    check_override(|_| false, Some("method=x&_methods=y")).unwrap();
-    check_override(|_| false, None).unwrap();
+    check_override(
+        ["content-type", "x-request-id", "x-http-methodology"],
+        Some("method=x&_methods=y&a.method=1"),
+    )
+    .unwrap();
+    check_override([], None).unwrap();
+}
+
+#[test]
+fn url_rewrite_headers_are_refused() {
+    for h in ["X-Original-URL", "x-rewrite-url", "X_Original_Url", "Original-URL"] {
+        let e = check_override([h], None).unwrap_err();
+        assert_eq!((e.status(), e.code()), (400, "path_not_canonical"), "{h}");
+    }
+}
+
+#[test]
+fn unicode_look_alikes_and_windows_trimming_are_refused() {
+    for p in [
+        "/v1/charges/%EF%BC%8E%EF%BC%8E%EF%BC%8Fcustomers", // fullwidth ．．／
+        "/v1/charges/%E2%80%A5%EF%BC%8Fcustomers",          // ‥／
+        "/v1/charges/%EF%BC%BCcustomers",                   // fullwidth ＼
+        "/v1/charges/ch_1%EF%BC%9Bx",                       // fullwidth ；
+        "/v1/charges/%E2%88%95customers",                   // division slash
+        "/v1/charges/%CD%BE",                               // Greek question mark, NFKC `;`
+        "/v1/charges/..%20/customers",                      // Windows trims to `..`
+        "/v1/charges/...",
+        "/v1/charges/ch_1.",
+        "/v1/charges/%C2%A0../customers", // no-break space
+        "/v1/payment_intents/pi_1%EF%BC%8F..%EF%BC%8F..%EF%BC%8Fcustomers/confirm",
+    ] {
+        assert_eq!(check_path(p).unwrap_err().code(), "path_not_canonical", "{p}");
+    }
+    for p in ["/v1/files/caf%C3%A9", "/v1/search/hello%20world", "/v1/files/report.pdf", "/v1/%E2%9C%93"] {
+        check_path(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+    }
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Phase 4b of the edge path: what an authenticated key may do with *this* request.
 //!
 //! Rules, checked in this order (the first that fails decides):
-//! 1. `secret_key_in_browser`: a secret key on a request that a browser made (`Origin` or
-//!    `Sec-Fetch-Mode: cors`) is refused, and the key is reported as exposed;
+//! 1. `secret_key_in_browser`: a secret key on a request that a browser made (`Origin`, or any
+//!    `Sec-Fetch-Mode`, navigations included) is refused, and the key is reported as exposed;
 //! 2. `ip_not_allowed`: the key's `allowed_ips` against `CF-Connecting-IP`;
 //! 3. `origin_not_allowed`: a publishable key's `allowed_origins` against `Origin`, falling back
 //!    to `Referer`;
@@ -58,9 +58,10 @@ pub struct Grant {
     pub cors_origin: Option<String>,
 }
 
-/// Whether the request was made by a browser's fetch machinery.
+/// Whether a browser made the request: it carries `Origin`, or any `Sec-Fetch-Mode` (browsers
+/// send it on every request, navigations included, and other clients do not).
 pub fn from_browser(f: &RequestFacts) -> bool {
-    f.origin.is_some() || f.sec_fetch_mode.is_some_and(|m| m.eq_ignore_ascii_case("cors"))
+    f.origin.is_some() || f.sec_fetch_mode.is_some()
 }
 
 /// Decide whether `record`'s key may make this request. See the module docs for the order.

@@ -33,6 +33,11 @@ pub const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// Forwarding claims a client may not make for keygate (compared without an `X-` prefix):
+/// `Forwarded`, `X-Forwarded-Host` and `X-Forwarded-Prefix` change how origins build URLs and
+/// route (Spring's prefix, Symfony's trusted host), so a client's are dropped.
+pub const FORWARDING: [&str; 3] = ["forwarded", "forwarded-host", "forwarded-prefix"];
+
 /// The verified identity of a request, borrowed from its key's record and the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity<'a> {
@@ -86,12 +91,15 @@ impl<'a> Identity<'a> {
 }
 
 /// Whether a client-sent header must be dropped before proxying: the credential, hop-by-hop
-/// headers, and anything named like an identity header in any case, with `_` for `-`, or with an
+/// headers, forwarding claims ([`FORWARDING`]), and anything named like an identity header in any case, with `_` for `-`, or with an
 /// `X-` prefix (`Keygate-Account`, `keygate_account`, `X-Keygate-Mode`, …).
 pub fn must_strip(name: &str) -> bool {
     let lower = name.to_ascii_lowercase().replace('_', "-");
     let bare = lower.strip_prefix("x-").unwrap_or(&lower);
-    lower == "authorization" || bare.starts_with("keygate-") || HOP_BY_HOP.contains(&lower.as_str())
+    lower == "authorization"
+        || bare.starts_with("keygate-")
+        || HOP_BY_HOP.contains(&lower.as_str())
+        || FORWARDING.contains(&bare)
 }
 
 /// The target of an upstream request, as the origin will see it.

@@ -73,3 +73,17 @@ pub struct Throttle<'a> {
     /// `Some(seconds left)` when the client address is throttled.
     pub blocked_for: Option<u32>,
 }
+
+/// The address failures are counted under: an IPv4 address as it is, an IPv6 address as its
+/// /64 (one subscriber commonly holds a whole /64, so counting single addresses would give an
+/// attacker 2^64 buckets), anything unparsable as it is.
+pub fn counted_as(ip: &str) -> String {
+    match ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let net = ipnet::Ipv6Net::new(v6, 64).map(|n| n.trunc());
+            net.map_or_else(|_| ip.to_owned(), |n| n.to_string())
+        }
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
