@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { admin as uncheckedAdmin, freePort, request as uncheckedRequest, splitConfigs, startWrangler } from "../../../scripts/lib/dev.mjs";
 import { checkResponse } from "../openapi.mjs";
+import { forgedKey } from "../helpers.mjs";
 import { startEchoOrigin } from "../../../scripts/echo-origin.mjs";
 
 /** The management API, every answer checked against openapi.yaml. */
@@ -86,6 +87,33 @@ describe("exposure over plain HTTP", () => {
         events.filter((e) => e.type === "key.exposed").map((e) => [e.key_id, e.data.reason]).sort(),
         [[doomed.id, "plain_http"], [flagged.id, "plain_http"]].sort(),
       );
+    });
+  });
+
+  it("looks keys up under the same throttling as every other lookup", async () => {
+    const [late, control] = await withInstance("https", {}, async (url) => {
+      const make = async () => (await admin(url, token, "POST", "/accounts/acct_exposure2/keys", { type: "secret", mode: "test" })).json;
+      return [await make(), await make()];
+    });
+    await withInstance("http", { ON_EXPOSURE: "flag" }, async (url) => {
+      const from = (key, ip) => request(`${url}/v1/charges`, { headers: { authorization: `Bearer ${key}`, "cf-connecting-ip": ip } });
+      // Forged keys with valid checksums, each a lookup, from one address: past the limit, the
+      // address is throttled (enough of them that one window of the local limiter holds 21).
+      for (let i = 0; i < 45; i++) {
+        assert.equal((await from(forgedKey(), "100.66.6.6")).json.error.code, "https_required");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      // A real key from the throttled address gets no lookup (so it is not found to be exposed);
+      // the same kind of key from another address is.
+      assert.equal((await from(late.secret, "100.66.6.6")).json.error.code, "https_required");
+      assert.equal((await from(control.secret, "100.66.7.7")).json.error.code, "https_required");
+      await new Promise((r) => setTimeout(r, 1500));
+    });
+    await withInstance("https", {}, async (url) => {
+      const get = async (k) => (await admin(url, token, "GET", `/accounts/acct_exposure2/keys/${k.id}`)).json;
+      assert.equal((await get(control)).exposed?.reason, "plain_http", "lookups happen");
+      assert.equal((await get(late)).exposed, null, "but not for a throttled address");
     });
   });
 });
