@@ -26,14 +26,19 @@ fn literals_after(text: &str, marker: &str) -> Vec<String> {
         .collect()
 }
 
-/// The codes of `Error::code` (each arm's literal) and of every `invalid_param("…", …)`, in the
-/// core and in the worker.
+/// The codes in the error table (`wire_table!` in `src/error.rs`: each row is `pattern => status,
+/// type, "code", message`) and of every `invalid_param("…", …)`, in the core and in the worker.
 fn codes() -> BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let error = std::fs::read_to_string(root.join("src/error.rs")).unwrap();
-    let code_fn =
-        error.split("pub fn code(&self)").nth(1).expect("Error::code").split("\n    }\n").next().unwrap();
-    let mut codes: BTreeSet<String> = literals_after(code_fn, "=>").into_iter().collect();
+    let table = error.split("wire_table! {").nth(1).expect("the error table");
+    let mut codes = BTreeSet::new();
+    for line in table.lines() {
+        let Some(row) = line.split("=> ").nth(1) else { continue };
+        if let Some(code) = row.split(", ").nth(2).and_then(|c| c.strip_prefix('"')) {
+            codes.insert(code.trim_end_matches([',', '"']).to_owned());
+        }
+    }
     let mut files = Vec::new();
     sources(&root.join("src"), &mut files);
     sources(&root.join("../../src"), &mut files);

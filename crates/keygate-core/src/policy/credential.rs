@@ -12,8 +12,8 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use crate::Error;
 
-/// The longest `Authorization` header considered (4 KiB). Longer ones are refused unread.
-pub const MAX_AUTHORIZATION_LEN: usize = 4096;
+/// The longest `Authorization` header accepted, in bytes.
+pub use crate::error::MAX_AUTHORIZATION_LEN;
 
 /// Query parameter names that conventionally carry API keys (compared case-insensitively).
 pub const QUERY_KEY_PARAMS: [&str; 8] =

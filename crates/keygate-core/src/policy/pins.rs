@@ -25,8 +25,8 @@ impl HostPins {
     pub fn check(&self, host: Option<&str>, mode: Mode) -> Result<(), Error> {
         let Some(host) = host.map(str::to_ascii_lowercase) else { return Ok(()) };
         match mode {
-            Mode::Test if self.live.contains(&host) => Err(Error::ModeMismatch { key_mode: Mode::Test }),
-            Mode::Live if self.test.contains(&host) => Err(Error::ModeMismatch { key_mode: Mode::Live }),
+            Mode::Test if self.live.contains(&host) => Err(Error::TestKeyOnLiveHost),
+            Mode::Live if self.test.contains(&host) => Err(Error::LiveKeyOnTestHost),
             _ => Ok(()),
         }
     }
