@@ -1,9 +1,10 @@
-//! The edge path, as phases: credential → key → record → decision (the core's
-//! [`gate::authenticate`]) → access ([`access::authorize`]) → upstream request. The HTTPS check
-//! runs before, in `lib.rs`.
+//! The edge path, as phases over the request's context: credential → key → record → decision
+//! (the core's [`gate::authenticate`]) → access ([`access::authorize`]) → upstream request (the
+//! core's header plan, applied in `proxy.rs`) → response. The request filter (HTTPS, the
+//! request's shape, throttling) runs before, in `lib.rs`.
 
 use keygate_core::Error;
-use keygate_core::clock::Clock;
+use keygate_core::clock::UnixSeconds;
 use keygate_core::domain::record::KeyRecord;
 use keygate_core::policy::access::{self, RequestFacts};
 use keygate_core::policy::gate::{self, Authenticated, Presented, StalenessBudget};
@@ -11,9 +12,10 @@ use keygate_core::policy::identity::Identity;
 use keygate_core::policy::throttle::Throttle;
 use worker::{Context, Env, Headers, Request, Response, Url};
 
+use crate::context::RequestContext;
 use crate::keystore::{self, Command};
 use crate::kv::KvRecords;
-use crate::platform::{WorkerClock, parsed_records};
+use crate::platform::parsed_records;
 use crate::{config, proxy, respond, usage};
 
 /// Phases 1–4 against the KV replica: credential, key (with mode pinning), record, decision.
@@ -23,6 +25,7 @@ pub async fn authenticate(
     env: &Env,
     budget: StalenessBudget,
     throttle: Throttle<'_>,
+    now: UnixSeconds,
 ) -> Result<Authenticated, Error> {
     // Secrets first: without a pepper nothing can be decided, so refuse.
     let pepper = config::pepper(env)?;
@@ -33,17 +36,21 @@ pub async fn authenticate(
     let store = KvRecords { env, cache_ttl: budget.kv_cache_ttl };
     let records = parsed_records();
     records.set_fresh_for(budget.fresh_for as i64);
-    gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, WorkerClock.now()).await
+    gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, now).await
 }
 
 /// Decide again on the Durable Object's own record, which wins over KV: immediate revocation,
 /// at the cost of a round trip to the object.
-pub async fn confirm_with_authority(env: &Env, authn: Authenticated) -> Result<Authenticated, Error> {
+pub async fn confirm_with_authority(
+    env: &Env,
+    authn: Authenticated,
+    now: UnixSeconds,
+) -> Result<Authenticated, Error> {
     let r = &authn.record;
     let command =
         Command::Verify { account: r.account.clone(), key_id: r.id.clone(), digest: authn.digest.clone() };
     match keystore::call::<KeyRecord>(env, r.mode, &r.account, &command).await {
-        Ok(record) => authn.confirm(record, WorkerClock.now()),
+        Ok(record) => authn.confirm(record, now),
         Err(Error::Relayed { status: 404, .. }) => {
             Err(Error::ApiKeyInvalid { redacted: authn.key.redacted() })
         }
@@ -52,29 +59,28 @@ pub async fn confirm_with_authority(env: &Env, authn: Authenticated) -> Result<A
 }
 
 /// Authenticate `req` and, if it may pass, forward it to its mode's origin.
-#[allow(clippy::too_many_arguments)]
 pub async fn handle(
     req: Request,
     url: &Url,
     env: &Env,
     ctx: &Context,
-    request_id: &str,
+    rc: &mut RequestContext,
     throttle: Throttle<'_>,
-    log: &mut crate::log::RequestLog,
 ) -> Result<web_sys::Response, Error> {
     let policy = config::edge_policy(env)?;
     let method = req.method().to_string();
-    if let Some(preflight) = preflight(&req, url, &method, &policy, request_id) {
+    if let Some(preflight) = preflight(&req, url, &method, &policy, &rc.request_id) {
         return Ok(preflight.into());
     }
+    // Phases 1–4: credential, key, record, decision.
     let budget = config::staleness(env)?;
-    let authn = authenticate(&req, url, env, budget, throttle).await?;
-    log.key(&authn.record);
+    let authn = authenticate(&req, url, env, budget, throttle, rc.now).await?;
+    rc.log.key(&authn.record);
     // Strict keys are confirmed with the authority on every request; others trust KV (and this
     // isolate's recent read of it), whose staleness is bounded by `KV_CACHE_TTL`, and the origin
     // is told which bound applied.
     let (authn, verified) = if authn.record.strict {
-        (confirm_with_authority(env, authn).await?, "do".to_owned())
+        (confirm_with_authority(env, authn, rc.now).await?, "do".to_owned())
     } else {
         (authn, format!("kv;max-staleness={}", budget.max_staleness))
     };
@@ -91,14 +97,20 @@ pub async fn handle(
         Err(e) => return Err(e),
     };
 
-    // Phase 5: the upstream request, to the key's own mode's origin, with a signed identity.
+    // Phase 5: the upstream request, to the key's own mode's origin, with a signed identity,
+    // and phase 6, the response: the origin's answer with keygate's headers.
     let origin = config::origin(env, authn.record.mode)?;
     let signing = config::signing_secrets(env)?;
-    let identity = Identity::new(&authn.record, request_id, &verified);
-    let response =
-        proxy::forward(req, url, &origin, &identity, &signing, authn.decision.deprecation, grant.cors_origin)
-            .await?;
-    usage::note(ctx, env, &authn.record);
+    let identity = Identity::new(&authn.record, &rc.request_id, &verified);
+    let upstream = proxy::Upstream {
+        origin: &origin,
+        identity: &identity,
+        signing: &signing,
+        deprecation: authn.decision.deprecation,
+        cors_origin: grant.cors_origin.as_deref(),
+    };
+    let response = proxy::forward(req, url, rc, upstream).await?;
+    usage::note(ctx, env, &authn.record, rc.now);
     Ok(response)
 }
 
@@ -155,9 +167,9 @@ pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &st
 /// (`plain_http`). Everything, the KV read included, happens in `waitUntil`, under the same
 /// throttling as every other lookup: a throttled address gets no lookup unless its key was
 /// seen valid here, and a key that is not found counts as a failure of its address.
-pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, ip: &str) {
+pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, rc: &RequestContext) {
     let Some(authorization) = header(req, "authorization") else { return };
-    let (env, url, ip) = (env.clone(), url.clone(), ip.to_owned());
+    let (env, url, ip, now) = (env.clone(), url.clone(), rc.client_ip.clone(), rc.now);
     ctx.wait_until(async move {
         let Ok(pepper) = config::pepper(&env) else { return };
         let Ok(budget) = config::staleness(&env) else { return };
@@ -169,10 +181,8 @@ pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, ip:
         // Only a key that still works matters: a revoked or expired one exposes nothing.
         let records = parsed_records();
         records.set_fresh_for(budget.fresh_for as i64);
-        let throttle = crate::throttle::for_request(&ip);
-        let found =
-            gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, WorkerClock.now())
-                .await;
+        let throttle = crate::throttle::for_request(&ip, now);
+        let found = gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, now).await;
         match found {
             Ok(Authenticated { record: r, .. }) => {
                 let command = Command::Exposed {
@@ -184,7 +194,7 @@ pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, ip:
                 let _ = keystore::call::<serde_json::Value>(&env, r.mode, &r.account, &command).await;
             }
             Err(e) if e.counts_as_failed_auth() => {
-                let _ = crate::throttle::on_failure(&env, &ip, e).await;
+                let _ = crate::throttle::on_failure(&env, &ip, now, e).await;
             }
             Err(_) => {}
         }

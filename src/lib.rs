@@ -8,6 +8,7 @@
 //!   a binding to the full worker's class, and hands `/_keygate/…` to that worker unchanged.
 
 mod config;
+mod context;
 mod edge;
 mod keystore;
 mod kv;
@@ -28,27 +29,26 @@ use keygate_core::Error;
 use keygate_core::policy::request_shape;
 use worker::{Context, Env, Request, Response, event};
 
-/// Every request: HTTPS check, then the admin API or the edge path. Errors become JSON here and
-/// only here.
+/// Every request, as phases over one [`context::RequestContext`]: the request filter (HTTPS, its
+/// shape, throttling), then the management API or the edge path (credential → key → record →
+/// decision → access → upstream request → response). Errors become JSON here and only here.
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
-    let started = worker::Date::now().as_millis();
-    let request_id = platform::request_id();
-    let mut log = log::RequestLog::new(&request_id, req.method().as_ref(), &req.path());
-    let outcome = route(req, &env, &ctx, &request_id, &mut log).await;
+    let mut rc = context::RequestContext::new(&req);
+    let outcome = route(req, &env, &ctx, &mut rc).await;
     let response = match outcome {
         Ok(r) => {
-            log.decision = "allow";
+            rc.log.decision = "allow";
             r
         }
         Err(e) => {
-            log.code = Some(e.code().to_owned());
-            respond::error(&e, &request_id, &config::doc_url(&env)).into()
+            rc.log.code = Some(e.code().to_owned());
+            respond::error(&e, &rc.request_id, &config::doc_url(&env)).into()
         }
     };
-    log.status = response.status();
-    log.latency_ms = worker::Date::now().as_millis().saturating_sub(started);
-    log.emit();
+    rc.log.status = response.status();
+    rc.log.latency_ms = worker::Date::now().as_millis().saturating_sub(rc.started_ms);
+    rc.log.emit();
     Ok(response)
 }
 
@@ -56,17 +56,15 @@ async fn route(
     req: Request,
     env: &Env,
     ctx: &Context,
-    request_id: &str,
-    log: &mut log::RequestLog,
+    rc: &mut context::RequestContext,
 ) -> Result<web_sys::Response, Error> {
-    log.level = Some(config::log_requests(env)?);
+    rc.log.level = Some(config::log_requests(env)?);
     let url = req.url().map_err(|_| Error::Internal { what: "reading the request URL" })?;
     // HTTPS only, decided from the URL the platform saw. A client's X-Forwarded-Proto never counts.
-    let ip = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
     if url.scheme() != "https" {
         // A real key that crossed the network in clear text is exposed: find out in the
         // background, so the refusal is never slowed.
-        edge::report_plain_http(&req, &url, env, ctx, &ip);
+        edge::report_plain_http(&req, &url, env, ctx, rc);
         return Err(Error::HttpsRequired);
     }
     if url.path().len() + url.query().map_or(0, str::len) > keygate_core::error::MAX_URI_LEN {
@@ -76,18 +74,17 @@ async fn route(
     // override, and a path no origin can read as another resource than the one decided on.
     request_shape::check_method(&req.inner().method())?;
     request_shape::check_path(url.path())?;
-    let names: Vec<String> = req.headers().keys().collect();
-    request_shape::check_override(names.iter().map(String::as_str), url.query())?;
+    request_shape::check_override(rc.names(), url.query())?;
     // A throttled address keeps only what it proves without a store read.
-    let throttle = throttle::for_request(&ip);
+    let throttle = throttle::for_request(&rc.client_ip, rc.now);
     let path = url.path();
     let outcome = if path == "/_keygate" || path.starts_with("/_keygate/") {
-        management(req, &url, env, ctx, request_id, throttle).await.map(Into::into)
+        management(req, &url, env, ctx, rc, throttle).await.map(Into::into)
     } else {
-        edge::handle(req, &url, env, ctx, request_id, throttle, log).await
+        edge::handle(req, &url, env, ctx, rc, throttle).await
     };
     match outcome {
-        Err(e) if e.counts_as_failed_auth() => Err(throttle::on_failure(env, &ip, e).await),
+        Err(e) if e.counts_as_failed_auth() => Err(throttle::on_failure(env, &rc.client_ip, rc.now, e).await),
         other => other,
     }
 }
@@ -99,10 +96,10 @@ async fn management(
     url: &worker::Url,
     env: &Env,
     ctx: &Context,
-    request_id: &str,
+    rc: &context::RequestContext,
     throttle: keygate_core::policy::throttle::Throttle<'_>,
 ) -> Result<Response, Error> {
-    management::handle(req, url, env, ctx, request_id, throttle).await
+    management::handle(req, url, env, ctx, rc, throttle).await
 }
 
 /// The management API, served by the full worker: the request is handed over unchanged through
@@ -113,7 +110,7 @@ async fn management(
     _: &worker::Url,
     env: &Env,
     _: &Context,
-    _: &str,
+    _: &context::RequestContext,
     _: keygate_core::policy::throttle::Throttle<'_>,
 ) -> Result<Response, Error> {
     let authority = env

@@ -11,7 +11,6 @@ use futures_util::StreamExt;
 use keygate_core::Error;
 use keygate_core::api::object::{KeyObject, List};
 use keygate_core::api::request;
-use keygate_core::clock::Clock;
 use keygate_core::commands::authority::Principal;
 use keygate_core::domain::event::{Actor, Event, Page};
 use keygate_core::domain::ids;
@@ -21,8 +20,8 @@ use keygate_core::policy::access;
 use keygate_core::policy::throttle::Throttle;
 use worker::{Context, Env, Method, Request, Response, Url};
 
+use crate::context::RequestContext;
 use crate::keystore::{self, Command};
-use crate::platform::WorkerClock;
 use crate::{config, edge, respond};
 
 /// Serve one management request.
@@ -31,7 +30,7 @@ pub async fn handle(
     url: &Url,
     env: &Env,
     ctx: &Context,
-    request_id: &str,
+    rc: &RequestContext,
     throttle: Throttle<'_>,
 ) -> Result<Response, Error> {
     let rest = url.path().strip_prefix(request::PREFIX).map(str::to_owned);
@@ -41,23 +40,24 @@ pub async fn handle(
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method();
     if segments.first() == Some(&"keys") {
-        return self_service(&mut req, url, env, ctx, request_id, throttle, &segments[1..], method).await;
+        return self_service(&mut req, url, env, ctx, rc, throttle, &segments[1..], method).await;
     }
     authorize_operator(&req, env, throttle.blocked_for)?;
     let (status, json) = match segments.as_slice() {
         ["accounts", account, rest @ ..] => {
             let account = ids::parse_account(account)?;
-            operator(&mut req, url, env, &account, rest, method).await?
+            operator(&mut req, url, env, rc, &account, rest, method).await?
         }
         _ => return Err(Error::NotFound { what: "route".into() }),
     };
-    respond::json(status, &json, request_id)
+    respond::json(status, &json, &rc.request_id)
 }
 
 async fn operator(
     req: &mut Request,
     url: &Url,
     env: &Env,
+    rc: &RequestContext,
     account: &str,
     rest: &[&str],
     method: Method,
@@ -67,7 +67,7 @@ async fn operator(
         (["keys"], Method::Post) => {
             config::max_keys(env)?;
             let body = read_body(req).await?;
-            let params = CreateKey::from_json(&body, WorkerClock.now())?;
+            let params = CreateKey::from_json(&body, rc.now)?;
             let command = Command::Create { account: acct, params: params.clone(), actor: Actor::admin() };
             let created: KeyObject = keystore::call(env, params.mode, account, &command).await?;
             Ok((201, value(&created)?))
@@ -163,14 +163,14 @@ async fn self_service(
     url: &Url,
     env: &Env,
     ctx: &Context,
-    request_id: &str,
+    rc: &RequestContext,
     throttle: Throttle<'_>,
     rest: &[&str],
     method: Method,
 ) -> Result<Response, Error> {
-    let authn = edge::authenticate(req, url, env, config::staleness(env)?, throttle).await?;
+    let authn = edge::authenticate(req, url, env, config::staleness(env)?, throttle, rc.now).await?;
     // Management acts on the authority's state, never on a possibly stale replica.
-    let authn = edge::confirm_with_authority(env, authn).await?;
+    let authn = edge::confirm_with_authority(env, authn, rc.now).await?;
     let seen = edge::FactHeaders::of(req);
     let facts = seen.facts(method.as_ref(), url.path());
     match access::authorize_management(&authn.record, &facts) {
@@ -198,7 +198,7 @@ async fn self_service(
             (status, value(&key)?)
         }
     };
-    respond::json(status, &json, request_id)
+    respond::json(status, &json, &rc.request_id)
 }
 
 /// A key id does not name its mode: ask the test object, then the live one.

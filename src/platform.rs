@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use keygate_core::Error;
+#[cfg(feature = "authority")]
 use keygate_core::clock::{Clock, UnixSeconds};
 use keygate_core::domain::digest::Pepper;
 use keygate_core::domain::key::random_id;
@@ -11,10 +12,13 @@ use keygate_core::policy::gate::ParsedRecords;
 use keygate_core::policy::throttle::KnownGood;
 use keygate_core::rng::SystemRng;
 
-/// `Date.now()` in seconds. (`std::time` panics on wasm32-unknown-unknown.)
+/// `Date.now()` in seconds, for the Durable Object and its alarm (a request reads the time once,
+/// into its `RequestContext`). `std::time` panics on wasm32-unknown-unknown.
+#[cfg(feature = "authority")]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WorkerClock;
 
+#[cfg(feature = "authority")]
 impl Clock for WorkerClock {
     fn now(&self) -> UnixSeconds {
         (worker::Date::now().as_millis() / 1000) as i64

@@ -8,11 +8,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use keygate_core::Error;
-use keygate_core::clock::Clock;
 use keygate_core::policy::throttle::{Throttle, counted_as};
 use worker::{Env, RateLimiter};
-
-use crate::platform::WorkerClock;
 
 /// The binding.
 pub const BINDING: &str = "AUTH_FAILURES";
@@ -32,14 +29,14 @@ pub fn blocked_for(ip: &str, now: i64) -> Option<u32> {
     until.filter(|t| *t > now).map(|t| (t - now) as u32)
 }
 
-/// What the gate needs for a request from `ip`.
-pub fn for_request(ip: &str) -> Throttle<'static> {
-    Throttle { known: crate::platform::known_good(), blocked_for: blocked_for(ip, WorkerClock.now()) }
+/// What the gate needs for a request from `ip` at `now`.
+pub fn for_request(ip: &str, now: i64) -> Throttle<'static> {
+    Throttle { known: crate::platform::known_good(), blocked_for: blocked_for(ip, now) }
 }
 
 /// Count a failed authentication. Returns the refusal to send: the original error, or
 /// `too_many_failed_attempts` once the address is over the limit.
-pub async fn on_failure(env: &Env, ip: &str, err: Error) -> Error {
+pub async fn on_failure(env: &Env, ip: &str, now: i64, err: Error) -> Error {
     let limiter: RateLimiter = match env.get_binding(BINDING) {
         Ok(l) => l,
         Err(_) => return Error::Misconfigured { what: BINDING },
@@ -47,7 +44,7 @@ pub async fn on_failure(env: &Env, ip: &str, err: Error) -> Error {
     let key = counted_as(ip);
     match limiter.limit(key.clone()).await {
         Ok(outcome) if !outcome.success => {
-            let until = WorkerClock.now() + BLOCK_SECONDS;
+            let until = now + BLOCK_SECONDS;
             BLOCKED.with(|b| {
                 let mut b = b.borrow_mut();
                 if b.len() >= MAX_TRACKED {

@@ -2,13 +2,11 @@
 //! through `wait_until`, at most once per key per minute. Counts that an isolate holds when it
 //! is evicted are lost, so the per-day counts are a lower bound.
 
-use keygate_core::clock::Clock;
 use keygate_core::domain::record::KeyRecord;
 use keygate_core::policy::usage::Tally;
 use worker::{Context, Env};
 
 use crate::keystore::{self, Command};
-use crate::platform::WorkerClock;
 
 /// Keys tracked per isolate before the table is reset (bounds memory).
 const MAX_TRACKED: usize = 10_000;
@@ -18,8 +16,7 @@ thread_local! {
 }
 
 /// Count one request with `record`'s key, and report if this key's minute has turned.
-pub fn note(ctx: &Context, env: &Env, record: &KeyRecord) {
-    let now = WorkerClock.now();
+pub fn note(ctx: &Context, env: &Env, record: &KeyRecord, now: i64) {
     if let Some(count) = PENDING.with(|t| t.note(&record.id, now)) {
         let env = env.clone();
         let (account, mode) = (record.account.clone(), record.mode);

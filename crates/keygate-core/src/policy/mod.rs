@@ -10,4 +10,5 @@ pub mod pattern;
 pub mod pins;
 pub mod request_shape;
 pub mod throttle;
+pub mod upstream;
 pub mod usage;

@@ -1,0 +1,62 @@
+//! The header plan of the upstream request and of the answer the client gets: decided here, in
+//! full, from the request's header names and the identity; the worker only applies it.
+//!
+//! To the origin: every client header that could pass for keygate's own, the credential,
+//! hop-by-hop headers and forwarding claims are dropped ([`must_strip`]); `Host` comes from the
+//! target URL; the identity headers, `Cache-Control: no-store` and the signature are set.
+//! To the client: the origin's answer with `Keygate-Request-Id`, keygate's CORS decision instead
+//! of the origin's, and `Deprecation`/`Sunset` while the key is rolling.
+
+use crate::policy::decision::Deprecation;
+use crate::policy::identity::{Identity, must_strip, names};
+use crate::time::http_date;
+
+/// What to change in the two header sets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderPlan<'a> {
+    /// Client headers not to forward (lower-case names as the platform keeps them).
+    pub drop: Vec<&'a str>,
+    /// Headers to set on the upstream request, replacing any the client sent.
+    pub set: Vec<(&'static str, String)>,
+    /// Drop every answer header whose lower-case name starts with this.
+    pub answer_drop_prefix: &'static str,
+    /// Headers to set on the answer.
+    pub answer_set: Vec<(&'static str, String)>,
+    /// Headers to add to the answer, keeping what the origin sent.
+    pub answer_append: Vec<(&'static str, &'static str)>,
+}
+
+/// The plan for a request whose client headers are `names`, proxied with `identity` and its
+/// `signature`; `cors_origin` is the origin to allow (publishable keys from an allowed origin),
+/// `deprecation` is set while the key is rolling.
+pub fn plan<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    identity: &Identity<'_>,
+    signature: String,
+    cors_origin: Option<&str>,
+    deprecation: Option<Deprecation>,
+) -> HeaderPlan<'a> {
+    // `host` is set by the platform from the target URL.
+    let drop = names.into_iter().filter(|n| must_strip(n) || *n == "host").collect();
+    let mut set: Vec<(&'static str, String)> =
+        identity.headers().into_iter().map(|(n, v)| (n, v.to_owned())).collect();
+    // Without the credential, a shared cache between keygate and the origin could store one
+    // account's answer and serve it to another: tell every cache on the way not to.
+    set.push(("Cache-Control", "no-store".to_owned()));
+    set.push((keygate_verify::HEADER, signature));
+    let mut answer_set = vec![(names::REQUEST_ID, identity.request_id.to_owned())];
+    let mut answer_append = Vec::new();
+    if let Some(o) = cors_origin {
+        answer_set.push(("Access-Control-Allow-Origin", o.to_owned()));
+        answer_set
+            .push(("Access-Control-Expose-Headers", "Keygate-Request-Id, Deprecation, Sunset".to_owned()));
+        answer_append.push(("Vary", "Origin"));
+    }
+    if let Some(d) = deprecation {
+        // RFC 9745 and RFC 8594: this key has a successor and stops working at `sunset`.
+        answer_set.push(("Deprecation", format!("@{}", d.rolled_at)));
+        answer_set.push(("Sunset", http_date(d.sunset)));
+    }
+    // CORS is keygate's decision: whatever the origin said is replaced.
+    HeaderPlan { drop, set, answer_drop_prefix: "access-control-", answer_set, answer_append }
+}
