@@ -4,3 +4,5 @@ pub mod authority;
 pub mod command;
 pub mod fakes;
 pub mod ports;
+mod scope;
+mod upkeep;

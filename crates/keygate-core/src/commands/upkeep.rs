@@ -1,0 +1,127 @@
+//! The authority's writes and upkeep: storage first, then KV, with the acknowledgement recorded
+//! on the key as stored after the KV write; the audit log with its retention; and the alarm's
+//! catch-up (expiries, KV retries, removal of keys that ended long ago).
+
+use crate::Error;
+use crate::clock::UnixSeconds;
+use crate::commands::authority::{Authority, KV_RETRY_SECONDS, store_error};
+use crate::commands::ports::{RecordWriter, StateStore};
+use crate::domain::event::Actor;
+use crate::domain::event::Event;
+use crate::domain::ids::event_id;
+use crate::domain::keystate::{self, ENDED_RETENTION, StoredKey};
+use crate::domain::record::KeyRecord;
+
+impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
+    /// Catch up: store expiries whose time has come, retry every KV write not yet acknowledged.
+    /// Returns when to run again: the next pending expiry, or soon if KV still disagrees.
+    pub async fn sync(&self, now: UnixSeconds) -> Result<Option<UnixSeconds>, Error> {
+        let ids: Vec<(String, String)> =
+            self.all_keys().await?.into_iter().map(|k| (k.record.account, k.record.id)).collect();
+        for (account, id) in ids {
+            // Read again here, after the KV writes of the keys before it: never act on a copy
+            // read before an await on anything but this object's own storage.
+            let key = match self.load(&account, &id).await {
+                Ok(k) => k,
+                Err(Error::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            if key.purge_due(now) {
+                self.purge(&key).await?;
+                continue;
+            }
+            let next = keystate::advance(&key, now);
+            if next != key {
+                let next = self.commit(next).await?;
+                let data =
+                    serde_json::json!({ "expires_at": next.record.expires_at, "reason": "expires_at" });
+                self.log("key.expired", &next.record, &Actor::system(), now, data).await?;
+            } else if !key.kv_synced {
+                self.replicate(key).await?;
+            }
+        }
+        self.next_alarm(now).await
+    }
+
+    /// When the alarm should next run: soon while any key awaits KV, else at the next expiry.
+    pub async fn next_alarm(&self, now: UnixSeconds) -> Result<Option<UnixSeconds>, Error> {
+        let keys = self.all_keys().await?;
+        let retry = keys.iter().any(|k| !k.kv_synced).then_some(now + KV_RETRY_SECONDS);
+        let expiry = keys.iter().filter_map(|k| k.next_change(now)).min();
+        let purge = keys.iter().filter_map(|k| k.ended_at.map(|t| (t + ENDED_RETENTION).max(now))).min();
+        Ok([retry, expiry, purge].into_iter().flatten().min())
+    }
+
+    /// Remove a key that ended more than [`ENDED_RETENTION`] ago: from KV first, then from the
+    /// object's storage, so a failed KV delete is retried by the next alarm.
+    pub(crate) async fn purge(&self, key: &StoredKey) -> Result<(), Error> {
+        if self.kv.delete(key.record.mode, &key.digest).await.is_err() {
+            return Ok(());
+        }
+        self.state.delete(&format!("key:{}", key.record.id)).await.map_err(store_error)
+    }
+
+    /// Store first, then replicate.
+    pub(crate) async fn commit(&self, key: StoredKey) -> Result<StoredKey, Error> {
+        if key.kv_synced {
+            return Ok(key);
+        }
+        self.save(&key).await?;
+        self.replicate(key).await
+    }
+
+    /// Write the record to KV, then record the outcome on the key **as it is stored now**, read
+    /// again after the KV write: never on the copy from before it, which another change may
+    /// have replaced meanwhile. If the stored record is still the one written, and KV
+    /// acknowledged it, the key is synced. If another change landed meanwhile, KV may now hold
+    /// this older record over the newer one, so the key is marked unsynced and the alarm writes
+    /// the current record again. A KV failure is not an error here: the alarm retries.
+    pub(crate) async fn replicate(&self, key: StoredKey) -> Result<StoredKey, Error> {
+        let written = self.kv.put(key.record.mode, &key.digest, &key.record.to_json()).await.is_ok();
+        let mut current = self.load(&key.record.account, &key.record.id).await?;
+        let same = current.record == key.record && current.digest == key.digest;
+        let synced = same && written;
+        if current.kv_synced != synced {
+            current.kv_synced = synced;
+            self.save(&current).await?;
+        }
+        Ok(current)
+    }
+
+    pub(crate) async fn log(
+        &self,
+        kind: &str,
+        record: &KeyRecord,
+        actor: &Actor,
+        now: UnixSeconds,
+        data: serde_json::Value,
+    ) -> Result<(), Error> {
+        let last = self.state.get("meta:event_seq").await.map_err(store_error)?;
+        let seq = last.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1;
+        let event = Event {
+            id: event_id(seq),
+            object: "event".into(),
+            kind: kind.into(),
+            account: record.account.clone(),
+            mode: record.mode,
+            key_id: record.id.clone(),
+            actor: actor.0.clone(),
+            created_at: now,
+            data,
+        };
+        let json =
+            serde_json::to_string(&event).map_err(|_| Error::Internal { what: "encoding an event" })?;
+        self.state.put(&format!("event:{seq:012}"), &json).await.map_err(store_error)?;
+        self.state.put("meta:event_seq", &seq.to_string()).await.map_err(store_error)?;
+        // Retention: the newest `max_events` events are kept; each new one removes the oldest.
+        if let Some(gone) = seq.checked_sub(self.limits.max_events).filter(|g| *g > 0) {
+            self.state.delete(&format!("event:{gone:012}")).await.map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn save(&self, key: &StoredKey) -> Result<(), Error> {
+        let json = serde_json::to_string(key).map_err(|_| Error::Internal { what: "encoding a key" })?;
+        self.state.put(&format!("key:{}", key.record.id), &json).await.map_err(store_error)
+    }
+}
