@@ -1,6 +1,6 @@
 //! Access rules, table by table: endpoint patterns, the permission lattice, CIDR v4/v6, origin
 //! wildcards, mode pinning, validation, and precedence when several rules fail.
-use keygate_core::api::request::*;
+use keygate_core::api::settings::*;
 use keygate_core::domain::key::{KeyType, Mode};
 use keygate_core::domain::record::{KeyRecord, KeyStatus, RECORD_VERSION};
 use keygate_core::domain::settings::*;

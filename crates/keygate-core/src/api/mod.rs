@@ -3,3 +3,4 @@
 pub mod error_body;
 pub mod object;
 pub mod request;
+pub mod settings;
