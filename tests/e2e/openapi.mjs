@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import YAML from "yaml";
-import { ROOT } from "../../scripts/lib/dev.mjs";
+import { ROOT, admin as devAdmin, request as devRequest } from "../../scripts/lib/dev.mjs";
 
 const PREFIX = "/_keygate/v1";
 const spec = YAML.parse(fs.readFileSync(path.join(ROOT, "openapi.yaml"), "utf8"));
@@ -57,4 +57,21 @@ export function checkResponse(method, url, res) {
     validate(res.json),
     `${method} ${rel} → ${res.status} does not match openapi.yaml (${pointer}): ${ajv.errorsText(validate.errors)}\n${res.text}`,
   );
+}
+
+/**
+ * For suites that start their own instances (serial/): the management API and plain requests
+ * through scripts/lib/dev.mjs, every management answer checked against openapi.yaml.
+ */
+export async function checkedAdmin(base, token, method, path, body) {
+  const res = await devAdmin(base, token, method, path, body);
+  checkResponse(method, `${base}/_keygate/v1${path}`, res);
+  return res;
+}
+
+/** A request whose answer, if it comes from the management API, is checked against openapi.yaml. */
+export async function checkedRequest(url, opts = {}) {
+  const res = await devRequest(url, opts);
+  checkResponse(opts.method ?? "GET", url, res);
+  return res;
 }

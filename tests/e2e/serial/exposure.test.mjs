@@ -7,23 +7,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { admin as uncheckedAdmin, freePort, request as uncheckedRequest, splitConfigs, startWrangler } from "../../../scripts/lib/dev.mjs";
-import { checkResponse } from "../openapi.mjs";
+import { freePort, splitConfigs, startWrangler } from "../../../scripts/lib/dev.mjs";
+import { checkedAdmin as admin, checkedRequest as request } from "../openapi.mjs";
 import { forgedKey } from "../helpers.mjs";
 import { startEchoOrigin } from "../../../scripts/echo-origin.mjs";
-
-/** The management API, every answer checked against openapi.yaml. */
-const admin = async (base, token, method, path, body) => {
-  const res = await uncheckedAdmin(base, token, method, path, body);
-  checkResponse(method, `${base}/_keygate/v1${path}`, res);
-  return res;
-};
-/** A request whose answer, if from the management API, is checked against openapi.yaml. */
-const request = async (url, opts = {}) => {
-  const res = await uncheckedRequest(url, opts);
-  checkResponse(opts.method ?? "GET", url, res);
-  return res;
-};
 
 const E = JSON.parse(fs.readFileSync(process.env.KEYGATE_E2E, "utf8"));
 const state = path.join(E.runDir, "state-exposure");
