@@ -73,6 +73,14 @@ impl Principal {
     }
 }
 
+/// The key a change applies to, when, and at whose request.
+struct On<'a> {
+    account: &'a str,
+    key_id: &'a str,
+    now: UnixSeconds,
+    by: &'a Principal,
+}
+
 /// A key just made (created, or a roll's successor), with its secret: shown once, in the answer.
 #[derive(Debug)]
 pub struct Created {
@@ -156,10 +164,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         by: &Principal,
     ) -> Result<StoredKey, Error> {
         self.change(
-            account,
-            key_id,
-            now,
-            by,
+            On { account, key_id, now, by },
             "key.expired",
             |k| Ok(keystate::expire(k, now)),
             |k| serde_json::json!({ "expires_at": k.record.expires_at }),
@@ -176,10 +181,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         by: &Principal,
     ) -> Result<StoredKey, Error> {
         self.change(
-            account,
-            key_id,
-            now,
-            by,
+            On { account, key_id, now, by },
             "key.revoked",
             |k| Ok(keystate::revoke(k, now)),
             |_| serde_json::json!({}),
@@ -199,10 +201,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let data = serde_json::to_value(settings).unwrap_or_default();
         let self_service = matches!(by, Principal::Key { .. });
         self.change(
-            account,
-            key_id,
-            now,
-            by,
+            On { account, key_id, now, by },
             "key.updated",
             |k| {
                 // Self-service only narrows; widening is the operator's alone.
@@ -218,17 +217,14 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
 
     /// Apply one transition to a key: store and replicate it and log `kind` if it changed
     /// anything; answer with the key as it now is.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn change(
+    async fn change(
         &self,
-        account: &str,
-        key_id: &str,
-        now: UnixSeconds,
-        by: &Principal,
+        on: On<'_>,
         kind: &str,
         transition: impl FnOnce(&StoredKey) -> Result<StoredKey, Error>,
         data: impl FnOnce(&StoredKey) -> serde_json::Value,
     ) -> Result<StoredKey, Error> {
+        let On { account, key_id, now, by } = on;
         let old = self.load_in_scope(account, key_id, by, now).await?;
         let next = transition(&old)?;
         if next == old {
