@@ -26,11 +26,11 @@ fn literals_after(text: &str, marker: &str) -> Vec<String> {
         .collect()
 }
 
-/// The codes in the error table (`wire_table!` in `src/error.rs`: each row is `pattern => status,
+/// The codes in the error table (`wire_table!` in `src/error/table.rs`: each row is `pattern => status,
 /// type, "code", message`) and of every `invalid_param("…", …)`, in the core and in the worker.
 fn codes() -> BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let error = std::fs::read_to_string(root.join("src/error.rs")).unwrap();
+    let error = std::fs::read_to_string(root.join("src/error/table.rs")).unwrap();
     let table = error.split("wire_table! {").nth(1).expect("the error table");
     let mut codes = BTreeSet::new();
     for line in table.lines() {

@@ -47,18 +47,7 @@ proptest! {
     fn sign_then_verify((t, f) in fields(), secret in proptest::collection::vec(any::<u8>(), 1..64)) {
         let s = signed(&f);
         let header = sign(&[Secret::new(&secret)], t, &s);
-        let mut h = vec![
-            ("keygate-signature", header.as_str()),
-            ("keygate-account", s.account),
-            ("keygate-key-id", s.key_id),
-            ("keygate-mode", s.mode),
-            ("keygate-key-type", s.key_type),
-            ("keygate-request-id", s.request_id),
-            ("keygate-verified", s.verified),
-        ];
-        if !s.permissions.is_empty() {
-            h.push(("keygate-permissions", s.permissions));
-        }
+        let h = headers(&header, &s);
         let lookup = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
         let id = Verifier::new(&[&secret]).verify(lookup, s.method, s.host, s.path, t).unwrap();
         prop_assert_eq!(id.account.as_str(), s.account);
@@ -78,18 +67,7 @@ proptest! {
         let mut g = f.clone();
         g[which] = other;
         let s = signed(&g);
-        let mut h = vec![
-            ("keygate-signature", header.as_str()),
-            ("keygate-account", s.account),
-            ("keygate-key-id", s.key_id),
-            ("keygate-mode", s.mode),
-            ("keygate-key-type", s.key_type),
-            ("keygate-request-id", s.request_id),
-            ("keygate-verified", s.verified),
-        ];
-        if !s.permissions.is_empty() {
-            h.push(("keygate-permissions", s.permissions));
-        }
+        let h = headers(&header, &s);
         let lookup = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
         prop_assert_eq!(
             Verifier::new(&[&secret]).verify(lookup, s.method, s.host, s.path, t),
@@ -101,4 +79,21 @@ proptest! {
     fn header_parser_never_panics(s in any::<String>()) {
         let _ = parse_header(&s);
     }
+}
+
+/// The headers an origin receives with `header` as the signature of `s`.
+fn headers<'a>(header: &'a str, s: &Signed<'a>) -> Vec<(&'static str, &'a str)> {
+    let mut h = vec![
+        ("keygate-signature", header),
+        ("keygate-account", s.account),
+        ("keygate-key-id", s.key_id),
+        ("keygate-mode", s.mode),
+        ("keygate-key-type", s.key_type),
+        ("keygate-request-id", s.request_id),
+        ("keygate-verified", s.verified),
+    ];
+    if !s.permissions.is_empty() {
+        h.push(("keygate-permissions", s.permissions));
+    }
+    h
 }

@@ -130,12 +130,7 @@ fn any_single_change_fails() {
         "keygate-request-id",
         "keygate-verified",
     ] {
-        let mut h = good.clone();
-        for (k, val) in h.iter_mut() {
-            if k == name {
-                val.push('x');
-            }
-        }
+        let h = tampered(&good, name);
         assert_eq!(
             v.verify(lookup(&h), s.method, s.host, s.path, t),
             Err(VerifyError::BadSignature),
@@ -245,12 +240,7 @@ fn request_id_and_verified_are_signed_and_required() {
     for (name, display) in
         [("keygate-request-id", "Keygate-Request-Id"), ("keygate-verified", "Keygate-Verified")]
     {
-        let mut h = good.clone();
-        for (k, val) in h.iter_mut() {
-            if k == name {
-                val.push('x');
-            }
-        }
+        let h = tampered(&good, name);
         assert_eq!(
             v.verify(lookup(&h), s.method, s.host, s.path, t),
             Err(VerifyError::BadSignature),
@@ -308,4 +298,15 @@ fn the_request_id_and_verified_boundary_cannot_move() {
     let s = b.signed();
     let h = b.headers(a.v["header"].as_str().unwrap());
     assert_eq!(v.verify(lookup(&h), s.method, s.host, s.path, b.t()), Err(VerifyError::BadSignature));
+}
+
+/// `headers` with one more character in the value of `name`.
+fn tampered(headers: &[(String, String)], name: &str) -> Vec<(String, String)> {
+    let mut h = headers.to_vec();
+    for (k, val) in h.iter_mut() {
+        if k == name {
+            val.push('x');
+        }
+    }
+    h
 }
