@@ -10,8 +10,11 @@ const port = Number(process.env.KEYGATE_PORT ?? 8787);
 const testPort = Number(process.env.ORIGIN_TEST_PORT ?? 8788);
 const livePort = Number(process.env.ORIGIN_LIVE_PORT ?? 8789);
 
-const originTest = await startEchoOrigin("test", testPort);
-const originLive = await startEchoOrigin("live", livePort);
+// The demo origins verify keygate's signature on every request, as a real origin must.
+const vars = readVars(path.join(ROOT, ".dev.vars"));
+const signing = { secrets: [vars.ORIGIN_SIGNING_SECRET, vars.ORIGIN_SIGNING_SECRET_PREVIOUS].filter(Boolean) };
+const originTest = await startEchoOrigin("test", testPort, "127.0.0.1", signing);
+const originLive = await startEchoOrigin("live", livePort, "127.0.0.1", signing);
 const logFile = path.join(ROOT, ".wrangler", "keygate-dev.log");
 fs.mkdirSync(path.dirname(logFile), { recursive: true });
 console.log(`Starting keygate on https://127.0.0.1:${port} (wrangler dev log: ${path.relative(ROOT, logFile)}) …`);
@@ -27,7 +30,7 @@ const shutdown = () => {
 process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);
 
-const { ADMIN_TOKEN } = readVars(path.join(ROOT, ".dev.vars"));
+const { ADMIN_TOKEN } = vars;
 const account = "acct_demo";
 const keys = {};
 for (const [type, mode] of [["secret", "test"], ["publishable", "test"], ["restricted", "test"], ["secret", "live"]]) {

@@ -5,9 +5,26 @@
 //   node scripts/echo-origin.mjs test:8788 live:8789
 import http from "node:http";
 import { fileURLToPath } from "node:url";
+import { verify } from "../packages/verify-node/src/index.js";
 
-export function startEchoOrigin(name, port = 0, host = "127.0.0.1") {
-  const server = http.createServer((req, res) => {
+/**
+ * Start an echo origin. With `secrets` (keygate's ORIGIN_SIGNING_SECRET, and the previous one
+ * during a rotation) it verifies every request with @keygate/verify first, as a real origin
+ * must: a verified request's echo carries `verified_by: "node"` and the identity; any other
+ * request gets 401 with the verifier's error.
+ */
+export function startEchoOrigin(name, port = 0, host = "127.0.0.1", { secrets, tolerance } = {}) {
+  const server = http.createServer(async (req, res) => {
+    let identity;
+    if (secrets) {
+      try {
+        // The path with its query exactly as received, and the Host as received.
+        identity = await verify({ headers: req.headers, method: req.method, path: req.url }, { secrets, tolerance });
+      } catch (e) {
+        res.writeHead(401, { "content-type": "application/json", "x-echo-origin": name });
+        return res.end(JSON.stringify({ error: { type: "authentication_error", code: e.code ?? "bad_signature", message: e.message } }));
+      }
+    }
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
@@ -31,6 +48,7 @@ export function startEchoOrigin(name, port = 0, host = "127.0.0.1") {
         headers,
         raw_header_names: req.rawHeaders.filter((_, i) => i % 2 === 0),
         body,
+        ...(identity ? { verified_by: "node", identity } : {}),
       });
       res.writeHead(200, {
         "content-type": "application/json",

@@ -5,16 +5,18 @@
 #   2. browsers: wasm-bindgen-test of the core in headless Chromium and Firefox
 #   3. e2e: end to end through real workerd (wrangler dev) with local KV and Durable Objects
 #   4. bundles: wrangler deploy --dry-run of the full worker and of the lean edge
+#   5. packages: the origin's verifier packages for Node and Python, their tests and their
+#      installation as users install them (npm pack, pip install into a fresh venv)
 #
-# `npm test -- native` (or browser, e2e, bundles; several may be named) runs only those layers.
-# With no argument, all four run: that is what CI runs.
+# `npm test -- native` (or browser, e2e, bundles, packages; several may be named) runs only those
+# layers. With no argument, all five run: that is what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all=(native browser e2e bundles)
+all=(native browser e2e bundles packages)
 layers=("$@")
 [ ${#layers[@]} -eq 0 ] && layers=("${all[@]}")
 for l in "${layers[@]}"; do
-  case " ${all[*]} " in *" $l "*) ;; *) echo "usage: npm test [-- native|browser|e2e|bundles ...]" >&2; exit 2 ;; esac
+  case " ${all[*]} " in *" $l "*) ;; *) echo "usage: npm test [-- native|browser|e2e|bundles|packages ...]" >&2; exit 2 ;; esac
 done
 wants() { case " ${layers[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
@@ -70,7 +72,13 @@ if wants bundles; then
   done
 fi
 
+if wants packages; then
+  step "packages: the origin's verifiers for Node and Python"
+  bash packages/verify-node/test.sh
+  bash packages/verify-python/test.sh
+fi
+
 # One closing line over the layers that ran: cargo's and node's own counts, added up.
-passed=$(grep -aoE 'test result: ok\. [0-9]+ passed|ℹ pass [0-9]+' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
+passed=$(grep -aoE 'test result: ok\. [0-9]+ passed|ℹ pass [0-9]+|^verify-(node|python): [0-9]+ passed' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 echo "test layers passed: ${layers[*]}"
 echo "npm test: $passed passed, 0 failed"

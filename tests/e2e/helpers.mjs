@@ -4,6 +4,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import { request as rawRequest } from "../../scripts/lib/dev.mjs";
 import { checkResponse } from "./openapi.mjs";
+import { verify } from "../../packages/verify-node/src/index.js";
 
 if (!process.env.KEYGATE_E2E) throw new Error("run the end-to-end suites through tests/e2e/run.mjs (npm test)");
 export const E = JSON.parse(fs.readFileSync(process.env.KEYGATE_E2E, "utf8"));
@@ -107,4 +108,19 @@ function crc32(buf) {
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
   }
   return ~c >>> 0;
+}
+
+/**
+ * Verify what an echo origin saw with @keygate/verify, as an origin does: "ok" or the error's
+ * stable code (`bad_signature`, `stale`, …).
+ */
+export async function verifySeen(seen, secrets, { now } = {}) {
+  const path = seen.query ? `${seen.path}?${seen.query}` : seen.path;
+  try {
+    await verify({ headers: seen.headers, method: seen.method, path }, { secrets, now });
+    return "ok";
+  } catch (e) {
+    if (e.code) return e.code;
+    throw e;
+  }
 }

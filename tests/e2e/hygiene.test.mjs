@@ -3,8 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { rawRequest } from "../../scripts/lib/dev.mjs";
-import { createKey, E, MAIN, randomClientIp } from "./helpers.mjs";
-import { verifyEcho } from "./signature.mjs";
+import { createKey, E, MAIN, randomClientIp, verifySeen } from "./helpers.mjs";
 
 const SPOOFS = [
   "Keygate-Account: acct_spoofed",
@@ -56,6 +55,7 @@ describe("header hygiene", () => {
     for (const n of seen.raw_header_names.map((n) => n.toLowerCase())) {
       assert.ok(!n.startsWith("x-keygate") && !n.includes("_"), `unexpected header at origin: ${n}`);
     }
-    assert.equal(verifyEcho(seen, [E.secrets.ORIGIN_SIGNING_SECRET]), "ok");
+    assert.equal(await verifySeen(seen, [E.secrets.ORIGIN_SIGNING_SECRET]), "ok");
+    assert.equal(seen.verified_by, "node", "the origin verified it itself");
   });
 });

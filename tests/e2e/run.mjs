@@ -3,6 +3,9 @@
 // `tests/e2e/*.test.mjs` with node's test runner and exits with its status.
 //
 // Instances (each with its own fresh local state):
+// Origins: test mode is a Node echo origin verifying with @keygate/verify, live mode a Python
+// one verifying with keygate_verify; each refuses what it cannot verify.
+//
 //   main    the production layout: the lean edge worker (wrangler.edge.toml) answers, the full
 //           worker (wrangler.toml) runs beside it with the Durable Objects and the management API,
 //           which the edge hands over. HTTPS, test secrets, ORIGIN_TEST/ORIGIN_LIVE → two echo
@@ -23,7 +26,7 @@ import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { startEchoOrigin } from "../../scripts/echo-origin.mjs";
+import { startNodeOrigin, startPythonOrigin } from "./origins.mjs";
 import { ROOT, freePort, splitConfigs, startWrangler } from "../../scripts/lib/dev.mjs";
 
 const runDir = path.join(ROOT, ".e2e", `run-${Date.now()}`);
@@ -50,8 +53,11 @@ fs.writeFileSync(emptyFile, "");
 const issuedKeys = path.join(runDir, "issued-keys.txt");
 fs.writeFileSync(issuedKeys, "", { mode: 0o600 });
 
-const originTest = await startEchoOrigin("test");
-const originLive = await startEchoOrigin("live");
+// Each origin verifies keygate's signature before answering, with the package of its language:
+// test mode is a Node origin (@keygate/verify), live mode a Python one (keygate_verify).
+const signingSecrets = [secrets.ORIGIN_SIGNING_SECRET, secrets.ORIGIN_SIGNING_SECRET_PREVIOUS];
+const originTest = await startNodeOrigin("test", signingSecrets);
+const originLive = await startPythonOrigin("live", signingSecrets, { dir: runDir });
 const closedPort = await freePort();
 
 const mainVars = { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0" };
@@ -111,7 +117,7 @@ try {
 } finally {
   await Promise.all(Object.values(instances).map((w) => w.stop()));
   originTest.server.close();
-  originLive.server.close();
+  await originLive.stop();
 }
 process.exit(status);
 
