@@ -232,28 +232,53 @@ fn authorize_operator(req: &Request, env: &Env, blocked_for: Option<u32>) -> Res
 
 /// Read a request body of at most [`request::MAX_BODY`] bytes. A declared length over the limit
 /// is refused before reading; a body without one (chunked) is read chunk by chunk and refused
-/// as soon as it passes the limit, never buffered whole.
+/// as soon as it passes the limit, never buffered whole. Before the refusal, the rest of the
+/// body is read and thrown away for a bounded while ([`DRAIN_BYTES`], [`DRAIN_FOR`]), so that a
+/// client still sending gets the answer instead of a reset connection; past either bound the
+/// answer goes at once.
 async fn read_body(req: &mut Request) -> Result<Vec<u8>, Error> {
     let too_large = Error::BodyTooLarge { limit: request::MAX_BODY };
-    if let Ok(Some(len)) = req.headers().get("content-length")
-        && len.trim().parse::<usize>().map_or(true, |n| n > request::MAX_BODY)
-    {
-        return Err(too_large);
-    }
     let unreadable = || Error::invalid_param("body_invalid", "body", "The request body could not be read.");
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
+    let declared_too_large = matches!(req.headers().get("content-length"), Ok(Some(len))
+        if len.trim().parse::<usize>().map_or(true, |n| n > request::MAX_BODY));
     let mut stream = req.stream().map_err(|_| unreadable())?;
+    if declared_too_large {
+        drain(&mut stream).await;
+        return Err(too_large);
+    }
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| unreadable())?;
         if body.len() + chunk.len() > request::MAX_BODY {
+            drain(&mut stream).await;
             return Err(too_large);
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// The most of a refused body read and thrown away before answering.
+const DRAIN_BYTES: usize = 4 * 1024 * 1024;
+/// The longest a refused body is read before answering.
+const DRAIN_FOR: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// Read and discard what is left of `stream`, within [`DRAIN_BYTES`] and [`DRAIN_FOR`].
+async fn drain(stream: &mut worker::ByteStream) {
+    let discard = async {
+        let mut seen = 0;
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen > DRAIN_BYTES {
+                break;
+            }
+        }
+    };
+    let deadline = worker::Delay::from(DRAIN_FOR);
+    futures_util::future::select(std::pin::pin!(discard), deadline).await;
 }
 
 /// The first value of query parameter `name`.

@@ -29,6 +29,9 @@ export class KeygateVerifyError extends Error {
   }
 }
 
+/** The headers the signature covers (besides Host). */
+const SIGNED = new Set(["keygate-signature", "keygate-account", "keygate-key-id", "keygate-mode", "keygate-key-type", "keygate-permissions", "keygate-request-id", "keygate-verified"]);
+
 const encoder = new TextEncoder();
 const HEX = /^[0-9a-f]{64}$/;
 
@@ -195,6 +198,11 @@ export function express(options) {
   return (req, res, next) => {
     verify({ headers: req.headers, method: req.method, path: req.originalUrl ?? req.url }, options).then(
       (identity) => {
+        // Only what the signature covers stays: any other keygate-like header is not keygate's.
+        for (const name of Object.keys(req.headers)) {
+          const n = name.toLowerCase().replaceAll("_", "-").replace(/^x-/, "");
+          if (n.startsWith("keygate-") && !SIGNED.has(name.toLowerCase())) delete req.headers[name];
+        }
         req.keygate = identity;
         next();
       },

@@ -178,9 +178,13 @@ describe("middleware", () => {
         mw(req, res, () => resolve({ next: true, req }));
       });
     const r = received(v, c.header);
-    const ok = await run({ headers: r.headers, method: r.method, originalUrl: r.path, url: "/rewritten" });
+    const ok = await run({ headers: { ...r.headers, "x-keygate-admin": "yes", keygate_role: "owner" }, method: r.method, originalUrl: r.path, url: "/rewritten" });
     assert.equal(ok.next, true);
     assert.equal(ok.req.keygate.account, v.account);
+    // What the signature does not cover is not left for the app to trust.
+    assert.equal(ok.req.headers["x-keygate-admin"], undefined);
+    assert.equal(ok.req.headers.keygate_role, undefined);
+    assert.equal(ok.req.headers["keygate-account"], v.account);
     const forged = await run({ headers: { ...r.headers, "keygate-account": "acct_forged" }, method: r.method, originalUrl: r.path });
     assert.equal(forged.status, 401);
     assert.equal(forged.body.error.code, "bad_signature");
