@@ -13,7 +13,7 @@ use keygate_core::policy::throttle::Throttle;
 use worker::{Context, Env, Headers, Request, Response, Url};
 
 use crate::context::RequestContext;
-use crate::keystore::{self, Command};
+use crate::keystore::{self, EdgeCommand};
 use crate::kv::KvRecords;
 use crate::platform::parsed_records;
 use crate::{config, proxy, respond, usage};
@@ -47,8 +47,7 @@ pub async fn confirm_with_authority(
     now: UnixSeconds,
 ) -> Result<Authenticated, Error> {
     let r = &authn.record;
-    let command =
-        Command::Verify { account: r.account.clone(), key_id: r.id.clone(), digest: authn.digest.clone() };
+    let command = EdgeCommand::Verify { account: &r.account, key_id: &r.id, digest: &authn.digest };
     match keystore::call::<KeyRecord>(env, r.mode, &r.account, &command).await {
         Ok(record) => authn.confirm(record, now),
         Err(Error::Relayed { status: 404, .. }) => {
@@ -150,14 +149,10 @@ impl FactHeaders {
 /// `ON_EXPOSURE = "expire"` the key is also ended at once.
 pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &str) -> Result<(), Error> {
     let expire = config::expire_on_exposure(env)?;
-    let command = Command::Exposed {
-        account: record.account.clone(),
-        key_id: record.id.clone(),
-        reason: reason.to_owned(),
-        expire,
-    };
-    let (env, mode, account) = (env.clone(), record.mode, record.account.clone());
+    let (env, mode, account, key_id, reason) =
+        (env.clone(), record.mode, record.account.clone(), record.id.clone(), reason.to_owned());
     ctx.wait_until(async move {
+        let command = EdgeCommand::Exposed { account: &account, key_id: &key_id, reason: &reason, expire };
         let _ = keystore::call::<serde_json::Value>(&env, mode, &account, &command).await;
     });
     Ok(())
@@ -185,12 +180,8 @@ pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, rc:
         let found = gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, now).await;
         match found {
             Ok(Authenticated { record: r, .. }) => {
-                let command = Command::Exposed {
-                    account: r.account.clone(),
-                    key_id: r.id.clone(),
-                    reason: "plain_http".into(),
-                    expire,
-                };
+                let command =
+                    EdgeCommand::Exposed { account: &r.account, key_id: &r.id, reason: "plain_http", expire };
                 let _ = keystore::call::<serde_json::Value>(&env, r.mode, &r.account, &command).await;
             }
             Err(e) if e.counts_as_failed_auth() => {

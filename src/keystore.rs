@@ -2,7 +2,9 @@
 //! the core's commands ([`keygate_core::commands::command::Command`]) are sent to it. The object is in
 //! `keystore/object.rs`.
 
+#[cfg(feature = "authority")]
 pub use keygate_core::commands::command::Command;
+pub use keygate_core::commands::command::EdgeCommand;
 use keygate_core::domain::key::Mode;
 use keygate_core::{Error, ErrorBody};
 use serde::de::DeserializeOwned;
@@ -23,7 +25,7 @@ pub async fn call<T: DeserializeOwned>(
     env: &Env,
     mode: Mode,
     account: &str,
-    command: &Command,
+    command: &impl serde::Serialize,
 ) -> Result<T, Error> {
     let ns = env
         .durable_object(config::KEYSTORE_BINDING)

@@ -6,7 +6,7 @@ use keygate_core::domain::record::KeyRecord;
 use keygate_core::policy::usage::Tally;
 use worker::{Context, Env};
 
-use crate::keystore::{self, Command};
+use crate::keystore::{self, EdgeCommand};
 
 /// Keys tracked per isolate before the table is reset (bounds memory).
 const MAX_TRACKED: usize = 10_000;
@@ -19,9 +19,9 @@ thread_local! {
 pub fn note(ctx: &Context, env: &Env, record: &KeyRecord, now: i64) {
     if let Some(count) = PENDING.with(|t| t.note(&record.id, now)) {
         let env = env.clone();
-        let (account, mode) = (record.account.clone(), record.mode);
-        let command = Command::Usage { account: account.clone(), key_id: record.id.clone(), at: now, count };
+        let (account, key_id, mode) = (record.account.clone(), record.id.clone(), record.mode);
         ctx.wait_until(async move {
+            let command = EdgeCommand::Usage { account: &account, key_id: &key_id, at: now, count };
             // Best effort: a lost report only undercounts.
             let _ = keystore::call::<serde_json::Value>(&env, mode, &account, &command).await;
         });

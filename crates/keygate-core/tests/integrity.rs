@@ -492,3 +492,33 @@ fn usage_is_reported_once_a_minute_per_key_and_adds_up_exactly() {
     assert_eq!(stored.usage.values().sum::<u64>(), 11, "every request but the one still held");
     assert_eq!(stored.last_used, Some(minute + 180));
 }
+
+#[test]
+fn the_edge_commands_are_read_as_the_commands_of_the_same_name() {
+    use keygate_core::commands::command::EdgeCommand;
+    let digest = KeyDigest("v1:abc".into());
+    let pairs = [
+        (
+            EdgeCommand::Verify { account: ACCT, key_id: "key_1", digest: &digest },
+            Command::Verify { account: ACCT.into(), key_id: "key_1".into(), digest: digest.clone() },
+        ),
+        (
+            EdgeCommand::Usage { account: ACCT, key_id: "key_1", at: T0, count: 7 },
+            Command::Usage { account: ACCT.into(), key_id: "key_1".into(), at: T0, count: 7 },
+        ),
+        (
+            EdgeCommand::Exposed { account: ACCT, key_id: "key_1", reason: "plain_http", expire: true },
+            Command::Exposed {
+                account: ACCT.into(),
+                key_id: "key_1".into(),
+                reason: "plain_http".into(),
+                expire: true,
+            },
+        ),
+    ];
+    for (edge, full) in pairs {
+        let sent = serde_json::to_string(&edge).unwrap();
+        assert_eq!(sent, serde_json::to_string(&full).unwrap());
+        assert_eq!(serde_json::from_str::<Command>(&sent).unwrap(), full);
+    }
+}

@@ -126,6 +126,45 @@ pub enum Command {
     },
 }
 
+/// The commands the lean edge sends, borrowed from what it already holds. Each serialises
+/// exactly as the [`Command`] of the same name (a test checks it), so the object reads it as
+/// one; and the edge, which sends nothing else, links no serialiser for the management commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum EdgeCommand<'a> {
+    /// [`Command::Verify`].
+    Verify {
+        /// Account.
+        account: &'a str,
+        /// Key.
+        key_id: &'a str,
+        /// The presented key's digest.
+        digest: &'a KeyDigest,
+    },
+    /// [`Command::Usage`].
+    Usage {
+        /// Account.
+        account: &'a str,
+        /// Key.
+        key_id: &'a str,
+        /// When.
+        at: UnixSeconds,
+        /// How many.
+        count: u64,
+    },
+    /// [`Command::Exposed`].
+    Exposed {
+        /// Account.
+        account: &'a str,
+        /// Key.
+        key_id: &'a str,
+        /// `plain_http` or `secret_key_in_browser`.
+        reason: &'a str,
+        /// Also end the key.
+        expire: bool,
+    },
+}
+
 impl Command {
     /// Whether this command writes (the object's storage or KV), and so must run alone: no other
     /// event may be delivered while it runs, or a change could overwrite another's state or
