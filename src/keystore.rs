@@ -2,11 +2,12 @@
 //! the core's commands ([`keygate_core::commands::command::Command`]) are sent to it. The object is in
 //! `keystore/object.rs`.
 
+use keygate_core::Error;
+use keygate_core::api::error_body::ErrorBody;
 #[cfg(feature = "authority")]
 pub use keygate_core::commands::command::Command;
 pub use keygate_core::commands::command::EdgeCommand;
 use keygate_core::domain::key::Mode;
-use keygate_core::{Error, ErrorBody};
 use serde::de::DeserializeOwned;
 use worker::{Env, Method, Request, RequestInit};
 

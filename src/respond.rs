@@ -1,7 +1,8 @@
 //! Rendering at the edge: errors become Stripe-shaped JSON with the right status and headers.
 
+use keygate_core::Error;
+use keygate_core::api::error_body::ErrorBody;
 use keygate_core::policy::identity::names;
-use keygate_core::{Error, ErrorBody};
 use worker::{Headers, Response};
 
 /// Build the HTTP response for `err`. Never fails: a failure to build headers degrades to a

@@ -1,6 +1,8 @@
 //! The `KeyStore` Durable Object. All of its logic is `keygate_core::commands::authority::Authority`; this
 //! file adapts the object's storage and KV to the core's traits.
 
+use keygate_core::Error;
+use keygate_core::api::error_body::ErrorBody;
 use keygate_core::clock::{Clock, UnixSeconds};
 use keygate_core::commands::authority::{Authority, Limits};
 use keygate_core::commands::command::{self, Command};
@@ -9,7 +11,6 @@ use keygate_core::domain::digest::KeyDigest;
 use keygate_core::domain::key::Mode;
 use keygate_core::rng::SystemRng;
 use keygate_core::store::StoreError;
-use keygate_core::{Error, ErrorBody};
 use worker::{DurableObject, Env, ListOptions, Request, Response, State, durable_object};
 
 use crate::config;

@@ -34,5 +34,4 @@ pub mod commands;
 
 pub mod api;
 
-pub use api::error_body::ErrorBody;
 pub use error::{Error, ErrorType};

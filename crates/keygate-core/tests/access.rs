@@ -237,13 +237,13 @@ fn by_key_type() {
     }
     let e = authorize(&rk, &facts("POST", "/v1/charges"), &p).unwrap_err();
     assert_eq!(
-        keygate_core::ErrorBody::new(&e, "d").error.required_permission.as_deref(),
+        keygate_core::api::error_body::ErrorBody::new(&e, "d").error.required_permission.as_deref(),
         Some("charges:write")
     );
     let none = record(KeyType::Restricted, Restrictions::default(), None);
     let e = authorize(&none, &facts("GET", "/v1/charges"), &p).unwrap_err();
     assert_eq!(
-        keygate_core::ErrorBody::new(&e, "d").error.required_permission.as_deref(),
+        keygate_core::api::error_body::ErrorBody::new(&e, "d").error.required_permission.as_deref(),
         Some("charges:read")
     );
 }

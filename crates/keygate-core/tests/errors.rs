@@ -1,5 +1,6 @@
 //! Every error's status, type and code: the contract users match on.
-use keygate_core::{Error, ErrorBody, ErrorType};
+use keygate_core::api::error_body::ErrorBody;
+use keygate_core::{Error, ErrorType};
 
 #[test]
 fn mapping_table() {
