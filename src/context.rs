@@ -30,17 +30,14 @@ impl RequestContext {
     pub fn new(req: &Request) -> Self {
         let started_ms = worker::Date::now().as_millis();
         let request_id = platform::request_id();
-        let log = RequestLog::new(&request_id, req.method().as_ref(), &req.path());
+        let client_ip =
+            req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
+        let log = RequestLog::new(&request_id, req.method().as_ref(), &req.path(), &client_ip);
         RequestContext {
             started_ms,
             now: (started_ms / 1000) as UnixSeconds,
             request_id,
-            client_ip: req
-                .headers()
-                .get("cf-connecting-ip")
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "unknown".into()),
+            client_ip,
             header_names: crate::upstream::names(req.headers()),
             log,
         }

@@ -48,7 +48,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<web_sys::
     };
     rc.log.status = response.status();
     rc.log.latency_ms = worker::Date::now().as_millis().saturating_sub(rc.started_ms);
-    rc.log.emit();
+    rc.log.emit(rc.now);
     Ok(response)
 }
 

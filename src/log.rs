@@ -1,8 +1,11 @@
 //! One structured JSON log line per request, as `LOG_REQUESTS` asks. Never a raw key: only ids,
 //! codes, and a path whose key-like segments are redacted; the query string is never logged.
 
+use keygate_core::clock::UnixSeconds;
 use keygate_core::domain::key::{PREFIX_LEN, parse_prefix, redact};
 use keygate_core::domain::record::KeyRecord;
+use keygate_core::policy::refusal_log::{RefusalLog, Verdict};
+use keygate_core::policy::throttle::counted_as;
 use serde::Serialize;
 
 /// Which requests get a log line (`LOG_REQUESTS`).
@@ -53,6 +56,8 @@ pub struct RequestLog {
     pub method: String,
     /// Path with key-like segments redacted, no query.
     pub path: String,
+    /// `CF-Connecting-IP`, or `unknown`.
+    pub client_ip: String,
     /// The key, once known.
     pub key_id: Option<String>,
     /// Its account.
@@ -71,11 +76,12 @@ pub struct RequestLog {
 
 impl RequestLog {
     /// Start a log line.
-    pub fn new(request_id: &str, method: &str, path: &str) -> Self {
+    pub fn new(request_id: &str, method: &str, path: &str, client_ip: &str) -> Self {
         RequestLog {
             request_id: request_id.to_owned(),
             method: method.to_owned(),
             path: redact_path(path),
+            client_ip: client_ip.to_owned(),
             decision: "deny",
             ..Default::default()
         }
@@ -88,15 +94,33 @@ impl RequestLog {
         self.mode = Some(record.mode.as_str());
     }
 
-    /// Write the line, if `LOG_REQUESTS` wants it.
-    pub fn emit(&self) {
-        if !self.level.unwrap_or(LogRequests::All).wants(self.decision) {
+    /// Write the line, if `LOG_REQUESTS` wants it. A refusal goes through the isolate's flood
+    /// accounting first (`keygate_core::policy::refusal_log`): past the first few per client
+    /// address, code and minute, it is only counted, and a summary line says how many. Every
+    /// request also writes the summaries of windows that have ended.
+    pub fn emit(&self, now: UnixSeconds) {
+        let level = self.level.unwrap_or(LogRequests::All);
+        let (verdict, summaries) = REFUSALS.with(|r| match (&self.code, self.decision) {
+            (Some(code), "deny") if level.wants("deny") => r.refusal(&counted_as(&self.client_ip), code, now),
+            _ => (Verdict::Log, r.flush(now)),
+        });
+        for s in summaries {
+            worker::console_log!("{}", s.line());
+        }
+        if verdict == Verdict::Suppress || !level.wants(self.decision) {
             return;
         }
         if let Ok(line) = serde_json::to_string(self) {
             worker::console_log!("{line}");
         }
     }
+}
+
+/// (Address, code) pairs whose refusals are counted per isolate, at most this many.
+const REFUSALS_TRACKED: usize = 10_000;
+
+thread_local! {
+    static REFUSALS: RefusalLog = RefusalLog::new(REFUSALS_TRACKED);
 }
 
 /// `/v1/sk_test_…abcd/x` for `/v1/sk_test_<secret>/x`; long paths are cut at 512 bytes.
