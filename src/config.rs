@@ -129,17 +129,13 @@ pub fn edge_policy(env: &Env) -> Result<Rc<EdgePolicy>, Error> {
     let resources = string(env, "RESOURCE_MAP").unwrap_or_default();
     POLICY.with(|c| {
         c.get_or_try((allowlist, resources), |(allowlist, resources)| {
-            let publishable_allowlist = serde_json::from_str(allowlist)
-                .ok()
-                .and_then(|v| EndpointList::from_json(&v, "PUBLISHABLE_ALLOWLIST").ok())
-                .ok_or(Error::Misconfigured { what: "PUBLISHABLE_ALLOWLIST" })?;
+            let publishable_allowlist = EndpointList::parse_json(allowlist, "PUBLISHABLE_ALLOWLIST")
+                .map_err(|_| Error::Misconfigured { what: "PUBLISHABLE_ALLOWLIST" })?;
             let resources = if resources.is_empty() {
                 ResourceMap::default()
             } else {
-                serde_json::from_str(resources)
-                    .ok()
-                    .and_then(|v| ResourceMap::from_json(&v).ok())
-                    .ok_or(Error::Misconfigured { what: "RESOURCE_MAP" })?
+                ResourceMap::parse_json(resources)
+                    .map_err(|_| Error::Misconfigured { what: "RESOURCE_MAP" })?
             };
             Ok(Rc::new(EdgePolicy { publishable_allowlist, resources }))
         })

@@ -153,7 +153,7 @@ pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &st
         (env.clone(), record.mode, record.account.clone(), record.id.clone(), reason.to_owned());
     ctx.wait_until(async move {
         let command = EdgeCommand::Exposed { account: &account, key_id: &key_id, reason: &reason, expire };
-        let _ = keystore::call::<serde_json::Value>(&env, mode, &account, &command).await;
+        let _ = keystore::call::<serde::de::IgnoredAny>(&env, mode, &account, &command).await;
     });
     Ok(())
 }
@@ -182,7 +182,7 @@ pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, rc:
             Ok(Authenticated { record: r, .. }) => {
                 let command =
                     EdgeCommand::Exposed { account: &r.account, key_id: &r.id, reason: "plain_http", expire };
-                let _ = keystore::call::<serde_json::Value>(&env, r.mode, &r.account, &command).await;
+                let _ = keystore::call::<serde::de::IgnoredAny>(&env, r.mode, &r.account, &command).await;
             }
             Err(e) if e.counts_as_failed_auth() => {
                 let _ = crate::throttle::on_failure(&env, &ip, now, e).await;

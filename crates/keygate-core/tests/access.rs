@@ -381,3 +381,21 @@ fn internationalised_hosts_are_accepted_in_ascii_form_only() {
     assert_eq!(e.status(), 400);
     assert!(e.to_string().contains("xn--") || format!("{e:?}").contains("xn--"), "{e:?}");
 }
+
+#[test]
+fn configuration_parses_from_text_as_from_json_values() {
+    let allow = r#"["POST /v1/tokens", "* /v1/charges/{id}/**"]"#;
+    let v: serde_json::Value = serde_json::from_str(allow).unwrap();
+    assert_eq!(EndpointList::parse_json(allow, "x").unwrap(), EndpointList::from_json(&v, "x").unwrap());
+    for bad in [r#"{"a":1}"#, r#"[1]"#, r#"["GET nope"]"#, "not json"] {
+        assert!(EndpointList::parse_json(bad, "x").is_err(), "{bad}");
+    }
+    let map = r#"{"prefix": "/v2/", "routes": {"/v2/z/**": "zeta", "/v2/a/*/b": "alpha"}}"#;
+    let v: serde_json::Value = serde_json::from_str(map).unwrap();
+    assert_eq!(ResourceMap::parse_json(map).unwrap(), ResourceMap::from_json(&v).unwrap());
+    for bad in
+        [r#"{"prefix": "v2"}"#, r#"{"routes": {"/x": "Bad Resource"}}"#, r#"{"routes": {"/x": 1}}"#, "[]"]
+    {
+        assert!(ResourceMap::parse_json(bad).is_err(), "{bad}");
+    }
+}

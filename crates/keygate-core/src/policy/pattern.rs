@@ -143,12 +143,26 @@ impl EndpointList {
     pub fn from_json(v: &Value, what: &str) -> Result<EndpointList, String> {
         let items =
             v.as_array().ok_or_else(|| format!("`{what}` must be an array of \"METHOD /path\" strings"))?;
+        let strings: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+        Self::from_strs(&strings.ok_or_else(|| format!("`{what}` must contain strings"))?, what)
+    }
+
+    /// Parse a JSON array of patterns from its text (configuration: without the JSON value
+    /// type, which the lean edge need not link).
+    pub fn parse_json(text: &str, what: &str) -> Result<EndpointList, String> {
+        let items: Vec<String> =
+            serde_json::from_str(text).map_err(|_| format!("`{what}` is not a JSON array of strings"))?;
+        Self::from_strs(&items, what)
+    }
+
+    /// Parse patterns.
+    pub fn from_strs<S: AsRef<str>>(items: &[S], what: &str) -> Result<EndpointList, String> {
         if items.len() > MAX_ENTRIES {
             return Err(format!("`{what}` has more than {MAX_ENTRIES} entries"));
         }
         let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            let s = item.as_str().ok_or_else(|| format!("`{what}` must contain strings"))?;
+        for s in items {
+            let s = s.as_ref();
             out.push(EndpointPattern::parse(s).ok_or_else(|| {
                 format!("`{what}`: {s:?} is not \"METHOD /path\" (segments: literal, {{param}}, *, final **)")
             })?);
@@ -196,6 +210,37 @@ impl ResourceMap {
         valid_resource(seg).then(|| seg.to_owned())
     }
 
+    /// Parse `RESOURCE_MAP` from its text (without the JSON value type, which the lean edge need
+    /// not link). Routes are taken in the order of their patterns, as [`ResourceMap::from_json`]
+    /// takes them.
+    pub fn parse_json(text: &str) -> Result<ResourceMap, String> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            prefix: Option<String>,
+            routes: Option<std::collections::BTreeMap<String, String>>,
+        }
+        let raw: Raw =
+            serde_json::from_str(text).map_err(|_| "RESOURCE_MAP must be a JSON object".to_owned())?;
+        let mut map = ResourceMap::default();
+        if let Some(p) = raw.prefix {
+            if !(p.starts_with('/') && p.ends_with('/')) {
+                return Err("`prefix` must start and end with /".into());
+            }
+            map.prefix = p;
+        }
+        for (pattern, resource) in raw.routes.unwrap_or_default() {
+            map.routes.push(Self::route(&pattern, Some(&resource))?);
+        }
+        Ok(map)
+    }
+
+    fn route(pattern: &str, resource: Option<&str>) -> Result<(EndpointPattern, String), String> {
+        let p = EndpointPattern::parse(&format!("* {pattern}"))
+            .ok_or(format!("bad route pattern {pattern:?}"))?;
+        let r = resource.filter(|r| valid_resource(r)).ok_or(format!("bad resource for {pattern:?}"))?;
+        Ok((p, r.to_owned()))
+    }
+
     /// Parse `{"prefix": "/v1/", "routes": {"/v1/checkout/sessions/**": "checkout_sessions"}}`.
     pub fn from_json(v: &Value) -> Result<ResourceMap, String> {
         let obj = v.as_object().ok_or("RESOURCE_MAP must be a JSON object")?;
@@ -210,13 +255,7 @@ impl ResourceMap {
         if let Some(routes) = obj.get("routes") {
             let routes = routes.as_object().ok_or("`routes` must map path patterns to resources")?;
             for (pattern, resource) in routes {
-                let p = EndpointPattern::parse(&format!("* {pattern}"))
-                    .ok_or(format!("bad route pattern {pattern:?}"))?;
-                let r = resource
-                    .as_str()
-                    .filter(|r| valid_resource(r))
-                    .ok_or(format!("bad resource for {pattern:?}"))?;
-                map.routes.push((p, r.to_owned()));
+                map.routes.push(Self::route(pattern, resource.as_str())?);
             }
         }
         Ok(map)
