@@ -9,7 +9,7 @@ pub use keygate_core::commands::command::Command;
 pub use keygate_core::commands::command::EdgeCommand;
 use keygate_core::domain::key::Mode;
 use serde::de::DeserializeOwned;
-use worker::{Env, Method, Request, RequestInit};
+use worker::{Env, Request};
 
 use crate::config;
 
@@ -36,9 +36,13 @@ pub async fn call<T: DeserializeOwned>(
         .and_then(|id| id.get_stub())
         .map_err(|_| Error::StoreUnavailable)?;
     let body = serde_json::to_string(command).map_err(|_| Error::Internal { what: "encoding a command" })?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let req = Request::new_with_init("https://keystore.internal/command", &init)
+    // The platform's own RequestInit: workers-rs's would also link the conversion of every
+    // `cf` property, which a command never has.
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&wasm_bindgen::JsValue::from_str(&body));
+    let req = web_sys::Request::new_with_str_and_init("https://keystore.internal/command", &init)
+        .map(Request::from)
         .map_err(|_| Error::Internal { what: "building a command" })?;
     let mut resp = stub.fetch_with_request(req).await.map_err(|_| Error::StoreUnavailable)?;
     let status = resp.status_code();

@@ -28,7 +28,7 @@ impl RecordStore for KvRecords<'_> {
         let kv = self.env.kv(kv_binding(mode)).map_err(|_| StoreError::Misconfigured(kv_binding(mode)))?;
         let read = std::pin::pin!(kv.get(digest.as_str()).cache_ttl(self.cache_ttl).text());
         match select(read, Delay::from(READ_TIMEOUT)).await {
-            Either::Left((result, _)) => result.map_err(|e| StoreError::Failed(e.to_string())),
+            Either::Left((result, _)) => result.map_err(|_| StoreError::Failed("the KV read failed".into())),
             Either::Right(_) => Err(StoreError::Timeout),
         }
     }

@@ -80,8 +80,9 @@ pub struct Throttle<'a> {
 pub fn counted_as(ip: &str) -> String {
     match ip.trim().parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V6(v6)) => {
-            let net = ipnet::Ipv6Net::new(v6, 64).map(|n| n.trunc());
-            net.map_or_else(|_| ip.to_owned(), |n| n.to_string())
+            let s = v6.segments();
+            let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{net}/64")
         }
         Ok(v4) => v4.to_string(),
         Err(_) => ip.to_owned(),
