@@ -2,9 +2,10 @@
 // writes bench/RESULTS.md (regenerated, never edited by hand).
 //   1. the verify path natively (criterion), against a bare HMAC-SHA256 of one key;
 //   2. through real workerd (wrangler dev, HTTPS, loopback) under wrk: (a) a bare pass-through
-//      worker, (b) keygate with a valid key, (c) keygate rejecting an invalid key, (d) an
-//      equivalent JavaScript worker doing the same HMAC and KV check with WebCrypto, (e) the
-//      pass-through of (a) written in Rust with workers-rs (what any Rust worker pays);
+//      worker, (b) keygate with a valid key, (c) keygate rejecting an invalid key, each request
+//      from another client address, (d) an equivalent JavaScript worker doing the same HMAC and
+//      KV check with WebCrypto, (e) the pass-through of (a) written in Rust with workers-rs (what
+//      any Rust worker pays), (f) a flood of invalid keys from one address, throttled;
 //   3. size of the deployed wasm and of the whole upload, and wasm compile + instantiate time,
 //      for the lean edge worker that serves every request (wrangler.edge.toml) and for the full
 //      worker beside it (wrangler.toml);
@@ -143,8 +144,23 @@ const { secrets, envFile } = writeSecrets(work);
 
 // Asynchronous on purpose: the origin is served by this very process's event loop.
 const execFileAsync = promisify(execFile);
-async function wrk(url, headers) {
+// For (c): every request from another client address, so that no address reaches the
+// throttling threshold and each refusal is a full one (lookup-free, but counted and logged).
+const ROTATE_ADDRESSES = path.join(work, "rotate.lua");
+fs.writeFileSync(
+  ROTATE_ADDRESSES,
+  `local n = 0
+request = function()
+  n = n + 1
+  wrk.headers["cf-connecting-ip"] = string.format("198.18.%d.%d", math.floor(n / 256) % 256, n % 256)
+  return wrk.format(nil)
+end
+`,
+);
+
+async function wrk(url, headers, script) {
   const args = ["-t2", `-c${CONNECTIONS}`, `-d${DURATION}s`, "--latency"];
+  if (script) args.push("-s", script);
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
   const { stdout: out } = await execFileAsync("wrk", [...args, url], { env: ENV, maxBuffer: 16 << 20 });
   if (/Socket errors/.test(out)) log(`wrk reported socket errors for ${url}: ${/Socket errors:.*/.exec(out)[0]}`);
@@ -173,16 +189,16 @@ async function instance(name, opts, before) {
 }
 
 // One measured run, with the isolate's CPU time per request: workerd's user + system time.
-async function measured({ w, url, headers }) {
+async function measured({ w, url, headers, script }) {
   const cpu0 = cpuSeconds(w.child.pid, "workerd");
-  const r = await wrk(url, headers);
+  const r = await wrk(url, headers, script);
   const cpuUs = ((cpuSeconds(w.child.pid, "workerd") - cpu0) / r.requests) * 1e6;
   return { ...r, cpuUs };
 }
 
 const NO_RUN = { rps: NaN, p50: NaN, p99: NaN, non2xx: NaN, cpuUs: NaN };
-const results = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN, e: NO_RUN };
-const rounds = { a: [], b: [], c: [], d: [], e: [] };
+const results = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN, e: NO_RUN, f: NO_RUN };
+const rounds = { a: [], b: [], c: [], d: [], e: [], f: [] };
 // Where each variant's workerd CPU goes, from one more run under `perf record` (not a round:
 // sampling slows it). Skipped where perf is missing or not permitted.
 const perfRuns = {};
@@ -191,13 +207,13 @@ const perfUsable = () => {
   const r = spawnSync("perf", ["record", "-q", "-o", path.join(work, "perf-probe.data"), "--", "true"], { encoding: "utf8" });
   return r.status === 0 ? null : (r.error?.code === "ENOENT" ? "perf is not installed" : `perf record failed: ${(r.stderr || "").trim().split("\n")[0]}`);
 };
-async function profiled({ w, url, headers }, name) {
+async function profiled({ w, url, headers, script }, name) {
   const pids = processes(w.child.pid, "workerd").map((p) => p.pid);
   const file = path.join(work, `perf-${name}.data`);
   // Settled at once either way, so that a failure is reported after the run, not left unhandled.
   const recording = execFileAsync("perf", ["record", "-q", "-F", "999", "-p", pids.join(","), "-o", file, "--", "sleep", String(Math.max(1, DURATION - 1))])
     .then(() => null, (e) => e);
-  const run = await measured({ w, url, headers });
+  const run = await measured({ w, url, headers, script });
   const failed = await recording;
   if (failed) throw failed;
   return { ...run, shares: perfBreakdown(file) };
@@ -252,14 +268,17 @@ started.push(d);
 const targets = {
   a: { w: a, url: `${a.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.1" } },
   b: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.2", authorization: `Bearer ${validKey.secret}` } },
-  // Well-formed prefix, wrong checksum: refused before any KV read.
-  c: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.3", authorization: `Bearer sk_live_${"A".repeat(38)}` } },
+  // Well-formed prefix, wrong checksum: refused before any KV read; each request from another
+  // address, so that every one is a refusal in full (counted towards throttling, logged).
+  c: { w: k, url: `${k.url}/v1/charges`, headers: { authorization: `Bearer sk_live_${"A".repeat(38)}` }, script: ROTATE_ADDRESSES },
   d: { w: d, url: `${d.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.4", authorization: `Bearer ${validKey.secret}` } },
   e: { w: e, url: `${e.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.5" } },
+  // A flood of bad keys from one address: past the threshold, the throttled path.
+  f: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.6", authorization: `Bearer sk_live_${"A".repeat(38)}` } },
 };
 for (const [name, t] of Object.entries(targets)) {
   log(`load: warm-up (${name}) …`);
-  await wrk(t.url, t.headers); // discarded
+  await wrk(t.url, t.headers, t.script); // discarded
 }
 for (let r = 1; r <= ROUNDS; r++) {
   for (const [name, t] of Object.entries(targets)) {
@@ -366,7 +385,7 @@ compressions, is the part that is measured against it fairly.
 
 keygate runs as deployed: the lean edge serves every request, reading KV itself (the key was
 created through the full worker beforehand, on the same local state). The four workers run side
-by side; after one discarded warm-up run each, the measured runs alternate a, b, c, d, e for
+by side; after one discarded warm-up run each, the measured runs alternate a, b, c, d, e, f for
 ${ROUNDS} rounds, so that a change in the machine's load falls on every variant alike. Each
 figure is the median of the rounds; each ratio is the median of the ratios within a round.
 
@@ -374,9 +393,10 @@ figure is the median of the rounds; each ratio is the median of the ratios withi
 |---|---|---|---|---|---|
 ${row("a", "(a) bare pass-through worker (floor)")}
 ${row("b", "(b) keygate, valid key, KV hot")}
-${row("c", "(c) keygate, invalid key (rejected)")}
+${row("c", "(c) keygate, invalid key (rejected), each request from another address")}
 ${row("d", "(d) equivalent JS worker (WebCrypto HMAC + KV)")}
 ${row("e", "(e) bare pass-through worker in Rust (workers-rs, built like keygate)")}
+${row("f", "(f) keygate, a flood of invalid keys from one address (throttled)")}
 
 | ratio | median | each round | target |
 |---|---|---|---|
@@ -387,6 +407,8 @@ ${row("e", "(e) bare pass-through worker in Rust (workers-rs, built like keygate
 | b/d workerd CPU per request | ${roundRatio("b", "d", "cpuUs")} | |
 | e/a workerd CPU per request: any Rust worker's cost over JS | ${roundRatio("e", "a", "cpuUs")} | |
 | b/e workerd CPU per request: keygate's own cost over that | ${roundRatio("b", "e", "cpuUs")} | |
+| c/a workerd CPU per request: a refusal against doing nothing | ${roundRatio("c", "a", "cpuUs")} | ≤ 1.00 |
+| f/a workerd CPU per request: a throttled refusal | ${roundRatio("f", "a", "cpuUs")} | < c/a |
 
 The load generator, wrangler's local proxy, workerd and the origin share the same ${os.cpus().length} cores,
 and the VM shares them with other tenants, so requests/s and latency move from run to run. The
