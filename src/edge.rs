@@ -86,7 +86,7 @@ pub async fn handle(
 
     // Phase 4b: what this key may do with this request.
     let seen = FactHeaders::of(&req);
-    let facts = seen.facts(&method, url.path());
+    let facts = seen.facts(&method, url.path(), &rc.client_ip);
     let grant = match access::authorize(&authn.record, &facts, &policy) {
         Ok(g) => g,
         Err(e @ Error::SecretKeyInBrowser) => {
@@ -118,7 +118,6 @@ pub struct FactHeaders {
     origin: Option<String>,
     referer: Option<String>,
     fetch_mode: Option<String>,
-    client_ip: Option<String>,
 }
 
 impl FactHeaders {
@@ -128,19 +127,19 @@ impl FactHeaders {
             origin: header(req, "origin"),
             referer: header(req, "referer"),
             fetch_mode: header(req, "sec-fetch-mode"),
-            client_ip: header(req, "cf-connecting-ip"),
         }
     }
 
-    /// The facts of a request with `method` to `path`.
-    pub fn facts<'a>(&'a self, method: &'a str, path: &'a str) -> RequestFacts<'a> {
+    /// The facts of a request with `method` to `path` from `client_ip` (the request context's,
+    /// read once).
+    pub fn facts<'a>(&'a self, method: &'a str, path: &'a str, client_ip: &'a str) -> RequestFacts<'a> {
         RequestFacts {
             method,
             path,
             origin: self.origin.as_deref(),
             referer: self.referer.as_deref(),
             sec_fetch_mode: self.fetch_mode.as_deref(),
-            client_ip: self.client_ip.as_deref(),
+            client_ip: Some(client_ip),
         }
     }
 }

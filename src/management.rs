@@ -172,7 +172,7 @@ async fn self_service(
     // Management acts on the authority's state, never on a possibly stale replica.
     let authn = edge::confirm_with_authority(env, authn, rc.now).await?;
     let seen = edge::FactHeaders::of(req);
-    let facts = seen.facts(method.as_ref(), url.path());
+    let facts = seen.facts(method.as_ref(), url.path(), &rc.client_ip);
     match access::authorize_management(&authn.record, &facts) {
         Ok(()) => {}
         Err(e @ Error::SecretKeyInBrowser) => {
