@@ -101,3 +101,71 @@ export function perfBreakdown(file) {
   }
   return shares;
 }
+
+/**
+ * Workers run in workerd directly through Miniflare's API, with no `wrangler dev` in between
+ * (no proxy worker, no dev-time middleware): `specs` is a list of { toml, name, bindings }, the
+ * first one answering. Each wrangler.toml is read by wrangler itself; the bundle it names is
+ * loaded as modules (a workers-rs shim with its index.js and wasm, or one JS file). Runs over
+ * HTTPS on loopback, storage in memory, the workers' log lines appended to `logFile`.
+ * Resolves to { url, pids (this instance's workerd processes), mf, stop }.
+ */
+export async function startDirect(specs, { logFile }) {
+  const { Miniflare, convertV4MiniflareOptions } = await import("miniflare");
+  const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
+  const workers = specs.map(({ toml, name, bindings = {} }) => {
+    const { workerOptions, main } = unstable_getMiniflareWorkerOptions(toml);
+    // The module rules (and the root they are relative to) are replaced by the modules themselves.
+    const { modulesRules, rootPath, ...options } = workerOptions;
+    const dir = path.dirname(main);
+    const modules = main.endsWith("shim.mjs")
+      ? [
+          { type: "ESModule", path: main },
+          { type: "ESModule", path: path.join(dir, "..", "index.js") },
+          { type: "CompiledWasm", path: path.join(dir, "..", "index_bg.wasm") },
+        ]
+      : [{ type: "ESModule", path: main }];
+    return { ...options, name, modules, modulesRoot: path.dirname(dir), bindings: { ...options.bindings, ...bindings } };
+  });
+  const before = new Set(workerdPids());
+  const out = fs.createWriteStream(logFile, { flags: "a" });
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers,
+      https: true,
+      host: "127.0.0.1",
+      port: 0,
+      handleStructuredLogs: ({ message }) => out.write(`${message}\n`),
+    }),
+  );
+  const url = (await mf.ready).href.replace(/\/$/, "");
+  const pids = workerdPids().filter((p) => !before.has(p));
+  return { url, pids, mf, stop: () => mf.dispose() };
+}
+
+function workerdPids() {
+  const pids = [];
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "workerd") pids.push(Number(pid));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** CPU seconds (user + system) used so far by the processes `pids`. */
+export function cpuSecondsOf(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited
+    }
+  }
+  return ticks / TICKS;
+}

@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { ROOT, admin, freePort, splitConfigs, startWrangler } from "../scripts/lib/dev.mjs";
-import { PERF_CATEGORIES, cpuSeconds, perfBreakdown, processes, startFixedOrigin, writeSecrets } from "./lib.mjs";
+import { PERF_CATEGORIES, cpuSeconds, cpuSecondsOf, perfBreakdown, processes, startDirect, startFixedOrigin, writeSecrets } from "./lib.mjs";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -145,14 +145,25 @@ const { secrets, envFile } = writeSecrets(work);
 // Asynchronous on purpose: the origin is served by this very process's event loop.
 const execFileAsync = promisify(execFile);
 // For (c): every request from another client address, so that no address reaches the
-// throttling threshold and each refusal is a full one (lookup-free, but counted and logged).
+// throttling threshold and each refusal is a first one (counted towards throttling in the
+// isolate, logged within the per-code budget). wrk runs one Lua state per thread, and every run
+// starts again: each run starts at a random address (its argument), and each thread 2^24 further.
 const ROTATE_ADDRESSES = path.join(work, "rotate.lua");
 fs.writeFileSync(
   ROTATE_ADDRESSES,
-  `local n = 0
+  `local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+function init(args)
+  base = tonumber(args[1]) + id * 16777216
+  n = 0
+end
 request = function()
   n = n + 1
-  wrk.headers["cf-connecting-ip"] = string.format("198.18.%d.%d", math.floor(n / 256) % 256, n % 256)
+  local v = base + n
+  wrk.headers["cf-connecting-ip"] = string.format("%d.%d.%d.%d", math.floor(v / 16777216) % 256, math.floor(v / 65536) % 256, math.floor(v / 256) % 256, v % 256)
   return wrk.format(nil)
 end
 `,
@@ -162,7 +173,9 @@ async function wrk(url, headers, script) {
   const args = ["-t2", `-c${CONNECTIONS}`, `-d${DURATION}s`, "--latency"];
   if (script) args.push("-s", script);
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
-  const { stdout: out } = await execFileAsync("wrk", [...args, url], { env: ENV, maxBuffer: 16 << 20 });
+  // Addresses from 11.0.0.0 to 200.0.0.0: each run's own.
+  const scriptArgs = script ? ["--", String(crypto.randomInt(11 * 2 ** 24, 200 * 2 ** 24))] : [];
+  const { stdout: out } = await execFileAsync("wrk", [...args, url, ...scriptArgs], { env: ENV, maxBuffer: 16 << 20 });
   if (/Socket errors/.test(out)) log(`wrk reported socket errors for ${url}: ${/Socket errors:.*/.exec(out)[0]}`);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   const ms = (label) => {
@@ -190,15 +203,19 @@ async function instance(name, opts, before) {
 
 // One measured run, with the isolate's CPU time per request: workerd's user + system time.
 async function measured({ w, url, headers, script }) {
-  const cpu0 = cpuSeconds(w.child.pid, "workerd");
+  const cpuNow = () => (w.pids ? cpuSecondsOf(w.pids) : cpuSeconds(w.child.pid, "workerd"));
+  const cpu0 = cpuNow();
   const r = await wrk(url, headers, script);
-  const cpuUs = ((cpuSeconds(w.child.pid, "workerd") - cpu0) / r.requests) * 1e6;
+  const cpuUs = ((cpuNow() - cpu0) / r.requests) * 1e6;
   return { ...r, cpuUs };
 }
 
 const NO_RUN = { rps: NaN, p50: NaN, p99: NaN, non2xx: NaN, cpuUs: NaN };
 const results = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN, e: NO_RUN, f: NO_RUN };
 const rounds = { a: [], b: [], c: [], d: [], e: [], f: [] };
+// The same variants with the bundles in workerd directly (Miniflare's API, no wrangler dev).
+const direct = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN, e: NO_RUN, f: NO_RUN };
+const directRounds = { a: [], b: [], c: [], d: [], e: [], f: [] };
 // Where each variant's workerd CPU goes, from one more run under `perf record` (not a round:
 // sampling slows it). Skipped where perf is missing or not permitted.
 const perfRuns = {};
@@ -305,6 +322,66 @@ for (const name of Object.keys(results)) {
 } finally {
   for (const w of started) await w.stop();
 }
+
+// The same load with the bundles in workerd directly: no wrangler proxy or dev-time middleware
+// on the path, so each variant's own work is a larger share of what is measured, and the noise
+// is lower. keygate is the lean edge with the full worker beside it in the same workerd (as
+// deployed: the edge reads KV itself, the full worker only served the key's creation).
+log("direct: starting the workers in workerd through Miniflare's API …");
+const directStarted = [];
+try {
+  const logFile = path.join(work, "direct.log");
+  const directVars = { ORIGIN_TEST: originUrl, ORIGIN_LIVE: originUrl };
+  const [edgeToml, fullToml] = splitConfigs(path.join(work, "split-direct"), { suffix: "direct", fullVars: {} });
+  const a = await startDirect([{ toml: "bench/passthrough/wrangler.toml", name: "passthrough", bindings: { ORIGIN: originUrl } }], { logFile });
+  directStarted.push(a);
+  const e = await startDirect([{ toml: "bench/rust-passthrough/wrangler.toml", name: "rust-passthrough", bindings: { ORIGIN: originUrl } }], { logFile });
+  directStarted.push(e);
+  const k = await startDirect(
+    [
+      { toml: edgeToml, name: "keygate-direct-edge", bindings: { ...secrets, ...directVars } },
+      { toml: fullToml, name: "keygate-direct", bindings: { ...secrets, ...directVars } },
+    ],
+    { logFile },
+  );
+  directStarted.push(k);
+  const created = await admin(k.url, secrets.ADMIN_TOKEN, "POST", "/accounts/acct_bench/keys", { type: "secret", mode: "live" });
+  if (created.status !== 201) throw new Error(`creating the direct bench key: ${created.status} ${created.text}`);
+  const key = created.json;
+  const d = await startDirect([{ toml: "bench/js-keygate/wrangler.toml", name: "js-keygate", bindings: { ...secrets, ORIGIN: originUrl } }], { logFile });
+  directStarted.push(d);
+  const digest = "v1:" + crypto.createHmac("sha256", secrets.KEY_PEPPER).update(key.secret).digest("hex");
+  await (await d.mf.getKVNamespace("KEYS", "js-keygate")).put(
+    digest,
+    JSON.stringify({ v: 1, id: key.id, account: key.account, mode: "live", type: "secret", status: "active" }),
+  );
+  const bad = `Bearer sk_live_${"A".repeat(38)}`;
+  const targets = {
+    a: { w: a, url: `${a.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.1" } },
+    b: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.2", authorization: `Bearer ${key.secret}` } },
+    c: { w: k, url: `${k.url}/v1/charges`, headers: { authorization: bad }, script: ROTATE_ADDRESSES },
+    d: { w: d, url: `${d.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.4", authorization: `Bearer ${key.secret}` } },
+    e: { w: e, url: `${e.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.5" } },
+    f: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.6", authorization: bad } },
+  };
+  for (const [name, t] of Object.entries(targets)) {
+    log(`direct: warm-up (${name}) …`);
+    const r = await wrk(t.url, t.headers, t.script);
+    if (["a", "b", "d", "e"].includes(name) && r.non2xx) throw new Error(`direct (${name}) answered ${r.non2xx} non-2xx`);
+  }
+  for (let r = 1; r <= ROUNDS; r++) {
+    for (const [name, t] of Object.entries(targets)) {
+      log(`direct: round ${r}/${ROUNDS} (${name}) …`);
+      directRounds[name].push(await measured(t));
+    }
+  }
+  for (const name of Object.keys(direct)) {
+    const runs = directRounds[name];
+    direct[name] = Object.fromEntries(Object.keys(NO_RUN).map((f) => [f, median(runs.map((x) => x[f]))]));
+  }
+} finally {
+  for (const w of directStarted) await w.stop();
+}
 }
 origin.close();
 
@@ -317,8 +394,8 @@ const f1 = (n) => n.toFixed(1);
 const f2 = (n) => n.toFixed(2);
 const ratio = (x, y) => (x / y).toFixed(2);
 // The ratio of two variants within each round, and its median over the rounds.
-const roundRatio = (x, y, field) => {
-  const each = rounds[x].map((r, i) => r[field] / rounds[y][i][field]);
+const roundRatio = (x, y, field, from = rounds) => {
+  const each = from[x].map((r, i) => r[field] / from[y][i][field]);
   return each.length ? `**${median(each).toFixed(2)}** | ${each.map((v) => v.toFixed(2)).join(", ")}` : "**NaN** | not run";
 };
 // One more run per variant under \`perf record\`: each category's share of workerd's samples, times
@@ -339,6 +416,8 @@ ${PERF_CATEGORIES.map(([k, label]) => `| ${label} | ${names.map((n) => cell(n, k
 keygate's Rust runs as wasm, in the first row, with all the JavaScript that V8 has optimised
 (the bundle's glue and wrangler's own dev-time wrappers, which every variant has).`;
 }
+const drow = (k, label) =>
+  `| ${label} | ${Math.round(direct[k].rps)} | ${f2(direct[k].p50)} | ${f2(direct[k].p99)} | ${direct[k].non2xx} | ${Math.round(direct[k].cpuUs)} |`;
 const row = (k, label) =>
   `| ${label} | ${Math.round(results[k].rps)} | ${f2(results[k].p50)} | ${f2(results[k].p99)} | ${results[k].non2xx} | ${Math.round(results[k].cpuUs)} |`;
 const md = `# keygate benchmark results
@@ -416,6 +495,33 @@ last column is the CPU time workerd spent per request (user + system, read from 
 measured run): what Workers bills, and independent of how many requests the load generator got
 through. It includes workerd's own HTTP and TLS work, which (a) pays too. Heavy contention from
 other tenants (steal time) inflates it as well, so it too is compared within one round only.
+
+### The same, in workerd directly
+
+The same six variants and load, with each bundle run in workerd through Miniflare's API instead
+of \`wrangler dev\`: no wrangler proxy worker and no dev-time middleware on the path, storage in
+memory. keygate's lean edge runs with its full worker beside it in the same workerd, as deployed;
+the key was created through it. What is left per request is the worker, workerd's HTTP and TLS
+work and the runtime's entry worker, so each variant's own cost is a larger share, and the rounds
+agree more closely.
+
+| variant | requests/s | p50 ms | p99 ms | non-2xx (per run) | workerd CPU µs / request |
+|---|---|---|---|---|---|
+${drow("a", "(a) bare pass-through worker (floor)")}
+${drow("b", "(b) keygate, valid key, KV hot")}
+${drow("c", "(c) keygate, invalid key (rejected), each request from another address")}
+${drow("d", "(d) equivalent JS worker (WebCrypto HMAC + KV)")}
+${drow("e", "(e) bare pass-through worker in Rust (workers-rs, built like keygate)")}
+${drow("f", "(f) keygate, a flood of invalid keys from one address (throttled)")}
+
+| ratio, workerd CPU per request | median | each round | target |
+|---|---|---|---|
+| b/a | ${roundRatio("b", "a", "cpuUs", directRounds)} | |
+| b/d | ${roundRatio("b", "d", "cpuUs", directRounds)} | |
+| b/e: keygate's own cost over any Rust worker's | ${roundRatio("b", "e", "cpuUs", directRounds)} | |
+| c/a: a refusal against doing nothing | ${roundRatio("c", "a", "cpuUs", directRounds)} | ≤ 1.00 |
+| f/a: a throttled refusal | ${roundRatio("f", "a", "cpuUs", directRounds)} | < c/a |
+| b/a requests/s | ${roundRatio("b", "a", "rps", directRounds)} | |
 
 ### Where workerd's CPU goes
 

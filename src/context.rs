@@ -3,7 +3,6 @@
 //! line that the phases fill in.
 
 use keygate_core::clock::UnixSeconds;
-use worker::Request;
 
 use crate::log::RequestLog;
 use crate::platform;
@@ -18,6 +17,8 @@ pub struct RequestContext {
     pub request_id: String,
     /// `CF-Connecting-IP`, or `unknown`.
     pub client_ip: String,
+    /// The method, as the client sent it.
+    pub method: String,
     /// The request's header names, lower-case as the platform keeps them, each followed by
     /// `\n` (one string: one crossing from JavaScript, no allocation per name).
     header_names: String,
@@ -26,19 +27,23 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// The context of `req`, as it arrives.
-    pub fn new(req: &Request) -> Self {
+    /// The context of `req`, as it arrives, whose URL has `path`. The request stays the
+    /// platform's own object: worker's `Request` would also read its `cf` properties, which
+    /// the platform builds anew on every read and keygate never uses.
+    pub fn new(req: &web_sys::Request, path: &str) -> Self {
         let started_ms = worker::Date::now().as_millis();
         let request_id = platform::request_id();
-        let client_ip =
-            req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
-        let log = RequestLog::new(&request_id, req.method().as_ref(), &req.path(), &client_ip);
+        let headers = req.headers();
+        let client_ip = headers.get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
+        let method = req.method();
+        let log = RequestLog::new(&request_id, &method, path, &client_ip);
         RequestContext {
             started_ms,
             now: (started_ms / 1000) as UnixSeconds,
             request_id,
             client_ip,
-            header_names: crate::upstream::names(req.headers()),
+            method,
+            header_names: crate::upstream::names(&headers),
             log,
         }
     }

@@ -10,7 +10,7 @@ use keygate_core::policy::access::{self, RequestFacts};
 use keygate_core::policy::gate::{self, Authenticated, Presented, StalenessBudget};
 use keygate_core::policy::identity::Identity;
 use keygate_core::policy::throttle::Throttle;
-use worker::{Context, Env, Headers, Request, Response, Url};
+use worker::{Context, Env, Headers, Response, Url};
 
 use crate::context::RequestContext;
 use crate::keystore::{self, EdgeCommand};
@@ -20,7 +20,7 @@ use crate::{config, proxy, respond, usage};
 
 /// Phases 1–4 against the KV replica: credential, key (with mode pinning), record, decision.
 pub async fn authenticate(
-    req: &Request,
+    req: &web_sys::Headers,
     url: &Url,
     env: &Env,
     budget: StalenessBudget,
@@ -59,7 +59,7 @@ pub async fn confirm_with_authority(
 
 /// Authenticate `req` and, if it may pass, forward it to its mode's origin.
 pub async fn handle(
-    req: Request,
+    req: web_sys::Request,
     url: &Url,
     env: &Env,
     ctx: &Context,
@@ -67,13 +67,14 @@ pub async fn handle(
     throttle: Throttle<'_>,
 ) -> Result<web_sys::Response, Error> {
     let policy = config::edge_policy(env)?;
-    let method = req.method().to_string();
-    if let Some(preflight) = preflight(&req, url, &method, &policy, &rc.request_id) {
+    let method = rc.method.as_str();
+    let headers = req.headers();
+    if let Some(preflight) = preflight(&headers, url, method, &policy, &rc.request_id) {
         return Ok(preflight.into());
     }
     // Phases 1–4: credential, key, record, decision.
     let budget = config::staleness(env)?;
-    let authn = authenticate(&req, url, env, budget, throttle, rc.now).await?;
+    let authn = authenticate(&headers, url, env, budget, throttle, rc.now).await?;
     rc.log.key(&authn.record);
     // Strict keys are confirmed with the authority on every request; others trust KV (and this
     // isolate's recent read of it), whose staleness is bounded by `KV_CACHE_TTL`, and the origin
@@ -85,8 +86,8 @@ pub async fn handle(
     };
 
     // Phase 4b: what this key may do with this request.
-    let seen = FactHeaders::of(&req);
-    let facts = seen.facts(&method, url.path(), &rc.client_ip);
+    let seen = FactHeaders::of(&headers);
+    let facts = seen.facts(method, url.path(), &rc.client_ip);
     let grant = match access::authorize(&authn.record, &facts, &policy) {
         Ok(g) => g,
         Err(e @ Error::SecretKeyInBrowser) => {
@@ -122,7 +123,7 @@ pub struct FactHeaders {
 
 impl FactHeaders {
     /// Read them from `req`.
-    pub fn of(req: &Request) -> Self {
+    pub fn of(req: &web_sys::Headers) -> Self {
         FactHeaders {
             origin: header(req, "origin"),
             referer: header(req, "referer"),
@@ -161,7 +162,7 @@ pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &st
 /// (`plain_http`). Everything, the KV read included, happens in `waitUntil`, under the same
 /// throttling as every other lookup: a throttled address gets no lookup unless its key was
 /// seen valid here, and a key that is not found counts as a failure of its address.
-pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, rc: &RequestContext) {
+pub fn report_plain_http(req: &web_sys::Headers, url: &Url, env: &Env, ctx: &Context, rc: &RequestContext) {
     let Some(authorization) = header(req, "authorization") else { return };
     let (env, url, ip, now) = (env.clone(), url.clone(), rc.client_ip.clone(), rc.now);
     ctx.wait_until(async move {
@@ -194,7 +195,7 @@ pub fn report_plain_http(req: &Request, url: &Url, env: &Env, ctx: &Context, rc:
 /// A CORS preflight for a route on the publishable allowlist is answered here, without a key
 /// (browsers send none). Any other preflight goes the normal way, and is refused.
 fn preflight(
-    req: &Request,
+    req: &web_sys::Headers,
     url: &Url,
     method: &str,
     policy: &access::EdgePolicy,
@@ -221,6 +222,6 @@ fn preflight(
     Some(respond::empty(204, h))
 }
 
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
+fn header(headers: &web_sys::Headers, name: &str) -> Option<String> {
+    headers.get(name).ok().flatten()
 }

@@ -27,15 +27,20 @@ pub use keystore::KeyStore;
 
 use keygate_core::Error;
 use keygate_core::policy::request_shape;
-use worker::{Context, Env, Request, Response, event};
+use worker::{Context, Env, Request, Response, Url, event};
 
 /// Every request, as phases over one [`context::RequestContext`]: the request filter (HTTPS, its
 /// shape, throttling), then the management API or the edge path (credential → key → record →
 /// decision → access → upstream request → response). Errors become JSON here and only here.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
-    let mut rc = context::RequestContext::new(&req);
-    let outcome = route(req, &env, &ctx, &mut rc).await;
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+    // Parsed once: the context, the request filter and the edge path all use this one.
+    let url = Url::parse(&req.url()).ok();
+    let mut rc = context::RequestContext::new(&req, url.as_ref().map_or("", |u| u.path()));
+    let outcome = match url {
+        Some(url) => route(req, &url, &env, &ctx, &mut rc).await,
+        None => Err(Error::Internal { what: "reading the request URL" }),
+    };
     let response = match outcome {
         Ok(r) => {
             rc.log.decision = "allow";
@@ -53,18 +58,18 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<web_sys::
 }
 
 async fn route(
-    req: Request,
+    req: web_sys::Request,
+    url: &Url,
     env: &Env,
     ctx: &Context,
     rc: &mut context::RequestContext,
 ) -> Result<web_sys::Response, Error> {
     rc.log.level = Some(config::log_requests(env)?);
-    let url = req.url().map_err(|_| Error::Internal { what: "reading the request URL" })?;
     // HTTPS only, decided from the URL the platform saw. A client's X-Forwarded-Proto never counts.
     if url.scheme() != "https" {
         // A real key that crossed the network in clear text is exposed: find out in the
         // background, so the refusal is never slowed.
-        edge::report_plain_http(&req, &url, env, ctx, rc);
+        edge::report_plain_http(&req.headers(), url, env, ctx, rc);
         return Err(Error::HttpsRequired);
     }
     if url.path().len() + url.query().map_or(0, str::len) > keygate_core::error::MAX_URI_LEN {
@@ -72,16 +77,18 @@ async fn route(
     }
     // The request's shape, before any key: a method every origin reads alike, no method
     // override, and a path no origin can read as another resource than the one decided on.
-    request_shape::check_method(&req.inner().method())?;
+    request_shape::check_method(&rc.method)?;
     request_shape::check_path(url.path())?;
     request_shape::check_override(rc.names(), url.query())?;
     // A throttled address keeps only what it proves without a store read.
     let throttle = throttle::for_request(&rc.client_ip, rc.now);
     let path = url.path();
     let outcome = if path == "/_keygate" || path.starts_with("/_keygate/") {
-        management(req, &url, env, ctx, rc, throttle).await.map(Into::into)
+        // Only the management API reads the request as worker's `Request` (its body, its
+        // method as an enum).
+        management(Request::from(req), url, env, ctx, rc, throttle).await.map(Into::into)
     } else {
-        edge::handle(req, &url, env, ctx, rc, throttle).await
+        edge::handle(req, url, env, ctx, rc, throttle).await
     };
     match outcome {
         Err(e) if e.counts_as_failed_auth() => Err(throttle::on_failure(env, &rc.client_ip, rc.now, e).await),

@@ -54,7 +54,9 @@ pub struct RequestLog {
     pub request_id: String,
     /// Method.
     pub method: String,
-    /// Path with key-like segments redacted, no query.
+    /// Path, no query; written with key-like segments redacted ([`redact_path`]), which is
+    /// done only when a line is written.
+    #[serde(serialize_with = "redacted")]
     pub path: String,
     /// `CF-Connecting-IP`, or `unknown`.
     pub client_ip: String,
@@ -80,7 +82,7 @@ impl RequestLog {
         RequestLog {
             request_id: request_id.to_owned(),
             method: method.to_owned(),
-            path: redact_path(path),
+            path: path.to_owned(),
             client_ip: client_ip.to_owned(),
             decision: "deny",
             ..Default::default()
@@ -121,6 +123,10 @@ const REFUSALS_TRACKED: usize = 10_000;
 
 thread_local! {
     static REFUSALS: RefusalLog = RefusalLog::new(REFUSALS_TRACKED);
+}
+
+fn redacted<S: serde::Serializer>(path: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_path(path))
 }
 
 /// `/v1/sk_test_…abcd/x` for `/v1/sk_test_<secret>/x`; long paths are cut at 512 bytes.

@@ -168,10 +168,11 @@ async fn self_service(
     rest: &[&str],
     method: Method,
 ) -> Result<Response, Error> {
-    let authn = edge::authenticate(req, url, env, config::staleness(env)?, throttle, rc.now).await?;
+    let authn =
+        edge::authenticate(&req.headers().0, url, env, config::staleness(env)?, throttle, rc.now).await?;
     // Management acts on the authority's state, never on a possibly stale replica.
     let authn = edge::confirm_with_authority(env, authn, rc.now).await?;
-    let seen = edge::FactHeaders::of(req);
+    let seen = edge::FactHeaders::of(&req.headers().0);
     let facts = seen.facts(method.as_ref(), url.path(), &rc.client_ip);
     match access::authorize_management(&authn.record, &facts) {
         Ok(()) => {}

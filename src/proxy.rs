@@ -6,7 +6,7 @@ use keygate_core::Error;
 use keygate_core::policy::decision::Deprecation;
 use keygate_core::policy::identity::{Identity, Target};
 use keygate_core::policy::upstream as upstream_plan;
-use worker::{Request, Url};
+use worker::Url;
 
 use crate::context::RequestContext;
 use crate::upstream::{self, Edits};
@@ -39,12 +39,12 @@ pub struct Upstream<'a> {
 /// Forward `req` to its origin with a signed identity, and return the origin's answer with
 /// keygate's headers: the core's header plan, applied in one call into JavaScript.
 pub async fn forward(
-    req: Request,
+    req: web_sys::Request,
     url: &Url,
     rc: &RequestContext,
     up: Upstream<'_>,
 ) -> Result<web_sys::Response, Error> {
-    let method = req.method();
+    let method = rc.method.as_str();
     let to = target(up.origin, url)?;
     let host = match (to.host_str(), to.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -55,11 +55,7 @@ pub async fn forward(
         Some(q) => format!("{}?{q}", to.path()),
         None => to.path().to_owned(),
     };
-    let signature = up.identity.signature(
-        up.signing,
-        rc.now,
-        Target { method: method.as_ref(), host: &host, path: &path },
-    );
+    let signature = up.identity.signature(up.signing, rc.now, Target { method, host: &host, path: &path });
     let plan = upstream_plan::plan(rc.names(), up.identity, signature, up.cors_origin, up.deprecation);
     let mut request = Edits::default();
     for name in &plan.drop {
@@ -77,5 +73,5 @@ pub async fn forward(
         answer.append(name, value)?;
     }
     // Redirects are not followed: the client gets the origin's 3xx as it is.
-    upstream::send(&req, &method, to.as_str(), &request, &answer).await
+    upstream::send(&req, method, to.as_str(), &request, &answer).await
 }

@@ -2,24 +2,38 @@
 //! Rate Limiting binding `AUTH_FAILURES`. Only failures are counted. An address over the limit
 //! is throttled in this isolate until the period ends (other isolates throttle it at its next
 //! failure): it keeps what it proves without a store read, a key seen valid here or the right
-//! operator token, and gets 429 for everything else (`keygate_core::policy::throttle`).
+//! operator token, and gets 429 for everything else (`keygate_core::policy::throttle`). An
+//! address's first failure in an isolate and period is held back from the binding, which hears of
+//! it with the second ([`HeldFailures`]): a one-off refusal calls nothing.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use keygate_core::Error;
-use keygate_core::policy::throttle::{Throttle, counted_as};
+use keygate_core::policy::throttle::{
+    Counted, FailureCounter, HeldFailures, PERIOD, Throttle, counted_as, report,
+};
 use worker::{Env, RateLimiter};
 
 /// The binding.
 pub const BINDING: &str = "AUTH_FAILURES";
 /// How long an address stays refused, seconds (the binding's period).
-pub const BLOCK_SECONDS: i64 = 60;
+pub const BLOCK_SECONDS: i64 = PERIOD;
 /// Addresses remembered per isolate before the table is reset (bounds memory).
 const MAX_TRACKED: usize = 10_000;
 
 thread_local! {
     static BLOCKED: RefCell<HashMap<String, i64>> = RefCell::new(HashMap::new());
+    static HELD: HeldFailures = HeldFailures::new(MAX_TRACKED);
+}
+
+/// The binding as the core's shared counter.
+struct Binding(RateLimiter);
+
+impl FailureCounter for Binding {
+    async fn hit(&self, address: &str) -> Result<bool, ()> {
+        self.0.limit(address.to_owned()).await.map(|o| o.success).map_err(|_| ())
+    }
 }
 
 /// `Some(seconds left)` if `ip` is throttled in this isolate.
@@ -46,8 +60,9 @@ pub async fn on_failure(env: &Env, ip: &str, now: i64, err: Error) -> Error {
         Err(_) => return Error::Misconfigured { what: BINDING },
     };
     let key = counted_as(ip);
-    match limiter.limit(key.clone()).await {
-        Ok(outcome) if !outcome.success => {
+    let times = HELD.with(|h| h.to_report(&key, now));
+    match report(&Binding(limiter), &key, times).await {
+        Counted::Over => {
             let until = now + BLOCK_SECONDS;
             BLOCKED.with(|b| {
                 let mut b = b.borrow_mut();
@@ -58,7 +73,7 @@ pub async fn on_failure(env: &Env, ip: &str, now: i64, err: Error) -> Error {
             });
             Error::TooManyFailedAttempts { retry_after: BLOCK_SECONDS as u32 }
         }
-        // Under the limit, or the limiter failed: the request is refused anyway.
-        _ => err,
+        // Within the limit (or held back), or the limiter failed: the request is refused anyway.
+        Counted::Within | Counted::CounterFailed => err,
     }
 }

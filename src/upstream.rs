@@ -67,8 +67,8 @@ extern "C" {
 
 /// The names of the headers in `h`, lower-case, each followed by `\n`: split on `\n`, skipping
 /// the empty last part.
-pub fn names(h: &worker::Headers) -> String {
-    header_names(&h.0)
+pub fn names(h: &web_sys::Headers) -> String {
+    header_names(h)
 }
 
 /// Edits to make to a copy of a `Headers`: names to drop, then values to set or append.
@@ -124,18 +124,18 @@ impl Edits {
 /// Send `req` (whose method is `method`) to `url` with its headers edited by `request`, and return
 /// the origin's answer with its headers edited by `answer`: one call into JavaScript.
 pub async fn send(
-    req: &worker::Request,
-    method: &worker::Method,
+    req: &web_sys::Request,
+    method: &str,
     url: &str,
     request: &Edits,
     answer: &Edits,
 ) -> Result<web_sys::Response, Error> {
     // The body stream is handed on as it is: never buffered.
-    let with_body = !matches!(method, worker::Method::Get | worker::Method::Head);
+    let with_body = !matches!(method, "GET" | "HEAD");
     let answered = JsFuture::from(forward(
-        req.inner(),
+        req,
         url,
-        method.as_ref(),
+        method,
         with_body,
         &request.drop,
         &request.ops,
