@@ -20,7 +20,10 @@ pub fn error(err: &Error, request_id: &str, doc_base: &str) -> Response {
     if err.status() == 503 {
         let _ = headers.set("Retry-After", "1");
     }
-    if let Error::TooManyFailedAttempts { retry_after } = err {
+    if let Error::TooManyFailedAttempts { retry_after }
+    | Error::RateLimitExceeded { retry_after }
+    | Error::CreditsExhausted { retry_after: Some(retry_after) } = err
+    {
         let _ = headers.set("Retry-After", &retry_after.to_string());
     }
     Response::builder().with_status(err.status()).with_headers(headers).fixed(body)

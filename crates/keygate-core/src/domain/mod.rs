@@ -5,5 +5,6 @@ pub mod event;
 pub mod ids;
 pub mod key;
 pub mod keystate;
+pub mod quota;
 pub mod record;
 pub mod settings;

@@ -149,6 +149,16 @@ pub enum Error {
         /// Seconds until the client may try again.
         retry_after: u32,
     },
+    /// The key's own rate limit (`rate_limit`) is spent for the current window.
+    RateLimitExceeded {
+        /// Seconds until the window ends.
+        retry_after: u32,
+    },
+    /// The key has no credits left.
+    CreditsExhausted {
+        /// Seconds until the next refill, if one is due.
+        retry_after: Option<u32>,
+    },
     /// A request body or parameter is invalid (admin API).
     InvalidParameter {
         /// Machine-readable code, e.g. `parameter_invalid`.

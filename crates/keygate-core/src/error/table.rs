@@ -105,6 +105,12 @@ wire_table! {
         "Invalid admin token.".into();
     Self::TooManyFailedAttempts { retry_after } => 429, RateLimit, "too_many_failed_attempts",
         format!("Too many failed authentication attempts from this address. Retry in {retry_after} seconds.");
+    Self::RateLimitExceeded { retry_after } => 429, RateLimit, "rate_limit_exceeded",
+        format!("This key's rate limit is used up for now. Retry in {retry_after} seconds.");
+    Self::CreditsExhausted { retry_after: Some(retry_after) } => 429, RateLimit, "credits_exhausted",
+        format!("This key has no credits left. They are refilled in {retry_after} seconds.");
+    Self::CreditsExhausted { retry_after: None } => 429, RateLimit, "credits_exhausted",
+        "This key has no credits left.".into();
     Self::InvalidParameter { code, message, .. } => 400, InvalidRequest, code,
         message.clone();
     Self::BodyTooLarge { limit } => 400, InvalidRequest, "body_too_large",

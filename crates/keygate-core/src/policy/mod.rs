@@ -8,6 +8,7 @@ pub mod gate;
 pub mod identity;
 pub mod pattern;
 pub mod pins;
+pub mod quota;
 pub mod refusal_log;
 pub mod request_shape;
 pub mod throttle;

@@ -1,0 +1,397 @@
+//! A key's usage controls: a **rate limit** (at most `limit` requests per `window` seconds) and
+//! **credits** (at most `remaining` more requests, optionally refilled every day or month), and
+//! the authority's arithmetic for them.
+//!
+//! The Durable Object is not on every request's path. An isolate **leases** a block of each from
+//! the authority and spends it locally (`crate::policy::quota`):
+//!
+//! * a rate lease is a share of one clock-aligned window's `limit`, valid until that window ends;
+//!   the authority never grants more than `limit` in a window, so no window ever proxies more
+//!   than `limit` requests (as long as the isolates' clocks agree with the authority's: a lease
+//!   is only spent in the window it was granted for, by the isolate's own clock);
+//! * a credit lease is taken off `remaining` when it is granted, so the requests proxied never
+//!   exceed the credits granted, whatever the number of isolates and however they interleave.
+//!   What an isolate leased and did not spend is returned when its lease ends ([`LEASE_SECONDS`])
+//!   the next time that isolate serves the key; if the isolate is evicted first, it is lost
+//!   (never spent twice). So at most one block per isolate holding the key is unusable at a
+//!   time, for at most [`LEASE_SECONDS`] while the isolate lives.
+//!
+//! Blocks are small against what is left ([`rate_block`], [`credit_block`]): a key with 3
+//! credits or a limit of 5 leases one at a time, a key with a million leases 100 at a time.
+//! Everything here is a pure function of the stored state and an injected `now`.
+
+use crate::Error;
+use crate::clock::UnixSeconds;
+use crate::time::{civil_from_days, days_from_civil};
+
+/// The shortest and longest rate-limit window, seconds.
+pub const MIN_WINDOW: i64 = 1;
+/// One day.
+pub const MAX_WINDOW: i64 = 86_400;
+/// The largest `limit`, `remaining` or refill `amount` accepted (2^53 - 1, exact in JSON).
+pub const MAX_COUNT: u64 = (1 << 53) - 1;
+/// How long an isolate may spend a credit lease before what is left of it goes back.
+pub const LEASE_SECONDS: i64 = 60;
+/// The most a block holds.
+pub const MAX_BLOCK: u64 = 100;
+
+/// At most `limit` requests per `window` seconds, in windows aligned to the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RateLimit {
+    /// Requests per window, 1 or more.
+    pub limit: u64,
+    /// Seconds, [`MIN_WINDOW`] to [`MAX_WINDOW`].
+    pub window: i64,
+}
+
+impl RateLimit {
+    /// A validated rate limit; `param` names the field in errors.
+    pub fn new(limit: u64, window: i64, param: &str) -> Result<RateLimit, Error> {
+        if !(1..=MAX_COUNT).contains(&limit) {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                format!("{param}.limit"),
+                format!("`{param}.limit` must be a whole number from 1 to {MAX_COUNT}"),
+            ));
+        }
+        if !(MIN_WINDOW..=MAX_WINDOW).contains(&window) {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                format!("{param}.window"),
+                format!(
+                    "`{param}.window` must be a whole number of seconds from {MIN_WINDOW} to {MAX_WINDOW}"
+                ),
+            ));
+        }
+        Ok(RateLimit { limit, window })
+    }
+
+    /// The window `now` falls in.
+    pub fn window_of(&self, now: UnixSeconds) -> i64 {
+        now.div_euclid(self.window)
+    }
+
+    /// When window `w` ends.
+    pub fn window_end(&self, w: i64) -> UnixSeconds {
+        (w + 1) * self.window
+    }
+}
+
+/// How often credits are refilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Interval {
+    /// At each UTC midnight.
+    Day,
+    /// At the first UTC midnight of each month.
+    Month,
+}
+
+impl Interval {
+    /// The first refill time strictly after `t`.
+    pub fn next_after(self, t: UnixSeconds) -> UnixSeconds {
+        let days = t.div_euclid(86_400);
+        match self {
+            Interval::Day => (days + 1) * 86_400,
+            Interval::Month => {
+                let (y, m, _) = civil_from_days(days);
+                let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+                days_from_civil(y, m, 1) * 86_400
+            }
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Day => "day",
+            Interval::Month => "month",
+        }
+    }
+}
+
+/// Credits go back to `amount` at every `interval` (unused credits do not carry over).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refill {
+    /// What `remaining` is set to.
+    pub amount: u64,
+    /// When.
+    pub interval: Interval,
+}
+
+/// A key's credits as the authority keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Credits {
+    /// Requests left, not counting what isolates hold in leases.
+    pub remaining: u64,
+    /// The refill, if any.
+    #[serde(default)]
+    pub refill: Option<Refill>,
+    /// When credits were last refilled.
+    #[serde(default)]
+    pub refilled_at: Option<UnixSeconds>,
+    /// Bumped at every refill: a lease of an earlier period is not returned into a later one.
+    #[serde(default)]
+    pub period: u64,
+}
+
+impl Credits {
+    /// New credits, validated; `param` names the field in errors.
+    pub fn new(remaining: u64, refill: Option<Refill>, param: &str) -> Result<Credits, Error> {
+        if remaining > MAX_COUNT {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                format!("{param}.remaining"),
+                format!("`{param}.remaining` must be a whole number from 0 to {MAX_COUNT}"),
+            ));
+        }
+        if let Some(r) = refill
+            && !(1..=MAX_COUNT).contains(&r.amount)
+        {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                format!("{param}.refill.amount"),
+                format!("`{param}.refill.amount` must be a whole number from 1 to {MAX_COUNT}"),
+            ));
+        }
+        Ok(Credits { remaining, refill, refilled_at: None, period: 0 })
+    }
+
+    /// When the next refill is due, counted from the last one (or from `created` if none yet).
+    pub fn next_refill(&self, created: UnixSeconds) -> Option<UnixSeconds> {
+        self.refill.map(|r| r.interval.next_after(self.refilled_at.unwrap_or(created)))
+    }
+
+    /// Refill if one is due by `now`. Returns whether it did.
+    pub fn refill_due(&mut self, created: UnixSeconds, now: UnixSeconds) -> bool {
+        match (self.refill, self.next_refill(created)) {
+            (Some(r), Some(due)) if due <= now => {
+                self.remaining = r.amount;
+                // The refill time itself, so that the next one stays on the calendar.
+                let mut at = due;
+                while r.interval.next_after(at) <= now {
+                    at = r.interval.next_after(at);
+                }
+                self.refilled_at = Some(at);
+                self.period += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// An operator's change of `remaining`: set, or add a signed amount (never below 0 or above
+    /// [`MAX_COUNT`]: such a change is refused, not clamped).
+    pub fn adjust(&mut self, change: CreditChange) -> Result<(), Error> {
+        let next = match change {
+            CreditChange::Set(n) => Some(n),
+            CreditChange::Increment(n) => self.remaining.checked_add(n),
+            CreditChange::Decrement(n) => self.remaining.checked_sub(n),
+        };
+        match next.filter(|n| *n <= MAX_COUNT) {
+            Some(n) => {
+                self.remaining = n;
+                Ok(())
+            }
+            None => Err(Error::invalid_param(
+                "parameter_invalid",
+                "amount",
+                format!(
+                    "The change would take credits to below 0 or above {MAX_COUNT} (remaining: {})",
+                    self.remaining
+                ),
+            )),
+        }
+    }
+}
+
+/// An operator's change of a key's credits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", content = "amount", rename_all = "snake_case")]
+pub enum CreditChange {
+    /// `remaining = n`.
+    Set(u64),
+    /// `remaining += n`.
+    Increment(u64),
+    /// `remaining -= n`.
+    Decrement(u64),
+}
+
+/// Rate tokens granted per lease: a 32nd of the limit, 1 to [`MAX_BLOCK`].
+pub fn rate_block(limit: u64) -> u64 {
+    (limit / 32).clamp(1, MAX_BLOCK)
+}
+
+/// Credits granted per lease: a 32nd of what is left, 1 to [`MAX_BLOCK`] (never more than is left).
+pub fn credit_block(remaining: u64) -> u64 {
+    (remaining / 32).clamp(1, MAX_BLOCK).min(remaining)
+}
+
+/// The authority's count of rate tokens granted in the current window of one key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RateWindow {
+    /// The window (`now / window`).
+    pub window: i64,
+    /// Tokens granted in it.
+    pub granted: u64,
+}
+
+/// What an isolate asks for one key: a block of whichever it has run out of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseAsk {
+    /// A rate block.
+    #[serde(default)]
+    pub rate: bool,
+    /// A credit block.
+    #[serde(default)]
+    pub credits: bool,
+    /// Unspent credits of an ended lease, with the period they were leased in.
+    #[serde(default)]
+    pub returned: Option<(u64, u64)>,
+}
+
+/// The authority's answer to a [`LeaseAsk`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseGrant {
+    /// Rate tokens for `window`, and how many the window has left after them.
+    #[serde(default)]
+    pub rate: Option<RateGrant>,
+    /// Credits, of `period`, to spend by `until`, and how many are left after them.
+    #[serde(default)]
+    pub credits: Option<CreditGrant>,
+    /// Set when the rate limit refused: seconds until the window ends.
+    #[serde(default)]
+    pub rate_limited: Option<u32>,
+    /// Set when credits refused: seconds until the next refill, if one is due.
+    #[serde(default)]
+    pub credits_exhausted: Option<Option<u32>>,
+}
+
+/// Rate tokens granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RateGrant {
+    /// The window they are for.
+    pub window: i64,
+    /// How many.
+    pub tokens: u64,
+    /// Left in the window after this grant.
+    pub left: u64,
+}
+
+/// Credits granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CreditGrant {
+    /// The credit period they belong to.
+    pub period: u64,
+    /// How many.
+    pub tokens: u64,
+    /// Spend them before this time; what is left then goes back.
+    pub until: UnixSeconds,
+    /// `remaining` after this grant.
+    pub left: u64,
+}
+
+/// Grant what `ask` asks of a key with `rate_limit` and `credits`, at `now`: all or nothing. A
+/// block of one is granted only if the other (when asked for too, or when the key has it and the
+/// isolate holds none) can be granted as well, so a request refused by one spends nothing from
+/// the other. Returned credits are added back first if they belong to the current period.
+pub fn lease(
+    rate_limit: Option<&RateLimit>,
+    window: &mut RateWindow,
+    credits: Option<&mut Credits>,
+    created: UnixSeconds,
+    ask: LeaseAsk,
+    now: UnixSeconds,
+) -> LeaseGrant {
+    let mut credits = credits;
+    if let Some(c) = credits.as_deref_mut() {
+        c.refill_due(created, now);
+        if let Some((period, n)) = ask.returned
+            && period == c.period
+        {
+            c.remaining = c.remaining.saturating_add(n).min(MAX_COUNT);
+        }
+    }
+    let mut grant = LeaseGrant::default();
+    // What can be granted, before anything is taken.
+    let rate = match (rate_limit, ask.rate) {
+        (Some(rl), true) => {
+            let w = rl.window_of(now);
+            let granted = if window.window == w { window.granted } else { 0 };
+            let left = rl.limit.saturating_sub(granted);
+            if left == 0 {
+                grant.rate_limited = Some((rl.window_end(w) - now).max(1) as u32);
+                None
+            } else {
+                Some((w, rate_block(rl.limit).min(left), left, granted))
+            }
+        }
+        _ => None,
+    };
+    let credit = match (credits.as_deref(), ask.credits) {
+        (Some(c), true) => {
+            if c.remaining == 0 {
+                let retry = c.next_refill(created).map(|t| (t - now).max(1) as u32);
+                grant.credits_exhausted = Some(retry);
+                None
+            } else {
+                Some(credit_block(c.remaining))
+            }
+        }
+        _ => None,
+    };
+    // All or nothing: if either refused, neither is taken.
+    if grant.rate_limited.is_some() || grant.credits_exhausted.is_some() {
+        return grant;
+    }
+    if let Some((w, tokens, left, granted)) = rate {
+        *window = RateWindow { window: w, granted: granted + tokens };
+        grant.rate = Some(RateGrant { window: w, tokens, left: left - tokens });
+    }
+    if let (Some(tokens), Some(c)) = (credit, credits) {
+        c.remaining -= tokens;
+        grant.credits =
+            Some(CreditGrant { period: c.period, tokens, until: now + LEASE_SECONDS, left: c.remaining });
+    }
+    grant
+}
+
+/// `"default";q=<limit>;w=<window>`, the `RateLimit-Policy` of a key's limit
+/// (draft-ietf-httpapi-ratelimit-headers).
+pub fn policy_header(rl: &RateLimit) -> String {
+    format!("\"default\";q={};w={}", rl.limit, rl.window)
+}
+
+/// `"default";r=<left>;t=<seconds until the window ends>`, the `RateLimit` field.
+pub fn remaining_header(left: u64, reset: i64) -> String {
+    format!("\"default\";r={left};t={}", reset.max(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refill_times_follow_the_calendar() {
+        // 2026-01-31T12:00:00Z
+        let t = days_from_civil(2026, 1, 31) * 86_400 + 43_200;
+        assert_eq!(Interval::Day.next_after(t), days_from_civil(2026, 2, 1) * 86_400);
+        assert_eq!(Interval::Month.next_after(t), days_from_civil(2026, 2, 1) * 86_400);
+        let dec = days_from_civil(2026, 12, 15) * 86_400;
+        assert_eq!(Interval::Month.next_after(dec), days_from_civil(2027, 1, 1) * 86_400);
+        // Exactly at a boundary, the next one.
+        let midnight = days_from_civil(2026, 3, 1) * 86_400;
+        assert_eq!(Interval::Month.next_after(midnight), days_from_civil(2026, 4, 1) * 86_400);
+        assert_eq!(Interval::Day.next_after(midnight), midnight + 86_400);
+    }
+
+    #[test]
+    fn blocks_are_small_against_what_is_left() {
+        assert_eq!(credit_block(3), 1);
+        assert_eq!(credit_block(0), 0);
+        assert_eq!(credit_block(64), 2);
+        assert_eq!(credit_block(1_000_000), MAX_BLOCK);
+        assert_eq!(rate_block(5), 1);
+        assert_eq!(rate_block(10_000), MAX_BLOCK);
+    }
+}

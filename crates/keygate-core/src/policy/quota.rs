@@ -1,0 +1,178 @@
+//! The edge's side of a key's usage controls (`crate::domain::quota`): per isolate, the blocks
+//! leased from the authority, spent one request at a time. A request of a key with a rate limit
+//! or credits goes on only when one of each applies is at hand here; otherwise the isolate asks
+//! the authority for a block of what it lacks (one round trip per block, not per request).
+//!
+//! Checks run after the key is authenticated and authorised, so a refused request spends
+//! nothing; and a request spends one of each or none at all.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::Error;
+use crate::clock::UnixSeconds;
+use crate::domain::quota::{LeaseAsk, LeaseGrant, RateLimit};
+
+/// A key's controls as the edge sees them in its record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Controls<'a> {
+    /// The rate limit, if any.
+    pub rate_limit: Option<&'a RateLimit>,
+    /// Whether the key has credits (unlimited when not).
+    pub credits: bool,
+}
+
+impl Controls<'_> {
+    /// Whether there is anything to check.
+    pub fn any(&self) -> bool {
+        self.rate_limit.is_some() || self.credits
+    }
+}
+
+/// What the client is told about a request that went on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Told {
+    /// `(limit, window, left as this isolate knows it, seconds until the window ends)`.
+    pub rate: Option<(u64, i64, u64, i64)>,
+    /// Credits left as this isolate knows it: the authority's count at the last lease, plus
+    /// what this isolate still holds.
+    pub credits_left: Option<u64>,
+}
+
+/// How long an isolate answers `credits_exhausted` itself after the authority said so, before
+/// it asks again (unless a refill is due sooner): an operator's top-up reaches every isolate
+/// within this many seconds, and a key out of credits costs the authority one call per isolate
+/// per this many seconds, not one per request.
+pub const CREDITS_RECHECK: UnixSeconds = 10;
+
+/// The result of trying to spend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spend {
+    /// One of each control was spent here: go on.
+    Spent(Told),
+    /// Ask the authority for this first, then [`Leases::granted`], then spend again.
+    Ask(LeaseAsk),
+    /// The authority refused lately, and that still holds: refuse without asking.
+    Refused(Error),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Held {
+    /// (window, tokens, left in the window after the grant).
+    rate: Option<(i64, u64, u64)>,
+    /// (period, tokens, until, remaining at the authority after the grant).
+    credits: Option<(u64, u64, UnixSeconds, u64)>,
+    /// The rate limit refused until this time (the window's end).
+    rate_refused_until: UnixSeconds,
+    /// Credits refused until this time, and when the refill is due (if it is).
+    credits_refused_until: (UnixSeconds, Option<UnixSeconds>),
+}
+
+/// The blocks this isolate holds, per key id. At most `capacity` keys; when full, everything is
+/// dropped at once (rate tokens lapse with their window anyway; the credits held are lost, never
+/// spent twice).
+#[derive(Debug)]
+pub struct Leases {
+    held: RefCell<HashMap<String, Held>>,
+    capacity: usize,
+}
+
+impl Leases {
+    /// Empty, for at most `capacity` keys.
+    pub fn new(capacity: usize) -> Self {
+        Leases { held: RefCell::new(HashMap::new()), capacity }
+    }
+
+    /// Spend one of each of `controls` for `key_id` at `now`, if this isolate holds them.
+    pub fn spend(&self, key_id: &str, controls: Controls<'_>, now: UnixSeconds) -> Spend {
+        let mut held = self.held.borrow_mut();
+        let h = held.entry(key_id.to_owned()).or_default();
+        if controls.rate_limit.is_some() && now < h.rate_refused_until {
+            return Spend::Refused(Error::RateLimitExceeded {
+                retry_after: (h.rate_refused_until - now) as u32,
+            });
+        }
+        if controls.credits && now < h.credits_refused_until.0 {
+            let retry_after = h.credits_refused_until.1.map(|t| (t - now).max(1) as u32);
+            return Spend::Refused(Error::CreditsExhausted { retry_after });
+        }
+        let rate_ok = match (controls.rate_limit, h.rate) {
+            (None, _) => true,
+            (Some(rl), Some((w, tokens, _))) => tokens > 0 && w == rl.window_of(now),
+            (Some(_), None) => false,
+        };
+        let credits_ok = match (controls.credits, h.credits) {
+            (false, _) => true,
+            (true, Some((_, tokens, until, _))) => tokens > 0 && now < until,
+            (true, None) => false,
+        };
+        if !(rate_ok && credits_ok) {
+            // An ended credit lease goes back with the ask (its period tells the authority
+            // whether it still counts).
+            let returned = match h.credits {
+                Some((period, tokens, until, _)) if now >= until && tokens > 0 => {
+                    h.credits = None;
+                    Some((period, tokens))
+                }
+                Some((_, _, until, _)) if now >= until => {
+                    h.credits = None;
+                    None
+                }
+                _ => None,
+            };
+            return Spend::Ask(LeaseAsk { rate: !rate_ok, credits: !credits_ok, returned });
+        }
+        let mut told = Told { rate: None, credits_left: None };
+        if let (Some(rl), Some((w, tokens, left))) = (controls.rate_limit, h.rate.as_mut()) {
+            *tokens -= 1;
+            told.rate = Some((rl.limit, rl.window, *left + *tokens, rl.window_end(*w) - now));
+        }
+        if let (true, Some((_, tokens, _, left))) = (controls.credits, h.credits.as_mut()) {
+            *tokens -= 1;
+            told.credits_left = Some(*left + *tokens);
+        }
+        Spend::Spent(told)
+    }
+
+    /// Take what the authority granted for `key_id`. A refusal is returned as the request's
+    /// error: `429 rate_limit_exceeded` or `429 credits_exhausted`, nothing spent.
+    pub fn granted(&self, key_id: &str, grant: &LeaseGrant, now: UnixSeconds) -> Result<(), Error> {
+        let mut held = self.held.borrow_mut();
+        if held.len() >= self.capacity && !held.contains_key(key_id) {
+            held.clear();
+        }
+        let h = held.entry(key_id.to_owned()).or_default();
+        if let Some(g) = grant.rate {
+            h.rate = match h.rate {
+                // Concurrent asks of one window add up.
+                Some((w, tokens, left)) if w == g.window => Some((w, tokens + g.tokens, left.min(g.left))),
+                _ => Some((g.window, g.tokens, g.left)),
+            };
+        }
+        if let Some(g) = grant.credits {
+            h.credits = match h.credits {
+                Some((p, tokens, until, left)) if p == g.period => {
+                    Some((p, tokens + g.tokens, until.max(g.until), left.min(g.left)))
+                }
+                // A lease of an earlier period is dropped: its credits are not spent.
+                _ => Some((g.period, g.tokens, g.until, g.left)),
+            };
+        }
+        if let Some(retry_after) = grant.rate_limited {
+            h.rate_refused_until = now + i64::from(retry_after);
+            return Err(Error::RateLimitExceeded { retry_after });
+        }
+        if let Some(retry_after) = grant.credits_exhausted {
+            let refill = retry_after.map(|s| now + i64::from(s));
+            let until = refill.map_or(now + CREDITS_RECHECK, |t| t.min(now + CREDITS_RECHECK));
+            h.credits_refused_until = (until, refill);
+            return Err(Error::CreditsExhausted { retry_after });
+        }
+        Ok(())
+    }
+
+    /// The credits this isolate holds for `key_id` (leased, not yet spent).
+    pub fn credits_held(&self, key_id: &str) -> u64 {
+        self.held.borrow().get(key_id).and_then(|h| h.credits).map_or(0, |c| c.1)
+    }
+}
