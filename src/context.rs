@@ -24,6 +24,8 @@ pub struct RequestContext {
     header_names: String,
     /// The request's log line.
     pub log: RequestLog,
+    /// Headers a refusal carries besides keygate's usual ones (a key's usage controls).
+    pub refusal_headers: Vec<(&'static str, String)>,
 }
 
 impl RequestContext {
@@ -45,6 +47,7 @@ impl RequestContext {
             method,
             header_names: crate::upstream::names(&headers),
             log,
+            refusal_headers: Vec::new(),
         }
     }
 

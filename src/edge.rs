@@ -97,6 +97,15 @@ pub async fn handle(
         Err(e) => return Err(e),
     };
 
+    // Phase 4c: the key's usage controls, last, so that a refused request spends nothing.
+    let usage_headers = match crate::quota::spend(ctx, env, &authn.record, rc.now).await {
+        Ok(h) => h,
+        Err((e, h)) => {
+            rc.refusal_headers = h;
+            return Err(e);
+        }
+    };
+
     // Phase 5: the upstream request, to the key's own mode's origin, with a signed identity,
     // and phase 6, the response: the origin's answer with keygate's headers.
     let origin = config::origin(env, authn.record.mode)?;
@@ -108,6 +117,7 @@ pub async fn handle(
         signing: &signing,
         deprecation: authn.decision.deprecation,
         cors_origin: grant.cors_origin.as_deref(),
+        usage_headers: &usage_headers,
     };
     let response = proxy::forward(req, url, rc, upstream).await?;
     usage::note(ctx, env, &authn.record, rc.now);

@@ -28,6 +28,13 @@ pub async fn call<T: DeserializeOwned>(
     account: &str,
     command: &impl serde::Serialize,
 ) -> Result<T, Error> {
+    let body = serde_json::to_string(command).map_err(|_| Error::Internal { what: "encoding a command" })?;
+    let text = send(env, mode, account, body).await?;
+    serde_json::from_str(&text).map_err(|_| Error::StoreUnavailable)
+}
+
+/// The round trip itself, not generic: one copy in the bundle whatever the answer's type.
+async fn send(env: &Env, mode: Mode, account: &str, body: String) -> Result<String, Error> {
     let ns = env
         .durable_object(config::KEYSTORE_BINDING)
         .map_err(|_| Error::Misconfigured { what: config::KEYSTORE_BINDING })?;
@@ -35,7 +42,6 @@ pub async fn call<T: DeserializeOwned>(
         .id_from_name(&format!("{}:{account}", mode.as_str()))
         .and_then(|id| id.get_stub())
         .map_err(|_| Error::StoreUnavailable)?;
-    let body = serde_json::to_string(command).map_err(|_| Error::Internal { what: "encoding a command" })?;
     // The platform's own RequestInit: workers-rs's would also link the conversion of every
     // `cf` property, which a command never has.
     let init = web_sys::RequestInit::new();
@@ -48,7 +54,7 @@ pub async fn call<T: DeserializeOwned>(
     let status = resp.status_code();
     let text = resp.text().await.map_err(|_| Error::StoreUnavailable)?;
     if (200..300).contains(&status) {
-        return serde_json::from_str(&text).map_err(|_| Error::StoreUnavailable);
+        return Ok(text);
     }
     match serde_json::from_str::<ErrorBody>(&text) {
         Ok(body) => Err(body.into_error(status)),

@@ -17,6 +17,7 @@ mod log;
 mod management;
 mod platform;
 mod proxy;
+mod quota;
 mod respond;
 mod throttle;
 mod upstream;
@@ -48,7 +49,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
         }
         Err(e) => {
             rc.log.code = Some(e.code().to_owned());
-            respond::error(&e, &rc.request_id, &config::doc_url(&env)).into()
+            respond::error(&e, &rc.request_id, &config::doc_url(&env), &rc.refusal_headers).into()
         }
     };
     rc.log.status = response.status();

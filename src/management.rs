@@ -142,7 +142,11 @@ async fn key_command(
             Command::Roll { account, key_id, grace, by }
         }
         (["expire"], Method::Post) => Command::Expire { account, key_id, by },
-        (["roll" | "expire"], _) => return Err(Error::MethodNotAllowed { allowed: "POST" }),
+        (["credits"], Method::Post) => {
+            let change = request::parse_credit_change(&read_body(req).await?)?;
+            Command::Credits { account, key_id, change, by }
+        }
+        (["roll" | "expire" | "credits"], _) => return Err(Error::MethodNotAllowed { allowed: "POST" }),
         _ => return Err(Error::NotFound { what: "route".into() }),
     })
 }

@@ -34,6 +34,8 @@ pub struct Upstream<'a> {
     pub deprecation: Option<Deprecation>,
     /// The origin to allow (publishable keys from an allowed origin).
     pub cors_origin: Option<&'a str>,
+    /// What the client is told of its key's usage controls.
+    pub usage_headers: &'a [(&'static str, String)],
 }
 
 /// Forward `req` to its origin with a signed identity, and return the origin's answer with
@@ -66,7 +68,7 @@ pub async fn forward(
     }
     let mut answer = Edits::default();
     answer.drop_prefix(plan.answer_drop_prefix);
-    for (name, value) in &plan.answer_set {
+    for (name, value) in plan.answer_set.iter().chain(up.usage_headers) {
         answer.set(name, value)?;
     }
     for (name, value) in &plan.answer_append {

@@ -7,7 +7,7 @@ use worker::{Headers, Response};
 
 /// Build the HTTP response for `err`. Never fails: a failure to build headers degrades to a
 /// bare response with the same status.
-pub fn error(err: &Error, request_id: &str, doc_base: &str) -> Response {
+pub fn error(err: &Error, request_id: &str, doc_base: &str, extra: &[(&'static str, String)]) -> Response {
     let body = serde_json::to_vec(&ErrorBody::new(err, doc_base)).unwrap_or_default();
     let headers = json_headers(request_id);
     if err.status() == 401 {
@@ -25,6 +25,9 @@ pub fn error(err: &Error, request_id: &str, doc_base: &str) -> Response {
     | Error::CreditsExhausted { retry_after: Some(retry_after) } = err
     {
         let _ = headers.set("Retry-After", &retry_after.to_string());
+    }
+    for (name, value) in extra {
+        let _ = headers.set(name, value);
     }
     Response::builder().with_status(err.status()).with_headers(headers).fixed(body)
 }

@@ -49,6 +49,8 @@ fn benches(c: &mut Criterion) {
         strict: false,
         permissions: None,
         restrictions: Default::default(),
+        rate_limit: None,
+        credits: None,
     };
     let new =
         keystate::create("acct_bench", &params, &pepper, &mut FixedRng::new(*b"bench-seed"), 1).unwrap();

@@ -184,6 +184,8 @@ fn record(key_type: KeyType, r: Restrictions, permissions: Option<Permissions>) 
         strict: false,
         permissions,
         restrictions: r,
+        rate_limit: None,
+        credits: false,
     }
 }
 

@@ -37,6 +37,8 @@ fn create_ok() {
             strict: false,
             permissions: None,
             restrictions: Default::default(),
+            rate_limit: None,
+            credits: None,
         }
     );
     let c = CreateKey::from_json(br#"{"type":"restricted","mode":"test","expires_at":100}"#, 50).unwrap();

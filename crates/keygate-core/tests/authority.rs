@@ -32,6 +32,8 @@ fn params(expires_at: Option<i64>) -> CreateKey {
         strict: false,
         permissions: None,
         restrictions: Default::default(),
+        rate_limit: None,
+        credits: None,
     }
 }
 
@@ -260,7 +262,7 @@ fn usage_reports_show_in_listings() {
         &Actor::admin(),
     )))
     .unwrap();
-    block_on(a.record_usage(ACCT, &obj.id, T0 + 125, 7)).unwrap();
+    block_on(a.record_usage(ACCT, &obj.id, T0 + 125, 7, false)).unwrap();
     let listed = &block_on(a.list(ACCT, T0 + 200)).unwrap()[0];
     let at = T0 + 125;
     assert_eq!(listed.last_used, Some(at - at % 60));

@@ -26,6 +26,8 @@ fn record(k: &ApiKey, status: KeyStatus, expires_at: Option<i64>, rolled_at: Opt
         strict: false,
         permissions: None,
         restrictions: Default::default(),
+        rate_limit: None,
+        credits: false,
     }
 }
 

@@ -25,6 +25,8 @@ fn setup(mode: Mode) -> (MemoryStore, Pepper, String) {
         strict: false,
         permissions: None,
         restrictions: Default::default(),
+        rate_limit: None,
+        credits: None,
     };
     let new = keystate::create("acct_1", &params, &pepper, &mut FixedRng::new(*b"0123456789"), 100).unwrap();
     store.put(mode, &new.stored.digest, new.stored.record.to_json());

@@ -51,6 +51,8 @@ fn identity_headers() {
         strict: false,
         permissions: None,
         restrictions: Default::default(),
+        rate_limit: None,
+        credits: false,
     };
     let mut r = r;
     r.permissions = Some(

@@ -38,6 +38,8 @@ fn params(key_type: KeyType, restrictions: Restrictions, expires_at: Option<i64>
         permissions: (key_type == KeyType::Restricted)
             .then(|| [("charges".to_owned(), Level::Read)].into_iter().collect()),
         restrictions,
+        rate_limit: None,
+        credits: None,
     }
 }
 

@@ -68,6 +68,8 @@ fn debug_and_display_are_redacted() {
             strict: false,
             permissions: None,
             restrictions: Default::default(),
+            rate_limit: None,
+            credits: None,
         },
         &p,
         &mut SystemRng,

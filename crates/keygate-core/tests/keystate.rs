@@ -24,6 +24,8 @@ fn fresh(expires_at: Option<i64>) -> (keygate_core::domain::key::ApiKey, StoredK
         strict: true,
         permissions: None,
         restrictions: Default::default(),
+        rate_limit: None,
+        credits: None,
     };
     let new = keystate::create("acct_1", &params, &pepper(), &mut FixedRng::new(*b"abcdefgh"), T0).unwrap();
     (new.key, new.stored)

@@ -20,6 +20,15 @@ struct Authority {
 }
 
 impl Authority {
+    fn new(rate_limit: Option<(u64, i64)>, credits: Option<u64>) -> Self {
+        Authority {
+            rate_limit: rate_limit.map(|(l, w)| RateLimit::new(l, w, "rate_limit").unwrap()),
+            window: RateWindow::default(),
+            credits: credits.map(|c| Credits::new(c, None, "credits").unwrap()),
+            calls: 0,
+        }
+    }
+
     fn lease(&mut self, ask: LeaseAsk, now: i64) -> LeaseGrant {
         self.calls += 1;
         lease(self.rate_limit.as_ref(), &mut self.window, self.credits.as_mut(), T0, ask, now)
@@ -110,12 +119,7 @@ fn credits_are_never_over_spent_across_isolates_and_interleavings() {
     for (isolates, credits, seed) in
         [(1, 3, 1), (4, 3, 2), (8, 100, 3), (16, 1000, 4), (32, 10_000, 5), (3, 1, 6)]
     {
-        let mut auth = Authority {
-            rate_limit: None,
-            window: RateWindow::default(),
-            credits: Some(Credits::new(credits, None, "credits").unwrap()),
-            calls: 0,
-        };
+        let mut auth = Authority::new(None, Some(credits));
         let requests = credits * 2 + 50;
         let (out, leases) = simulate(&mut auth, isolates, requests, 3, seed);
         let held: u64 = leases.iter().map(|l| l.credits_held("key_1")).sum();
@@ -142,12 +146,7 @@ fn credits_are_never_over_spent_across_isolates_and_interleavings() {
 #[test]
 fn what_leases_hold_unspent_midway_is_at_most_a_block_per_isolate() {
     for (isolates, credits, seed) in [(4, 10_000, 31), (16, 100_000, 32), (32, 1_000_000, 33)] {
-        let mut auth = Authority {
-            rate_limit: None,
-            window: RateWindow::default(),
-            credits: Some(Credits::new(credits, None, "credits").unwrap()),
-            calls: 0,
-        };
+        let mut auth = Authority::new(None, Some(credits));
         let requests = 5000;
         let (out, leases) = simulate(&mut auth, isolates, requests, 1, seed);
         let held: u64 = leases.iter().map(|l| l.credits_held("key_1")).sum();
@@ -188,24 +187,14 @@ fn no_window_proxies_more_than_its_limit() {
 fn a_request_refused_by_one_control_spends_nothing_of_the_other() {
     // Rate limit far below the credits: every refusal is the rate limit's, and the credits it
     // would have spent are all still there (at the authority or held).
-    let mut auth = Authority {
-        rate_limit: Some(RateLimit::new(5, 60, "rate_limit").unwrap()),
-        window: RateWindow::default(),
-        credits: Some(Credits::new(1000, None, "credits").unwrap()),
-        calls: 0,
-    };
+    let mut auth = Authority::new(Some((5, 60)), Some(1000));
     let (out, leases) = simulate(&mut auth, 4, 200, 1, 21);
     let held: u64 = leases.iter().map(|l| l.credits_held("key_1")).sum();
     assert!(out.rate_limited > 0);
     assert_eq!(out.proxied + held + auth.credits.unwrap().remaining, 1000);
     // Credits far below the limit: every refusal is the credits', and the window's count only
     // holds what the credits let through, plus blocks granted with them.
-    let mut auth = Authority {
-        rate_limit: Some(RateLimit::new(10_000, 86_400, "rate_limit").unwrap()),
-        window: RateWindow::default(),
-        credits: Some(Credits::new(3, None, "credits").unwrap()),
-        calls: 0,
-    };
+    let mut auth = Authority::new(Some((10_000, 86_400)), Some(3));
     let (out, _) = simulate(&mut auth, 2, 100, 1, 22);
     assert_eq!(out.proxied, 3);
     assert!(out.credits_exhausted > 0);
@@ -213,7 +202,7 @@ fn a_request_refused_by_one_control_spends_nothing_of_the_other() {
     // Once credits were exhausted, no rate tokens were granted with a refusal.
     let grant = auth.lease(LeaseAsk { rate: true, credits: true, returned: None }, T0 + 1);
     assert_eq!((grant.rate, grant.credits), (None, None));
-    assert!(grant.credits_exhausted.is_some());
+    assert!(grant.credits_exhausted);
 }
 
 #[test]
@@ -269,7 +258,7 @@ fn leftovers_go_back_when_a_lease_ends_and_refills_come_on_time() {
         LeaseAsk { credits: true, ..Default::default() },
         midnight + 100,
     );
-    assert_eq!(g.credits_exhausted, Some(Some((86_400 - 100) as u32)));
+    assert_eq!((g.credits_exhausted, g.credits_retry_after), (true, Some((86_400 - 100) as u32)));
     // Days without traffic: one refill, dated on the calendar.
     credits.remaining = 0;
     assert!(credits.refill_due(T0, midnight + 3 * 86_400 + 5));
@@ -296,4 +285,26 @@ fn bad_settings_are_precise_400s() {
     assert_eq!(c.remaining, 5, "a refused change changes nothing");
     c.adjust(keygate_core::domain::quota::CreditChange::Increment(10)).unwrap();
     assert_eq!(c.remaining, 15);
+}
+
+#[test]
+fn a_changed_rate_limit_takes_effect_at_the_next_request() {
+    let leases = Leases::new(10);
+    let five = RateLimit::new(5, 60, "rate_limit").unwrap();
+    let mut window = RateWindow::default();
+    let controls = Controls { rate_limit: Some(&five), credits: false };
+    // The window is spent: refused, and the refusal is remembered.
+    window.window = five.window_of(T0);
+    window.granted = 5;
+    let Spend::Ask(ask) = leases.spend("key_1", controls, T0) else { panic!() };
+    let g = lease(Some(&five), &mut window, None, T0, ask, T0);
+    assert!(leases.granted("key_1", &g, T0).is_err());
+    assert!(matches!(leases.spend("key_1", controls, T0 + 1), Spend::Refused(_)));
+    // The operator raises the limit: the next request asks again and goes on.
+    let eight = RateLimit::new(8, 60, "rate_limit").unwrap();
+    let controls = Controls { rate_limit: Some(&eight), credits: false };
+    let Spend::Ask(ask) = leases.spend("key_1", controls, T0 + 2) else { panic!("asks again") };
+    let g = lease(Some(&eight), &mut window, None, T0, ask, T0 + 2);
+    leases.granted("key_1", &g, T0 + 2).unwrap();
+    assert!(matches!(leases.spend("key_1", controls, T0 + 2), Spend::Spent(_)));
 }

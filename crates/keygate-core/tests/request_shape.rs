@@ -83,6 +83,8 @@ fn record(key_type: KeyType, restrictions: Restrictions) -> KeyRecord {
         permissions: (key_type == KeyType::Restricted)
             .then(|| [("charges".to_owned(), Level::Write)].into_iter().collect()),
         restrictions,
+        rate_limit: None,
+        credits: false,
     }
 }
 

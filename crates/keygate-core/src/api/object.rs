@@ -57,6 +57,30 @@ pub struct KeyObject {
     pub allowed_endpoints: Option<Vec<String>>,
     /// When and why the key was found exposed, if it was.
     pub exposed: Option<crate::domain::keystate::Exposure>,
+    /// The key's rate limit, or null.
+    #[serde(default)]
+    pub rate_limit: Option<crate::domain::quota::RateLimit>,
+    /// The key's credits, or null (unlimited). A rolling key shares its successor's.
+    #[serde(default)]
+    pub credits: Option<CreditsObject>,
+    /// While the key is rolling: the successor whose rate limit and credits it shares.
+    #[serde(default)]
+    pub shares_usage_controls_with: Option<String>,
+    /// Requests refused by the rate limit or for want of credits, per UTC day.
+    #[serde(default)]
+    pub refused: std::collections::BTreeMap<String, u64>,
+}
+
+/// A key's credits in the API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CreditsObject {
+    /// Requests left, not counting those the edge holds in leases (at most a few per edge
+    /// isolate; see `crate::domain::quota`).
+    pub remaining: u64,
+    /// The refill, or null.
+    pub refill: Option<crate::domain::quota::Refill>,
+    /// When credits were last refilled, or null.
+    pub refilled_at: Option<UnixSeconds>,
 }
 
 impl KeyObject {
@@ -86,6 +110,14 @@ impl KeyObject {
             allowed_origins: r.restrictions.allowed_origins.clone(),
             allowed_endpoints: r.restrictions.allowed_endpoints.clone(),
             exposed: k.exposed.clone(),
+            rate_limit: r.rate_limit,
+            credits: k.credits.map(|c| CreditsObject {
+                remaining: c.remaining,
+                refill: c.refill,
+                refilled_at: c.refilled_at,
+            }),
+            shares_usage_controls_with: k.shares_with.clone(),
+            refused: k.refused.clone(),
         }
     }
 }
@@ -127,6 +159,7 @@ pub fn render(answer: Answer, now: UnixSeconds) -> Result<String, Error> {
             has_more: page.has_more,
         }),
         Answer::Record(r) => serde_json::to_string(&r),
+        Answer::Lease(g) => serde_json::to_string(&g),
         Answer::Done => Ok("{}".into()),
     };
     text.map_err(|_| Error::Internal { what: "encoding a response" })

@@ -5,11 +5,13 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 use crate::api::settings::{
-    parse_allowed_endpoints, parse_allowed_ips, parse_allowed_origins, parse_permissions,
+    parse_allowed_endpoints, parse_allowed_ips, parse_allowed_origins, parse_credits, parse_permissions,
+    parse_rate_limit,
 };
 use crate::clock::UnixSeconds;
 use crate::domain::event::Page;
 use crate::domain::key::{KeyType, Mode};
+use crate::domain::quota::{CreditChange, MAX_COUNT};
 use crate::domain::settings::{CreateKey, KeySettings, Restrictions, check_type_settings};
 
 /// Reserved path prefix of the management API.
@@ -99,11 +101,22 @@ impl CreateKey {
             allowed_endpoints: settings.allowed_endpoints.flatten(),
         };
         check_type_settings(key_type, permissions.is_some(), restrictions.allowed_origins.is_some())?;
-        Ok(CreateKey { key_type, mode, name, expires_at, strict, permissions, restrictions })
+        let (rate_limit, credits) = (settings.rate_limit.flatten(), settings.credits.flatten());
+        Ok(CreateKey {
+            key_type,
+            mode,
+            name,
+            expires_at,
+            strict,
+            permissions,
+            restrictions,
+            rate_limit,
+            credits,
+        })
     }
 }
 
-const CREATE_FIELDS: [&str; 9] = [
+const CREATE_FIELDS: [&str; 11] = [
     "type",
     "mode",
     "name",
@@ -113,6 +126,8 @@ const CREATE_FIELDS: [&str; 9] = [
     "allowed_ips",
     "allowed_origins",
     "allowed_endpoints",
+    "rate_limit",
+    "credits",
 ];
 
 impl KeySettings {
@@ -133,6 +148,8 @@ impl KeySettings {
             allowed_ips: field(obj, "allowed_ips", parse_allowed_ips)?,
             allowed_origins: field(obj, "allowed_origins", parse_allowed_origins)?,
             allowed_endpoints: field(obj, "allowed_endpoints", parse_allowed_endpoints)?,
+            rate_limit: field(obj, "rate_limit", parse_rate_limit)?,
+            credits: field(obj, "credits", parse_credits)?,
         })
     }
 
@@ -144,7 +161,7 @@ impl KeySettings {
                 "parameter_unknown",
                 clip(field),
                 format!(
-                    "Received unknown parameter: {} (updatable: permissions, allowed_ips, allowed_origins, allowed_endpoints)",
+                    "Received unknown parameter: {} (updatable: permissions, allowed_ips, allowed_origins, allowed_endpoints, rate_limit, credits)",
                     clip(field)
                 ),
             ));
@@ -153,6 +170,39 @@ impl KeySettings {
             return Err(Error::invalid_param("parameter_missing", "body", "Nothing to update."));
         }
         KeySettings::from_object(&obj)
+    }
+}
+
+/// A change of a key's credits: `{"op": "set" | "increment" | "decrement", "amount": N}`.
+pub fn parse_credit_change(body: &[u8]) -> Result<CreditChange, Error> {
+    let obj = json_object(body)?;
+    if let Some(field) = obj.keys().find(|k| !["op", "amount"].contains(&k.as_str())) {
+        return Err(Error::invalid_param(
+            "parameter_unknown",
+            clip(field),
+            format!("Received unknown parameter: {}", clip(field)),
+        ));
+    }
+    let amount = match obj.get("amount") {
+        None => return Err(missing("amount")),
+        Some(v) => v.as_u64().filter(|n| *n <= MAX_COUNT).ok_or_else(|| {
+            Error::invalid_param(
+                "parameter_invalid",
+                "amount",
+                format!("`amount` must be a whole number from 0 to {MAX_COUNT}."),
+            )
+        })?,
+    };
+    match obj.get("op") {
+        None => Err(missing("op")),
+        Some(Value::String(op)) if op == "set" => Ok(CreditChange::Set(amount)),
+        Some(Value::String(op)) if op == "increment" => Ok(CreditChange::Increment(amount)),
+        Some(Value::String(op)) if op == "decrement" => Ok(CreditChange::Decrement(amount)),
+        Some(_) => Err(Error::invalid_param(
+            "parameter_invalid",
+            "op",
+            "`op` must be `set`, `increment` or `decrement`.",
+        )),
     }
 }
 

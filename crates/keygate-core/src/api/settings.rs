@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::Error;
+use crate::domain::quota::{Credits, Interval, RateLimit, Refill};
 use crate::domain::settings::{Level, MAX_ENTRIES, Permissions, valid_resource};
 use crate::policy::pattern::{EndpointList, OriginRule, parse_net};
 
@@ -99,4 +100,75 @@ pub fn parse_allowed_endpoints(v: &Value) -> Result<Vec<String>, Error> {
         ));
     }
     Ok(list.0.iter().map(|p| p.as_str().to_owned()).collect())
+}
+
+/// An object with exactly the fields `allowed` (those in `required` must be there), or a 400
+/// naming `param.field`.
+fn fields<'a>(
+    v: &'a Value,
+    param: &str,
+    allowed: &[&str],
+    required: &[&str],
+) -> Result<&'a serde_json::Map<String, Value>, Error> {
+    let obj = v.as_object().ok_or_else(|| {
+        Error::invalid_param("parameter_invalid", param, format!("`{param}` must be an object or null"))
+    })?;
+    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        let k: String = k.chars().take(64).collect();
+        return Err(Error::invalid_param(
+            "parameter_unknown",
+            format!("{param}.{k}"),
+            format!("Received unknown parameter: {param}.{k}"),
+        ));
+    }
+    if let Some(k) = required.iter().find(|k| !obj.contains_key(**k)) {
+        return Err(Error::invalid_param(
+            "parameter_missing",
+            format!("{param}.{k}"),
+            format!("Missing required param: {param}.{k}."),
+        ));
+    }
+    Ok(obj)
+}
+
+/// A whole number from JSON, or a 400 naming `param`.
+fn whole(v: &Value, param: &str) -> Result<u64, Error> {
+    v.as_u64().ok_or_else(|| {
+        Error::invalid_param("parameter_invalid", param, format!("`{param}` must be a whole number"))
+    })
+}
+
+/// Validate `rate_limit`: `{"limit": N, "window": seconds}`.
+pub fn parse_rate_limit(v: &Value) -> Result<RateLimit, Error> {
+    let obj = fields(v, "rate_limit", &["limit", "window"], &["limit", "window"])?;
+    let limit = whole(&obj["limit"], "rate_limit.limit")?;
+    let window = whole(&obj["window"], "rate_limit.window")?;
+    RateLimit::new(limit, i64::try_from(window).unwrap_or(i64::MAX), "rate_limit")
+}
+
+/// Validate `credits`: `{"remaining": N, "refill": null | {"amount": M, "interval": "day" |
+/// "month"}}`.
+pub fn parse_credits(v: &Value) -> Result<Credits, Error> {
+    let obj = fields(v, "credits", &["remaining", "refill"], &["remaining"])?;
+    let remaining = whole(&obj["remaining"], "credits.remaining")?;
+    let refill = match obj.get("refill") {
+        None | Some(Value::Null) => None,
+        Some(r) => {
+            let r = fields(r, "credits.refill", &["amount", "interval"], &["amount", "interval"])?;
+            let amount = whole(&r["amount"], "credits.refill.amount")?;
+            let interval = match r["interval"].as_str() {
+                Some("day") => Interval::Day,
+                Some("month") => Interval::Month,
+                _ => {
+                    return Err(Error::invalid_param(
+                        "parameter_invalid",
+                        "credits.refill.interval",
+                        "`credits.refill.interval` must be \"day\" or \"month\"",
+                    ));
+                }
+            };
+            Some(Refill { amount, interval })
+        }
+    };
+    Credits::new(remaining, refill, "credits")
 }

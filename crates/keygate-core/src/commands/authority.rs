@@ -17,6 +17,8 @@ use crate::domain::digest::{KeyDigest, Pepper};
 use crate::domain::event::Actor;
 use crate::domain::key::ApiKey;
 use crate::domain::keystate::{self, StoredKey};
+use crate::domain::quota::{CreditChange, LeaseAsk, LeaseGrant};
+use crate::domain::record::KeyStatus;
 use crate::domain::settings::{CreateKey, KeySettings};
 use crate::policy::delegation;
 use crate::rng::Rng;
@@ -230,7 +232,13 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         if next == old {
             return Ok(old);
         }
-        let next = self.commit(next).await?;
+        // A change of the authority's own state only (credits) is stored; KV has nothing new.
+        let next = if next.kv_synced && next.record == old.record {
+            self.save(&next).await?;
+            next
+        } else {
+            self.commit(next).await?
+        };
         self.log(kind, &next.record, &by.actor(), now, data(&next)).await?;
         Ok(next)
     }
@@ -269,16 +277,80 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         Ok(())
     }
 
-    /// Count use of a key (reported by the edge, coalesced).
+    /// Lease usage-control blocks for a key the edge authenticated: from the key's own state, or
+    /// from its successor's while it is rolling. Only the state is written (the record, and so
+    /// KV, does not change). A key that can no longer authenticate leases nothing.
+    pub async fn lease(
+        &self,
+        account: &str,
+        key_id: &str,
+        ask: LeaseAsk,
+        now: UnixSeconds,
+    ) -> Result<LeaseGrant, Error> {
+        let owner = self.load(account, key_id).await?;
+        if !matches!(owner.status_at(now), KeyStatus::Active | KeyStatus::Rolling) {
+            return Err(Error::NotFound { what: "key".into() });
+        }
+        let pool = match &owner.shares_with {
+            Some(successor) => self.load(account, successor).await?,
+            None => owner.clone(),
+        };
+        let (next, grant) = keystate::lease(&owner, &pool, ask, now);
+        if next != pool {
+            self.save(&next).await?;
+        }
+        Ok(grant)
+    }
+
+    /// Set, raise or lower a key's credits (operator only; audit-logged). A key without credits
+    /// (unlimited) is given some with `PATCH … {"credits": …}` instead.
+    pub async fn adjust_credits(
+        &self,
+        account: &str,
+        key_id: &str,
+        change: CreditChange,
+        now: UnixSeconds,
+        by: &Principal,
+    ) -> Result<StoredKey, Error> {
+        if !matches!(by, Principal::Operator) {
+            return Err(Error::WideningNotAllowed { param: "credits".into() });
+        }
+        let old = self.load_in_scope(account, key_id, by, now).await?;
+        let mut next = keystate::refill(&old, now);
+        match next.credits.as_mut() {
+            Some(c) => c.adjust(change)?,
+            None => {
+                return Err(Error::invalid_param(
+                    "parameter_invalid",
+                    "credits",
+                    "This key has no credits: it is unlimited. Give it credits with PATCH {\"credits\": {\"remaining\": N}} first.",
+                ));
+            }
+        }
+        // Only the authority's count changes: the record, and so KV, stays as it is.
+        self.save(&next).await?;
+        let data = serde_json::json!({ "change": change, "remaining": next.credits.map(|c| c.remaining) });
+        self.log("key.credits_adjusted", &next.record, &by.actor(), now, data).await?;
+        Ok(next)
+    }
+
+    /// Count use of a key, or with `refused` requests its usage controls refused (reported by
+    /// the edge, coalesced).
     pub async fn record_usage(
         &self,
         account: &str,
         key_id: &str,
         at: UnixSeconds,
         count: u64,
+        refused: bool,
     ) -> Result<(), Error> {
         let key = self.load(account, key_id).await?;
-        self.save(&keystate::record_usage(&key, at, count)).await
+        let next = if refused {
+            keystate::record_refused(&key, at, count)
+        } else {
+            keystate::record_usage(&key, at, count)
+        };
+        self.save(&next).await
     }
 }
 

@@ -11,6 +11,7 @@ use crate::commands::ports::{RecordWriter, StateStore};
 use crate::domain::digest::{KeyDigest, Pepper};
 use crate::domain::event::{Actor, EventPage, Page};
 use crate::domain::keystate::StoredKey;
+use crate::domain::quota::{CreditChange, LeaseAsk, LeaseGrant};
 use crate::domain::record::KeyRecord;
 use crate::domain::settings::{CreateKey, KeySettings};
 use crate::rng::Rng;
@@ -124,6 +125,37 @@ pub enum Command {
         /// Also end the key (`ON_EXPOSURE = "expire"`).
         expire: bool,
     },
+    /// Usage-control blocks for a key the edge authenticated (`crate::domain::quota`).
+    Lease {
+        /// Account.
+        account: String,
+        /// Key.
+        key_id: String,
+        /// What the edge lacks, and what it returns.
+        ask: LeaseAsk,
+    },
+    /// Requests the edge refused for a key's usage controls.
+    Refused {
+        /// Account.
+        account: String,
+        /// Key.
+        key_id: String,
+        /// When.
+        at: UnixSeconds,
+        /// How many.
+        count: u64,
+    },
+    /// Change a key's credits (operator only).
+    Credits {
+        /// Account.
+        account: String,
+        /// Key.
+        key_id: String,
+        /// The change.
+        change: CreditChange,
+        /// Who asks.
+        by: Principal,
+    },
 }
 
 /// The commands the lean edge sends, borrowed from what it already holds. Each serialises
@@ -163,6 +195,26 @@ pub enum EdgeCommand<'a> {
         /// Also end the key.
         expire: bool,
     },
+    /// [`Command::Lease`].
+    Lease {
+        /// Account.
+        account: &'a str,
+        /// Key.
+        key_id: &'a str,
+        /// What the edge lacks, and what it returns.
+        ask: LeaseAsk,
+    },
+    /// [`Command::Refused`].
+    Refused {
+        /// Account.
+        account: &'a str,
+        /// Key.
+        key_id: &'a str,
+        /// When.
+        at: UnixSeconds,
+        /// How many.
+        count: u64,
+    },
 }
 
 impl Command {
@@ -177,7 +229,10 @@ impl Command {
             | Command::Revoke { .. }
             | Command::Update { .. }
             | Command::Exposed { .. }
-            | Command::Usage { .. } => true,
+            | Command::Usage { .. }
+            | Command::Lease { .. }
+            | Command::Refused { .. }
+            | Command::Credits { .. } => true,
             Command::List { .. } | Command::Get { .. } | Command::Events { .. } | Command::Verify { .. } => {
                 false
             }
@@ -203,6 +258,8 @@ pub enum Answer {
     Events(EventPage),
     /// A key's authoritative record (for the edge).
     Record(KeyRecord),
+    /// Usage-control blocks granted (for the edge).
+    Lease(LeaseGrant),
     /// Done; nothing to say.
     Done,
 }
@@ -269,8 +326,16 @@ async fn execute<S: StateStore, W: RecordWriter>(
             Answer::Done
         }
         Command::Usage { account, key_id, at, count } => {
-            a.record_usage(&account, &key_id, at, count).await?;
+            a.record_usage(&account, &key_id, at, count, false).await?;
             Answer::Done
+        }
+        Command::Lease { account, key_id, ask } => Answer::Lease(a.lease(&account, &key_id, ask, now).await?),
+        Command::Refused { account, key_id, at, count } => {
+            a.record_usage(&account, &key_id, at, count, true).await?;
+            Answer::Done
+        }
+        Command::Credits { account, key_id, change, by } => {
+            Answer::Key(a.adjust_credits(&account, &key_id, change, now, &by).await?)
         }
     })
 }

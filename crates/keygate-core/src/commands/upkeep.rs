@@ -30,6 +30,14 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
                 self.purge(&key).await?;
                 continue;
             }
+            // Credits refill on time, traffic or not.
+            let refilled = keystate::refill(&key, now);
+            if refilled != key {
+                self.save(&refilled).await?;
+                let data = serde_json::json!({ "credits": refilled.credits.map(|c| c.remaining) });
+                self.log("key.credits_refilled", &refilled.record, &Actor::system(), now, data).await?;
+            }
+            let key = refilled;
             let next = keystate::advance(&key, now);
             if next != key {
                 let next = self.commit(next).await?;
@@ -49,7 +57,8 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let retry = keys.iter().any(|k| !k.kv_synced).then_some(now + KV_RETRY_SECONDS);
         let expiry = keys.iter().filter_map(|k| k.next_change(now)).min();
         let purge = keys.iter().filter_map(|k| k.ended_at.map(|t| (t + ENDED_RETENTION).max(now))).min();
-        Ok([retry, expiry, purge].into_iter().flatten().min())
+        let refill = keys.iter().filter_map(|k| keystate::next_refill(k).map(|t| t.max(now))).min();
+        Ok([retry, expiry, purge, refill].into_iter().flatten().min())
     }
 
     /// Remove a key that ended more than [`ENDED_RETENTION`] ago: from KV first, then from the

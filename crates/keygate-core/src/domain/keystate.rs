@@ -14,6 +14,7 @@ use crate::Error;
 use crate::clock::UnixSeconds;
 use crate::domain::digest::{KeyDigest, Pepper};
 use crate::domain::key::{ApiKey, random_id};
+use crate::domain::quota::{Credits, LeaseAsk, LeaseGrant, RateWindow};
 use crate::domain::record::{KeyRecord, KeyStatus, RECORD_VERSION};
 use crate::domain::settings::{CreateKey, KeySettings};
 use crate::rng::Rng;
@@ -52,6 +53,20 @@ pub struct StoredKey {
     /// [`ENDED_RETENTION`] later.
     #[serde(default)]
     pub ended_at: Option<UnixSeconds>,
+    /// The credits left, as the authority counts them (when the key has credits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<Credits>,
+    /// Rate tokens granted in the current window (when the key has a rate limit).
+    #[serde(default)]
+    pub rate_window: RateWindow,
+    /// While the key is rolling: the successor whose rate limit and credits it shares, so that
+    /// a roll neither doubles a key's rate nor its credits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shares_with: Option<String>,
+    /// Requests refused by the rate limit or for want of credits, per UTC day (the last
+    /// [`USAGE_DAYS`] days).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<String, u64>,
 }
 
 /// When and how a key was found exposed.
@@ -132,6 +147,8 @@ pub fn create(
         strict: params.strict,
         permissions: params.permissions.clone(),
         restrictions: params.restrictions.clone(),
+        rate_limit: params.rate_limit,
+        credits: params.credits.is_some(),
     };
     let stored = StoredKey {
         record,
@@ -141,6 +158,10 @@ pub fn create(
         kv_synced: false,
         exposed: None,
         ended_at: None,
+        credits: params.credits,
+        rate_window: RateWindow::default(),
+        shares_with: None,
+        refused: BTreeMap::new(),
     };
     Ok(NewKey { key, stored })
 }
@@ -183,9 +204,19 @@ pub fn roll(
         strict: old.record.strict,
         permissions: old.record.permissions.clone(),
         restrictions: old.record.restrictions.clone(),
+        rate_limit: old.record.rate_limit,
+        credits: None,
     };
     let mut successor = create(&old.record.account, &params, pepper, rng, now)?;
     successor.stored.record.rolled_from = Some(old.record.id.clone());
+    // The successor takes over the usage controls' state; the old key shares it while it works.
+    successor.stored.record.credits = old.record.credits;
+    successor.stored.credits = old.credits;
+    successor.stored.rate_window = old.rate_window;
+    if retired.record.rate_limit.is_some() || retired.record.credits {
+        retired.credits = None;
+        retired.shares_with = Some(successor.stored.record.id.clone());
+    }
     Ok((retired, successor))
 }
 
@@ -244,12 +275,72 @@ pub fn update(key: &StoredKey, settings: &KeySettings, now: UnixSeconds) -> Resu
     if let Some(v) = &settings.allowed_endpoints {
         r.restrictions.allowed_endpoints = v.clone();
     }
+    if let Some(v) = &settings.rate_limit {
+        r.rate_limit = *v;
+    }
+    let mut credits = key.credits;
+    if let Some(v) = &settings.credits {
+        r.credits = v.is_some();
+        // New credits start a new period: leases of the old ones are not returned into them.
+        credits = v.map(|mut c| {
+            c.period = key.credits.map_or(0, |o| o.period + 1);
+            c
+        });
+    }
     crate::domain::settings::check_type_settings(
         r.key_type,
         settings.permissions.as_ref().is_some_and(Option::is_some),
         settings.allowed_origins.as_ref().is_some_and(Option::is_some),
     )?;
-    Ok(key.changed(|rec| *rec = r))
+    let mut next = key.changed(|rec| *rec = r);
+    next.credits = credits;
+    Ok(next)
+}
+
+/// Lease what `ask` asks of the key `owner` (whose rate limit applies), drawing on `pool`: the
+/// key's own controls' state, or its successor's while it is rolling (the caller passes the key
+/// [`StoredKey::shares_with`] names). Returns the changed pool. Only an active or rolling key
+/// leases; any other is refused as exhausted credits would be, since it cannot authenticate.
+pub fn lease(
+    owner: &StoredKey,
+    pool: &StoredKey,
+    ask: LeaseAsk,
+    now: UnixSeconds,
+) -> (StoredKey, LeaseGrant) {
+    let mut next = pool.clone();
+    let grant = crate::domain::quota::lease(
+        owner.record.rate_limit.as_ref(),
+        &mut next.rate_window,
+        next.credits.as_mut(),
+        pool.record.created_at,
+        // Without credits (a key whose credits were removed meanwhile), asking for them is moot.
+        LeaseAsk { credits: ask.credits && pool.credits.is_some(), ..ask },
+        now,
+    );
+    (next, grant)
+}
+
+/// Count `count` requests refused by the usage controls at `at`.
+pub fn record_refused(key: &StoredKey, at: UnixSeconds, count: u64) -> StoredKey {
+    let mut next = key.clone();
+    add_to_day(&mut next.refused, at, count);
+    next
+}
+
+/// Refill the key's credits if a refill is due by `now` (the alarm does this without traffic).
+/// A key that ended is left alone.
+pub fn refill(key: &StoredKey, now: UnixSeconds) -> StoredKey {
+    let mut next = key.clone();
+    if let (Some(c), None) = (next.credits.as_mut(), key.ended_at) {
+        c.refill_due(key.record.created_at, now);
+    }
+    next
+}
+
+/// When this key's credits are refilled next, if they ever are (never once it ended).
+pub fn next_refill(key: &StoredKey) -> Option<UnixSeconds> {
+    key.ended_at.is_none().then_some(())?;
+    key.credits.and_then(|c| c.next_refill(key.record.created_at))
 }
 
 /// Record that the key was seen exposed (the first time only).
@@ -266,10 +357,15 @@ pub fn record_usage(key: &StoredKey, at: UnixSeconds, count: u64) -> StoredKey {
     let mut next = key.clone();
     let minute = at - at.rem_euclid(60);
     next.last_used = Some(next.last_used.map_or(minute, |t| t.max(minute)));
-    *next.usage.entry(crate::time::day(at)).or_default() += count;
-    while next.usage.len() > USAGE_DAYS {
-        let Some(oldest) = next.usage.keys().next().cloned() else { break };
-        next.usage.remove(&oldest);
-    }
+    add_to_day(&mut next.usage, at, count);
     next
+}
+
+/// Add `count` to `at`'s UTC day in `days`, keeping the last [`USAGE_DAYS`] days.
+fn add_to_day(days: &mut BTreeMap<String, u64>, at: UnixSeconds, count: u64) {
+    *days.entry(crate::time::day(at)).or_default() += count;
+    while days.len() > USAGE_DAYS {
+        let Some(oldest) = days.keys().next().cloned() else { break };
+        days.remove(&oldest);
+    }
 }

@@ -75,6 +75,12 @@ pub struct KeyRecord {
     /// Per-key restrictions (any type).
     #[serde(default)]
     pub restrictions: crate::domain::settings::Restrictions,
+    /// The key's rate limit, if any (`crate::domain::quota`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<crate::domain::quota::RateLimit>,
+    /// Whether the key spends credits; how many it has left is the authority's alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub credits: bool,
 }
 
 impl KeyRecord {

@@ -103,6 +103,12 @@ pub struct CreateKey {
     /// Per-key restrictions.
     #[serde(default)]
     pub restrictions: Restrictions,
+    /// A rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<crate::domain::quota::RateLimit>,
+    /// Credits.
+    #[serde(default)]
+    pub credits: Option<crate::domain::quota::Credits>,
 }
 
 /// Settings that a create or an update may carry. The outer `Option` is "given or not"; an
@@ -122,6 +128,12 @@ pub struct KeySettings {
     /// `allowed_endpoints`.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub allowed_endpoints: Option<Option<Vec<String>>>,
+    /// `rate_limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub rate_limit: Option<Option<crate::domain::quota::RateLimit>>,
+    /// `credits`: new credits replace the old ones (their `remaining` and refill).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub credits: Option<Option<crate::domain::quota::Credits>>,
 }
 
 /// A field that is present, even as `null`, is `Some(_)`.

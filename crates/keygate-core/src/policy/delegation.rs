@@ -68,6 +68,21 @@ pub fn check_narrowing(record: &KeyRecord, settings: &KeySettings) -> Result<(),
     if !list_narrows(&r.allowed_endpoints, &settings.allowed_endpoints, endpoint_within) {
         return widen("allowed_endpoints");
     }
+    // A rate limit narrows when it allows at most as many requests in a window at least as long;
+    // removing one widens. Credits are the provider's to grant: never self-service.
+    if let Some(new) = &settings.rate_limit {
+        let narrows = match (record.rate_limit, new) {
+            (_, None) => record.rate_limit.is_none(),
+            (None, Some(_)) => true,
+            (Some(old), Some(new)) => new.limit <= old.limit && new.window >= old.window,
+        };
+        if !narrows {
+            return widen("rate_limit");
+        }
+    }
+    if settings.credits.is_some() {
+        return widen("credits");
+    }
     Ok(())
 }
 

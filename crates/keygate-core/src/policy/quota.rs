@@ -66,6 +66,9 @@ struct Held {
     rate_refused_until: UnixSeconds,
     /// Credits refused until this time, and when the refill is due (if it is).
     credits_refused_until: (UnixSeconds, Option<UnixSeconds>),
+    /// The rate limit the tokens above were granted under: a changed limit (an operator's
+    /// PATCH, seen in the key's record) drops them and any refusal remembered with them.
+    limit_seen: Option<RateLimit>,
 }
 
 /// The blocks this isolate holds, per key id. At most `capacity` keys; when full, everything is
@@ -87,6 +90,11 @@ impl Leases {
     pub fn spend(&self, key_id: &str, controls: Controls<'_>, now: UnixSeconds) -> Spend {
         let mut held = self.held.borrow_mut();
         let h = held.entry(key_id.to_owned()).or_default();
+        if controls.rate_limit.copied() != h.limit_seen {
+            h.rate = None;
+            h.rate_refused_until = 0;
+            h.limit_seen = controls.rate_limit.copied();
+        }
         if controls.rate_limit.is_some() && now < h.rate_refused_until {
             return Spend::Refused(Error::RateLimitExceeded {
                 retry_after: (h.rate_refused_until - now) as u32,
@@ -162,7 +170,8 @@ impl Leases {
             h.rate_refused_until = now + i64::from(retry_after);
             return Err(Error::RateLimitExceeded { retry_after });
         }
-        if let Some(retry_after) = grant.credits_exhausted {
+        if grant.credits_exhausted {
+            let retry_after = grant.credits_retry_after;
             let refill = retry_after.map(|s| now + i64::from(s));
             let until = refill.map_or(now + CREDITS_RECHECK, |t| t.min(now + CREDITS_RECHECK));
             h.credits_refused_until = (until, refill);
@@ -175,4 +184,40 @@ impl Leases {
     pub fn credits_held(&self, key_id: &str) -> u64 {
         self.held.borrow().get(key_id).and_then(|h| h.credits).map_or(0, |c| c.1)
     }
+}
+
+/// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): the key's limit.
+pub const RATE_LIMIT_POLICY: &str = "RateLimit-Policy";
+/// `RateLimit`: what is left of it, and when the window ends.
+pub const RATE_LIMIT: &str = "RateLimit";
+/// What is left of the key's credits.
+pub const CREDITS_REMAINING: &str = "Keygate-Credits-Remaining";
+
+/// The headers a request that went on carries about its key's usage controls.
+pub fn told_headers(t: &Told) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some((limit, window, left, reset)) = t.rate {
+        out.push((RATE_LIMIT_POLICY, crate::domain::quota::policy_header(&RateLimit { limit, window })));
+        out.push((RATE_LIMIT, crate::domain::quota::remaining_header(left, reset)));
+    }
+    if let Some(left) = t.credits_left {
+        out.push((CREDITS_REMAINING, left.to_string()));
+    }
+    out
+}
+
+/// The headers a request refused by its key's usage controls carries: the policy, and nothing
+/// left of what refused it.
+pub fn refused_headers(controls: Controls<'_>, refusal: &Error) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    if let Some(rl) = controls.rate_limit {
+        out.push((RATE_LIMIT_POLICY, crate::domain::quota::policy_header(rl)));
+        if let Error::RateLimitExceeded { retry_after } = refusal {
+            out.push((RATE_LIMIT, crate::domain::quota::remaining_header(0, i64::from(*retry_after))));
+        }
+    }
+    if controls.credits && matches!(refusal, Error::CreditsExhausted { .. }) {
+        out.push((CREDITS_REMAINING, "0".to_owned()));
+    }
+    out
 }

@@ -48,8 +48,11 @@ pub fn plan<'a>(
     let mut answer_append = Vec::new();
     if let Some(o) = cors_origin {
         answer_set.push(("Access-Control-Allow-Origin", o.to_owned()));
-        answer_set
-            .push(("Access-Control-Expose-Headers", "Keygate-Request-Id, Deprecation, Sunset".to_owned()));
+        answer_set.push((
+            "Access-Control-Expose-Headers",
+            "Keygate-Request-Id, Deprecation, Sunset, RateLimit-Policy, RateLimit, Keygate-Credits-Remaining"
+                .to_owned(),
+        ));
         answer_append.push(("Vary", "Origin"));
     }
     if let Some(d) = deprecation {
