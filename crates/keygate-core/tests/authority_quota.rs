@@ -187,6 +187,18 @@ fn a_roll_shares_the_pool_and_patch_changes_it() {
     let old = w.get(&k.id, T0 + 3);
     assert_eq!(old.shares_usage_controls_with.as_deref(), Some(successor.id.as_str()));
     assert!(old.credits.is_none());
+    // The rolling key's credits are its successor's: changing them there is refused, not lost.
+    let settings = KeySettings::from_json(br#"{"credits":{"remaining":9}}"#).unwrap();
+    let update =
+        Command::Update { account: ACCT.into(), key_id: k.id.clone(), settings, by: Principal::Operator };
+    assert_eq!(w.run(update, T0 + 3).unwrap_err().param(), Some("credits"));
+    let change = Command::Credits {
+        account: ACCT.into(),
+        key_id: k.id.clone(),
+        change: CreditChange::Set(9),
+        by: Principal::Operator,
+    };
+    assert!(w.run(change, T0 + 3).unwrap_err().message().contains(&successor.id));
     // The old key, still working, draws on the same credits and the same window.
     w.lease(&k.id, BOTH, T0 + 4);
     w.lease(&successor.id, BOTH, T0 + 5);
@@ -286,4 +298,151 @@ fn self_service_cannot_grant_itself_credits_or_lift_its_limit() {
     let settings = KeySettings::from_json(br#"{"rate_limit":{"limit":5,"window":120}}"#).unwrap();
     let update = Command::Update { account: ACCT.into(), key_id: k.id.clone(), settings, by: me };
     assert!(w.run(update, T0 + 2).is_ok());
+}
+
+fn stored(w: &World, id: &str) -> keygate_core::domain::keystate::StoredKey {
+    match w
+        .run(Command::Get { account: ACCT.into(), key_id: id.into(), by: Principal::Operator }, T0)
+        .unwrap()
+    {
+        Answer::Key(s) => s,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn as_key(w: &World, id: &str) -> Principal {
+    Principal::Key { key_id: id.into(), digest: stored(w, id).digest }
+}
+
+#[test]
+fn a_key_with_usage_controls_cannot_mint_or_reach_a_looser_one() {
+    let w = World::new();
+    let trial = w.create(r#"{"type":"secret","mode":"test","credits":{"remaining":1}}"#);
+    let unlimited = w.create(r#"{"type":"secret","mode":"test"}"#);
+    let limited = w.create(r#"{"type":"secret","mode":"test","rate_limit":{"limit":10,"window":60}}"#);
+    let tighter = w.create(r#"{"type":"secret","mode":"test","rate_limit":{"limit":5,"window":60}}"#);
+    // A key with credits rolling an unlimited sibling would get a credential without credits.
+    let roll = Command::Roll {
+        account: ACCT.into(),
+        key_id: unlimited.id.clone(),
+        grace: 0,
+        by: as_key(&w, &trial.id),
+    };
+    assert_eq!(w.run(roll, T0 + 1).unwrap_err().code(), "key_out_of_scope");
+    // Nor a sibling with credits of its own: they cannot be compared.
+    let other_trial = w.create(r#"{"type":"secret","mode":"test","credits":{"remaining":1000}}"#);
+    let roll = Command::Roll {
+        account: ACCT.into(),
+        key_id: other_trial.id.clone(),
+        grace: 0,
+        by: as_key(&w, &trial.id),
+    };
+    assert_eq!(w.run(roll, T0 + 1).unwrap_err().code(), "key_out_of_scope");
+    // A rate-limited key reaches only keys with a limit no looser.
+    let get = |target: &str| Command::Get {
+        account: ACCT.into(),
+        key_id: target.into(),
+        by: as_key(&w, &limited.id),
+    };
+    assert_eq!(w.run(get(&unlimited.id), T0 + 2).unwrap_err().code(), "key_out_of_scope");
+    assert!(w.run(get(&tighter.id), T0 + 2).is_ok());
+    // Each still manages itself.
+    let roll = Command::Roll {
+        account: ACCT.into(),
+        key_id: trial.id.clone(),
+        grace: 60,
+        by: as_key(&w, &trial.id),
+    };
+    assert!(w.run(roll, T0 + 3).is_ok());
+}
+
+#[test]
+fn new_credits_on_an_old_key_are_not_refilled_at_once() {
+    let w = World::new();
+    let k = w.create(r#"{"type":"secret","mode":"test"}"#);
+    let later = T0 + 40 * 86_400 + 3600;
+    let settings =
+        KeySettings::from_json(br#"{"credits":{"remaining":5,"refill":{"amount":100,"interval":"day"}}}"#)
+            .unwrap();
+    w.run(
+        Command::Update { account: ACCT.into(), key_id: k.id.clone(), settings, by: Principal::Operator },
+        later,
+    )
+    .unwrap();
+    let g = w.lease(&k.id, LeaseAsk { credits: true, ..Default::default() }, later + 1);
+    assert_eq!(g.credits.unwrap().left, 4, "the 5 given, not a refill's 100");
+    let a = Authority { state: &w.state, kv: &w.kv, limits: Limits::default() };
+    let next_midnight = later - later % 86_400 + 86_400;
+    assert_eq!(block_on(a.next_alarm(later + 2)).unwrap(), Some(next_midnight));
+}
+
+#[test]
+fn leases_of_earlier_credits_never_come_back_into_new_ones() {
+    let w = World::new();
+    let k = w.create(r#"{"type":"secret","mode":"test","credits":{"remaining":100}}"#);
+    let g = w.lease(&k.id, LeaseAsk { credits: true, ..Default::default() }, T0 + 1).credits.unwrap();
+    // Credits removed, then given again: a new period, whatever the old one was.
+    for body in [&br#"{"credits":null}"#[..], br#"{"credits":{"remaining":0}}"#] {
+        let settings = KeySettings::from_json(body).unwrap();
+        w.run(
+            Command::Update { account: ACCT.into(), key_id: k.id.clone(), settings, by: Principal::Operator },
+            T0 + 2,
+        )
+        .unwrap();
+    }
+    let back = LeaseAsk { credits: true, returned: Some((g.period, g.tokens)), ..Default::default() };
+    let r = w.lease(&k.id, back, T0 + 3);
+    assert!(r.credits_exhausted, "the returned block did not count: {r:?}");
+    // The same after `set`.
+    let settings = KeySettings::from_json(br#"{"credits":{"remaining":50}}"#).unwrap();
+    w.run(
+        Command::Update { account: ACCT.into(), key_id: k.id.clone(), settings, by: Principal::Operator },
+        T0 + 4,
+    )
+    .unwrap();
+    let g = w.lease(&k.id, LeaseAsk { credits: true, ..Default::default() }, T0 + 5).credits.unwrap();
+    let set = Command::Credits {
+        account: ACCT.into(),
+        key_id: k.id.clone(),
+        change: CreditChange::Set(0),
+        by: Principal::Operator,
+    };
+    w.run(set, T0 + 6).unwrap();
+    let r = w.lease(
+        &k.id,
+        LeaseAsk { credits: true, returned: Some((g.period, g.tokens)), ..Default::default() },
+        T0 + 7,
+    );
+    assert!(r.credits_exhausted, "{r:?}");
+}
+
+#[test]
+fn chained_rolls_share_one_window_and_ended_keys_lease_nothing() {
+    let w = World::new();
+    let k0 = w.create(r#"{"type":"secret","mode":"test","rate_limit":{"limit":3,"window":3600},"credits":{"remaining":10}}"#);
+    let roll = |id: &str, at: i64| match w
+        .run(
+            Command::Roll { account: ACCT.into(), key_id: id.into(), grace: 3600, by: Principal::Operator },
+            at,
+        )
+        .unwrap()
+    {
+        Answer::Created(c) => c.key.record.id,
+        other => panic!("{other:?}"),
+    };
+    let k1 = roll(&k0.id, T0 + 1);
+    let k2 = roll(&k1, T0 + 2);
+    let mut granted = 0;
+    for (i, id) in [&k0.id, &k1, &k2, &k0.id, &k1, &k2].into_iter().enumerate() {
+        let g = w.lease(id, BOTH, T0 + 3 + i as i64);
+        assert!(g.rate.is_some() || g.rate_limited.is_some(), "{id}: {g:?}");
+        granted += g.rate.map_or(0, |r| r.tokens);
+    }
+    assert_eq!(granted, 3, "one window for the whole chain");
+    assert_eq!(w.get(&k2, T0 + 10).credits.unwrap().remaining, 7);
+    // A revoked key, still in an edge's stale copy, is refused as revoked.
+    w.run(Command::Revoke { account: ACCT.into(), key_id: k2.clone(), by: Principal::Operator }, T0 + 11)
+        .unwrap();
+    let e = w.run(Command::Lease { account: ACCT.into(), key_id: k2, ask: BOTH }, T0 + 12).unwrap_err();
+    assert_eq!(e.code(), "api_key_revoked");
 }

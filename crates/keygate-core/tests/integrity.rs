@@ -499,6 +499,7 @@ fn usage_is_reported_once_a_minute_per_key_and_adds_up_exactly() {
 fn the_edge_commands_are_read_as_the_commands_of_the_same_name() {
     use keygate_core::commands::command::EdgeCommand;
     let digest = KeyDigest("v1:abc".into());
+    let ask = keygate_core::domain::quota::LeaseAsk { rate: true, credits: true, returned: Some((2, 5)) };
     let pairs = [
         (
             EdgeCommand::Verify { account: ACCT, key_id: "key_1", digest: &digest },
@@ -516,6 +517,14 @@ fn the_edge_commands_are_read_as_the_commands_of_the_same_name() {
                 reason: "plain_http".into(),
                 expire: true,
             },
+        ),
+        (
+            EdgeCommand::Lease { account: ACCT, key_id: "key_1", ask },
+            Command::Lease { account: ACCT.into(), key_id: "key_1".into(), ask },
+        ),
+        (
+            EdgeCommand::Refused { account: ACCT, key_id: "key_1", at: T0, count: 3 },
+            Command::Refused { account: ACCT.into(), key_id: "key_1".into(), at: T0, count: 3 },
         ),
     ];
     for (edge, full) in pairs {

@@ -308,3 +308,27 @@ fn a_changed_rate_limit_takes_effect_at_the_next_request() {
     leases.granted("key_1", &g, T0 + 2).unwrap();
     assert!(matches!(leases.spend("key_1", controls, T0 + 2), Spend::Spent(_)));
 }
+
+#[test]
+fn controls_the_authority_no_longer_has_do_not_lock_the_key_out() {
+    // The edge's copy of the record still has a rate limit and credits; the operator removed
+    // both. The authority grants unlimited blocks, and the edge goes on.
+    let leases = Leases::new(10);
+    let five = RateLimit::new(5, 60, "rate_limit").unwrap();
+    let controls = Controls { rate_limit: Some(&five), credits: true };
+    let Spend::Ask(ask) = leases.spend("key_1", controls, T0) else { panic!() };
+    let mut window = RateWindow::default();
+    let g = lease(None, &mut window, None, T0, ask, T0);
+    leases.granted("key_1", &g, T0).unwrap();
+    for _ in 0..50 {
+        assert!(matches!(leases.spend("key_1", controls, T0 + 1), Spend::Spent(_)));
+    }
+    // A window the authority counts in another length is still spent by its end time.
+    let hour = RateLimit::new(100, 3600, "rate_limit").unwrap();
+    let controls = Controls { rate_limit: Some(&five), credits: false };
+    let leases = Leases::new(10);
+    let Spend::Ask(ask) = leases.spend("key_2", controls, T0 + 10) else { panic!() };
+    let g = lease(Some(&hour), &mut RateWindow::default(), None, T0, ask, T0 + 10);
+    leases.granted("key_2", &g, T0 + 10).unwrap();
+    assert!(matches!(leases.spend("key_2", controls, T0 + 10), Spend::Spent(_)));
+}

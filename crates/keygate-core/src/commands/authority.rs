@@ -288,13 +288,28 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         now: UnixSeconds,
     ) -> Result<LeaseGrant, Error> {
         let owner = self.load(account, key_id).await?;
-        if !matches!(owner.status_at(now), KeyStatus::Active | KeyStatus::Rolling) {
-            return Err(Error::NotFound { what: "key".into() });
+        // The edge's copy said the key works; the authority knows better.
+        match owner.status_at(now) {
+            KeyStatus::Active | KeyStatus::Rolling => {}
+            KeyStatus::Revoked => return Err(Error::ApiKeyRevoked { redacted: owner.record.redacted() }),
+            KeyStatus::Expired => {
+                return Err(Error::ApiKeyExpired {
+                    redacted: owner.record.redacted(),
+                    expired_at: owner.record.expires_at.unwrap_or(now),
+                    rolled: owner.record.rolled_at.is_some(),
+                });
+            }
         }
-        let pool = match &owner.shares_with {
-            Some(successor) => self.load(account, successor).await?,
-            None => owner.clone(),
-        };
+        // A key rolled several times shares the newest successor's pool: follow the chain (a
+        // roll only ever points forward, and a chain longer than the keys an account may hold
+        // is a corrupt state).
+        let mut pool = owner.clone();
+        for _ in 0..=self.limits.max_keys {
+            match pool.shares_with.clone() {
+                Some(successor) => pool = self.load(account, &successor).await?,
+                None => break,
+            }
+        }
         let (next, grant) = keystate::lease(&owner, &pool, ask, now);
         if next != pool {
             self.save(&next).await?;
@@ -317,14 +332,25 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         }
         let old = self.load_in_scope(account, key_id, by, now).await?;
         let mut next = keystate::refill(&old, now);
+        // Setting credits starts a new period (leases of the old count are not returned into it);
+        // raising or lowering them keeps it.
+        let period = keystate::next_period(&next);
         match next.credits.as_mut() {
-            Some(c) => c.adjust(change)?,
+            Some(c) => {
+                c.adjust(change)?;
+                if let CreditChange::Set(_) = change {
+                    c.period = period;
+                    next.credit_periods = period;
+                }
+            }
             None => {
-                return Err(Error::invalid_param(
-                    "parameter_invalid",
-                    "credits",
-                    "This key has no credits: it is unlimited. Give it credits with PATCH {\"credits\": {\"remaining\": N}} first.",
-                ));
+                let message = match &next.shares_with {
+                    Some(successor) => format!(
+                        "This key is rolling: it spends the credits of its successor {successor}. Change those."
+                    ),
+                    None => "This key has no credits: it is unlimited. Give it credits with PATCH {\"credits\": {\"remaining\": N}} first.".to_owned(),
+                };
+                return Err(Error::invalid_param("parameter_invalid", "credits", message));
             }
         }
         // Only the authority's count changes: the record, and so KV, stays as it is.

@@ -16,7 +16,8 @@ use crate::domain::record::KeyRecord;
 use crate::domain::settings::{CreateKey, KeySettings};
 use crate::rng::Rng;
 
-/// What the worker asks of a `KeyStore`. The edge sends `Verify`, `Usage` and `Exposed`; their
+/// What the worker asks of a `KeyStore`. The edge sends `Verify`, `Usage`, `Exposed`, `Lease`
+/// and `Refused`; their
 /// shapes are shared by the lean edge and the full worker, which are deployed separately, so
 /// they change only compatibly.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -63,6 +63,11 @@ pub struct StoredKey {
     /// a roll neither doubles a key's rate nor its credits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shares_with: Option<String>,
+    /// The last credit period number used (see [`crate::domain::quota::Credits::period`]): new
+    /// credits always start a later one, even after the key had none for a while, so a lease of
+    /// earlier credits is never returned into them.
+    #[serde(default)]
+    pub credit_periods: u64,
     /// Requests refused by the rate limit or for want of credits, per UTC day (the last
     /// [`USAGE_DAYS`] days).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -161,6 +166,7 @@ pub fn create(
         credits: params.credits,
         rate_window: RateWindow::default(),
         shares_with: None,
+        credit_periods: 0,
         refused: BTreeMap::new(),
     };
     Ok(NewKey { key, stored })
@@ -279,11 +285,23 @@ pub fn update(key: &StoredKey, settings: &KeySettings, now: UnixSeconds) -> Resu
         r.rate_limit = *v;
     }
     let mut credits = key.credits;
+    let mut periods = key.credit_periods;
+    if let (Some(_), Some(successor)) = (&settings.credits, &key.shares_with) {
+        return Err(Error::invalid_param(
+            "parameter_invalid",
+            "credits",
+            format!("This key is rolling: it spends the credits of its successor {successor}. Change those."),
+        ));
+    }
     if let Some(v) = &settings.credits {
         r.credits = v.is_some();
-        // New credits start a new period: leases of the old ones are not returned into them.
+        // New credits start a new period: leases of the old ones are not returned into them. Their
+        // refills count from the last calendar boundary, not from the key's creation (which
+        // would make one due at once).
+        periods = next_period(key);
         credits = v.map(|mut c| {
-            c.period = key.credits.map_or(0, |o| o.period + 1);
+            c.period = periods;
+            c.refilled_at = c.refill.map(|f| f.interval.at_or_before(now));
             c
         });
     }
@@ -294,7 +312,13 @@ pub fn update(key: &StoredKey, settings: &KeySettings, now: UnixSeconds) -> Resu
     )?;
     let mut next = key.changed(|rec| *rec = r);
     next.credits = credits;
+    next.credit_periods = periods;
     Ok(next)
+}
+
+/// The number of a new credit period for `key`: after every one it has used.
+pub fn next_period(key: &StoredKey) -> u64 {
+    key.credit_periods.max(key.credits.map_or(0, |c| c.period)) + 1
 }
 
 /// Lease what `ask` asks of the key `owner` (whose rate limit applies), drawing on `pool`: the

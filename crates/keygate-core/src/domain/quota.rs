@@ -101,6 +101,18 @@ impl Interval {
         }
     }
 
+    /// The last refill time at or before `t`.
+    pub fn at_or_before(self, t: UnixSeconds) -> UnixSeconds {
+        let days = t.div_euclid(86_400);
+        match self {
+            Interval::Day => days * 86_400,
+            Interval::Month => {
+                let (y, m, _) = civil_from_days(days);
+                days_from_civil(y, m, 1) * 86_400
+            }
+        }
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -268,7 +280,7 @@ pub struct LeaseGrant {
 }
 
 /// [`LeaseGrant`] on the wire: `[rate, credits, rate_limited, credits_exhausted,
-/// credits_retry_after]`, with `rate` as `[window, tokens, left]` and `credits` as `[period,
+/// credits_retry_after]`, with `rate` as `[until, tokens, left]` and `credits` as `[period,
 /// tokens, until, left]`, each `null` when absent.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct GrantWire(
@@ -282,7 +294,7 @@ pub struct GrantWire(
 impl From<LeaseGrant> for GrantWire {
     fn from(g: LeaseGrant) -> Self {
         GrantWire(
-            g.rate.map(|r| (r.window, r.tokens, r.left)),
+            g.rate.map(|r| (r.until, r.tokens, r.left)),
             g.credits.map(|c| (c.period, c.tokens, c.until, c.left)),
             g.rate_limited,
             g.credits_exhausted,
@@ -294,7 +306,7 @@ impl From<LeaseGrant> for GrantWire {
 impl From<GrantWire> for LeaseGrant {
     fn from(w: GrantWire) -> Self {
         LeaseGrant {
-            rate: w.0.map(|(window, tokens, left)| RateGrant { window, tokens, left }),
+            rate: w.0.map(|(until, tokens, left)| RateGrant { until, tokens, left }),
             credits: w.1.map(|(period, tokens, until, left)| CreditGrant { period, tokens, until, left }),
             rate_limited: w.2,
             credits_exhausted: w.3,
@@ -306,8 +318,8 @@ impl From<GrantWire> for LeaseGrant {
 /// Rate tokens granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateGrant {
-    /// The window they are for.
-    pub window: i64,
+    /// When the window they are for ends: they are spent before then or not at all.
+    pub until: UnixSeconds,
     /// How many.
     pub tokens: u64,
     /// Left in the window after this grant.
@@ -382,15 +394,34 @@ pub fn lease(
     }
     if let Some((w, tokens, left, granted)) = rate {
         *window = RateWindow { window: w, granted: granted + tokens };
-        grant.rate = Some(RateGrant { window: w, tokens, left: left - tokens });
+        let until = rate_limit.map_or(now, |rl| rl.window_end(w));
+        grant.rate = Some(RateGrant { until, tokens, left: left - tokens });
     }
-    if let (Some(tokens), Some(c)) = (credit, credits) {
+    if let (Some(tokens), Some(c)) = (credit, credits.as_deref_mut()) {
         c.remaining -= tokens;
         grant.credits =
             Some(CreditGrant { period: c.period, tokens, until: now + LEASE_SECONDS, left: c.remaining });
     }
+    // The edge checks what its copy of the record says; when the authority no longer has that
+    // control (the operator removed it, and the copy is not yet updated), the key is unlimited
+    // in it: say so with a block that no refill or return can confuse.
+    if ask.rate && rate_limit.is_none() {
+        grant.rate = Some(RateGrant { until: now + LEASE_SECONDS, tokens: MAX_BLOCK, left: MAX_COUNT });
+    }
+    if ask.credits && credits.is_none() {
+        grant.credits = Some(CreditGrant {
+            period: UNLIMITED,
+            tokens: MAX_BLOCK,
+            until: now + LEASE_SECONDS,
+            left: MAX_COUNT,
+        });
+    }
     grant
 }
+
+/// The period of a credit block granted to a key that has no credits (any more): never a real
+/// period, so it is never returned into one.
+pub const UNLIMITED: u64 = u64::MAX;
 
 /// `"default";q=<limit>;w=<window>`, the `RateLimit-Policy` of a key's limit
 /// (draft-ietf-httpapi-ratelimit-headers).

@@ -1,10 +1,11 @@
 //! Self-service: what one key may do to another. The rule is that **no self-service call can
 //! produce a credential or a setting with more power than the calling key has**:
 //!
-//! * a calling key with any restriction (`allowed_ips`, `allowed_endpoints`, or an expiry) acts
-//!   only on keys at least as restricted as itself ([`within`]): every address the target
-//!   accepts, the caller accepts too; every endpoint the target may call, the caller may call
-//!   too; the target ends no later than the caller. An unrestricted secret key acts on every key
+//! * a calling key with any restriction (`allowed_ips`, `allowed_endpoints`, an expiry, a rate
+//!   limit or credits) acts only on keys at least as restricted as itself ([`within`]): every
+//!   address the target accepts, the caller accepts too; every endpoint the target may call, the
+//!   caller may call too; the target ends no later than the caller and has a rate limit no
+//!   looser; a key with credits acts only on itself. An unrestricted secret key acts on every key
 //!   of its account and mode. A roll's successor keeps its predecessor's settings, so rolling a
 //!   key in scope yields a key in scope;
 //! * a self-service `PATCH` only narrows ([`check_narrowing`]): it never removes a restriction,
@@ -22,6 +23,8 @@ pub fn restricted(caller: &KeyRecord) -> bool {
     caller.restrictions.allowed_ips.is_some()
         || caller.restrictions.allowed_endpoints.is_some()
         || caller.expires_at.is_some()
+        || caller.rate_limit.is_some()
+        || caller.credits
 }
 
 /// Whether `target` is at least as restricted as `caller` (see the module docs).
@@ -42,7 +45,16 @@ pub fn within(target: &KeyRecord, caller: &KeyRecord) -> bool {
         (None, Some(_)) => false,
         (Some(t), Some(c)) => t <= c,
     };
-    ips && endpoints && expiry
+    // A rate limit no looser: as many requests at most, in a window at least as long.
+    let rate = match (target.rate_limit, caller.rate_limit) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(t), Some(c)) => t.limit <= c.limit && t.window >= c.window,
+    };
+    // Credits are counted by the authority, not in the record, so they cannot be compared: a
+    // key with credits acts only on itself (and a roll moves its credits, never copies them).
+    let credits = !caller.credits || target.id == caller.id;
+    ips && endpoints && expiry && rate && credits
 }
 
 /// Refuse a self-service change to `record` that would widen it: [`Error::WideningNotAllowed`]

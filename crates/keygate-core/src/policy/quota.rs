@@ -58,7 +58,7 @@ pub enum Spend {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Held {
-    /// (window, tokens, left in the window after the grant).
+    /// (when the window they were granted for ends, tokens, left in it after the grant).
     rate: Option<(i64, u64, u64)>,
     /// (period, tokens, until, remaining at the authority after the grant).
     credits: Option<(u64, u64, UnixSeconds, u64)>,
@@ -106,7 +106,7 @@ impl Leases {
         }
         let rate_ok = match (controls.rate_limit, h.rate) {
             (None, _) => true,
-            (Some(rl), Some((w, tokens, _))) => tokens > 0 && w == rl.window_of(now),
+            (Some(_), Some((until, tokens, _))) => tokens > 0 && now < until,
             (Some(_), None) => false,
         };
         let credits_ok = match (controls.credits, h.credits) {
@@ -131,13 +131,14 @@ impl Leases {
             return Spend::Ask(LeaseAsk { rate: !rate_ok, credits: !credits_ok, returned });
         }
         let mut told = Told { rate: None, credits_left: None };
-        if let (Some(rl), Some((w, tokens, left))) = (controls.rate_limit, h.rate.as_mut()) {
+        if let (Some(rl), Some((until, tokens, left))) = (controls.rate_limit, h.rate.as_mut()) {
             *tokens -= 1;
-            told.rate = Some((rl.limit, rl.window, *left + *tokens, rl.window_end(*w) - now));
+            told.rate = Some((rl.limit, rl.window, (*left + *tokens).min(rl.limit), *until - now));
         }
-        if let (true, Some((_, tokens, _, left))) = (controls.credits, h.credits.as_mut()) {
+        if let (true, Some((period, tokens, _, left))) = (controls.credits, h.credits.as_mut()) {
             *tokens -= 1;
-            told.credits_left = Some(*left + *tokens);
+            // A block for a key that has no credits any more says nothing of what is left.
+            told.credits_left = (*period != crate::domain::quota::UNLIMITED).then(|| *left + *tokens);
         }
         Spend::Spent(told)
     }
@@ -153,8 +154,10 @@ impl Leases {
         if let Some(g) = grant.rate {
             h.rate = match h.rate {
                 // Concurrent asks of one window add up.
-                Some((w, tokens, left)) if w == g.window => Some((w, tokens + g.tokens, left.min(g.left))),
-                _ => Some((g.window, g.tokens, g.left)),
+                Some((until, tokens, left)) if until == g.until => {
+                    Some((until, tokens + g.tokens, left.min(g.left)))
+                }
+                _ => Some((g.until, g.tokens, g.left)),
             };
         }
         if let Some(g) = grant.credits {
