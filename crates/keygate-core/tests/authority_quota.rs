@@ -56,6 +56,15 @@ impl World {
         }
     }
 
+    /// An operator's PATCH of `body` to key `id`.
+    fn patch(&self, id: &str, body: &str, now: i64) -> Result<Answer, keygate_core::Error> {
+        let settings = KeySettings::from_json(body.as_bytes())?;
+        self.run(
+            Command::Update { account: ACCT.into(), key_id: id.into(), settings, by: Principal::Operator },
+            now,
+        )
+    }
+
     fn lease(&self, id: &str, ask: LeaseAsk, now: i64) -> LeaseGrant {
         match self.run(Command::Lease { account: ACCT.into(), key_id: id.into(), ask }, now).unwrap() {
             // Through the wire, as the edge reads it.
@@ -221,23 +230,9 @@ fn a_roll_shares_the_pool_and_patch_changes_it() {
         other => panic!("{other:?}"),
     }
     // A PATCH of credits alone is stored too (the record, and KV, do not change).
-    let settings = KeySettings::from_json(br#"{"credits":{"remaining":60}}"#).unwrap();
-    let update = Command::Update {
-        account: ACCT.into(),
-        key_id: successor.id.clone(),
-        settings,
-        by: Principal::Operator,
-    };
-    w.run(update, T0 + 8).unwrap();
+    w.patch(&successor.id, r#"{"credits":{"remaining":60}}"#, T0 + 8).unwrap();
     assert_eq!(w.get(&successor.id, T0 + 8).credits.unwrap().remaining, 60);
-    let settings = KeySettings::from_json(br#"{"credits":{"remaining":50}}"#).unwrap();
-    let update = Command::Update {
-        account: ACCT.into(),
-        key_id: successor.id.clone(),
-        settings,
-        by: Principal::Operator,
-    };
-    w.run(update, T0 + 8).unwrap();
+    w.patch(&successor.id, r#"{"credits":{"remaining":50}}"#, T0 + 8).unwrap();
     // A lease returned from an old period does not count in the new one.
     let g = w.lease(
         &successor.id,
