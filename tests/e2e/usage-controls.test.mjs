@@ -106,5 +106,18 @@ describe("usage controls: rate limits and credits", () => {
     assertError(noCredits, 400, "invalid_request_error", "parameter_invalid", "credits");
     const badOp = await admin("POST", `/accounts/${account}/keys/${key.id}/credits`, { body: { op: "double", amount: 5 } });
     assertError(badOp, 400, "invalid_request_error", "parameter_invalid", "op");
+    // Self-service never grants itself credits, nor lifts its own limit.
+    const self = await call(`/_keygate/v1/keys/${key.id}/credits`, {
+      method: "POST",
+      headers: { authorization: bearer(key.secret), "content-type": "application/json" },
+      body: JSON.stringify({ op: "increment", amount: 1000 }),
+    });
+    assertError(self, 403, "permission_error", "widening_not_allowed", "credits");
+    const lift = await call(`/_keygate/v1/keys/${key.id}`, {
+      method: "PATCH",
+      headers: { authorization: bearer(key.secret), "content-type": "application/json" },
+      body: JSON.stringify({ rate_limit: null }),
+    });
+    assertError(lift, 403, "permission_error", "widening_not_allowed", "rate_limit");
   });
 });
