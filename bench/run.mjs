@@ -214,8 +214,12 @@ const NO_RUN = { rps: NaN, p50: NaN, p99: NaN, non2xx: NaN, cpuUs: NaN };
 const results = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN, e: NO_RUN, f: NO_RUN };
 const rounds = { a: [], b: [], c: [], d: [], e: [], f: [] };
 // The same variants with the bundles in workerd directly (Miniflare's API, no wrangler dev).
-const direct = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN, e: NO_RUN, f: NO_RUN };
-const directRounds = { a: [], b: [], c: [], d: [], e: [], f: [] };
+// (g) and (h), keys with usage controls, run only here: they lease from the authority, which
+// runs beside the edge in the same workerd (under wrangler dev the edge runs alone).
+const direct = { a: NO_RUN, b: NO_RUN, c: NO_RUN, d: NO_RUN, e: NO_RUN, f: NO_RUN, g: NO_RUN, h: NO_RUN };
+const directRounds = { a: [], b: [], c: [], d: [], e: [], f: [], g: [], h: [] };
+// For (h): credits spent over its measured runs, and requests sent, to count the leases.
+const leases = { consumed: NaN, requests: NaN };
 // Where each variant's workerd CPU goes, from one more run under `perf record` (not a round:
 // sampling slows it). Skipped where perf is missing or not permitted.
 const perfRuns = {};
@@ -348,6 +352,14 @@ try {
   const created = await admin(k.url, secrets.ADMIN_TOKEN, "POST", "/accounts/acct_bench/keys", { type: "secret", mode: "live" });
   if (created.status !== 201) throw new Error(`creating the direct bench key: ${created.status} ${created.text}`);
   const key = created.json;
+  // Controls that never refuse under this load: what is measured is their cost.
+  const controlled = async (settings) => {
+    const res = await admin(k.url, secrets.ADMIN_TOKEN, "POST", "/accounts/acct_bench/keys", { type: "secret", mode: "live", ...settings });
+    if (res.status !== 201) throw new Error(`creating a bench key with ${JSON.stringify(settings)}: ${res.status} ${res.text}`);
+    return res.json;
+  };
+  const rateKey = await controlled({ rate_limit: { limit: 1_000_000_000, window: 60 } });
+  const creditKey = await controlled({ credits: { remaining: 1_000_000_000_000, refill: null } });
   const d = await startDirect([{ toml: "bench/js-keygate/wrangler.toml", name: "js-keygate", bindings: { ...secrets, ORIGIN: originUrl } }], { logFile });
   directStarted.push(d);
   const digest = "v1:" + crypto.createHmac("sha256", secrets.KEY_PEPPER).update(key.secret).digest("hex");
@@ -363,18 +375,25 @@ try {
     d: { w: d, url: `${d.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.4", authorization: `Bearer ${key.secret}` } },
     e: { w: e, url: `${e.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.5" } },
     f: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.6", authorization: bad } },
+    g: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.7", authorization: `Bearer ${rateKey.secret}` } },
+    h: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.8", authorization: `Bearer ${creditKey.secret}` } },
   };
+  const creditsLeft = async () =>
+    (await admin(k.url, secrets.ADMIN_TOKEN, "GET", `/accounts/acct_bench/keys/${creditKey.id}`)).json.credits.remaining;
   for (const [name, t] of Object.entries(targets)) {
     log(`direct: warm-up (${name}) …`);
     const r = await wrk(t.url, t.headers, t.script);
-    if (["a", "b", "d", "e"].includes(name) && r.non2xx) throw new Error(`direct (${name}) answered ${r.non2xx} non-2xx`);
+    if (["a", "b", "d", "e", "g", "h"].includes(name) && r.non2xx) throw new Error(`direct (${name}) answered ${r.non2xx} non-2xx`);
   }
+  const before = await creditsLeft();
   for (let r = 1; r <= ROUNDS; r++) {
     for (const [name, t] of Object.entries(targets)) {
       log(`direct: round ${r}/${ROUNDS} (${name}) …`);
       directRounds[name].push(await measured(t));
     }
   }
+  leases.consumed = before - (await creditsLeft());
+  leases.requests = directRounds.h.reduce((n, x) => n + x.requests, 0);
   for (const name of Object.keys(direct)) {
     const runs = directRounds[name];
     direct[name] = Object.fromEntries(Object.keys(NO_RUN).map((f) => [f, median(runs.map((x) => x[f]))]));
@@ -423,10 +442,13 @@ const VARIANTS = {
   d: "(d) equivalent JS worker (WebCrypto HMAC + KV)",
   e: "(e) bare pass-through worker in Rust (workers-rs, built like keygate)",
   f: "(f) keygate, a flood of invalid keys from one address (throttled)",
+  g: "(g) keygate, valid key with a rate limit (never reached)",
+  h: "(h) keygate, valid key with credits (never exhausted)",
 };
 // One table row per variant, from the medians in `from` (the wrangler dev runs or the direct ones).
 const variantRows = (from) =>
   Object.entries(VARIANTS)
+    .filter(([k]) => from[k])
     .map(([k, label]) => `| ${label} | ${Math.round(from[k].rps)} | ${f2(from[k].p50)} | ${f2(from[k].p99)} | ${from[k].non2xx} | ${Math.round(from[k].cpuUs)} |`)
     .join("\n");
 const md = `# keygate benchmark results
@@ -502,7 +524,7 @@ other tenants (steal time) inflates it as well, so it too is compared within one
 
 ### The same, in workerd directly
 
-The same six variants and load, with each bundle run in workerd through Miniflare's API instead
+The same six variants and load, and two more, with each bundle run in workerd through Miniflare's API instead
 of \`wrangler dev\`: no wrangler proxy worker and no dev-time middleware on the path, storage in
 memory. keygate's lean edge runs with its full worker beside it in the same workerd, as deployed;
 the key was created through it. What is left per request is the worker, workerd's HTTP and TLS
@@ -521,6 +543,14 @@ ${variantRows(direct)}
 | c/a: a refusal against doing nothing | ${roundRatio("c", "a", "cpuUs", directRounds)} | ≤ 1.00 |
 | f/a: a throttled refusal | ${roundRatio("f", "a", "cpuUs", directRounds)} | < c/a |
 | b/a requests/s | ${roundRatio("b", "a", "rps", directRounds)} | |
+| g/b: a rate limit's cost on a valid key | ${roundRatio("g", "b", "cpuUs", directRounds)} | ≤ 1.05 |
+| h/b: credits' cost on a valid key | ${roundRatio("h", "b", "cpuUs", directRounds)} | ≤ 1.05 |
+
+(g) and (h) spend blocks of rate tokens and credits leased from the key's authority (the
+Durable Object), 100 at a time ([Usage controls](../docs/usage-controls.md)). Over (h)'s measured
+runs, ${leases.requests} requests spent ${leases.consumed} credits from the authority (what was
+proxied, plus what the isolate still held): about **${((leases.consumed / 100 / leases.requests) * 1000).toFixed(1)} lease calls to the Durable Object per 1000
+requests**, plus the once-a-minute usage report that every key makes.
 
 ### Where workerd's CPU goes
 

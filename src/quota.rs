@@ -56,7 +56,7 @@ pub async fn spend(
             }
             Err(e) => return Err((e, Vec::new())),
         };
-        if let Err(e) = LEASES.with(|l| l.granted(&record.id, &grant, now)) {
+        if let Err(e) = LEASES.with(|l| l.granted(&record.id, &ask, &grant, now)) {
             return refuse(e);
         }
     }

@@ -74,7 +74,7 @@ impl World {
     }
 }
 
-const BOTH: LeaseAsk = LeaseAsk { rate: true, credits: true, returned: None };
+const BOTH: LeaseAsk = LeaseAsk { rate: true, credits: true, returned: None, small: false };
 
 #[test]
 fn settings_are_validated_stored_and_shown() {

@@ -499,7 +499,12 @@ fn usage_is_reported_once_a_minute_per_key_and_adds_up_exactly() {
 fn the_edge_commands_are_read_as_the_commands_of_the_same_name() {
     use keygate_core::commands::command::EdgeCommand;
     let digest = KeyDigest("v1:abc".into());
-    let ask = keygate_core::domain::quota::LeaseAsk { rate: true, credits: true, returned: Some((2, 5)) };
+    let ask = keygate_core::domain::quota::LeaseAsk {
+        rate: true,
+        credits: true,
+        returned: Some((2, 5)),
+        small: true,
+    };
     let pairs = [
         (
             EdgeCommand::Verify { account: ACCT, key_id: "key_1", digest: &digest },

@@ -54,6 +54,8 @@ struct Outcome {
     rate_limited: u64,
     credits_exhausted: u64,
     gave_up: u64,
+    /// The most requests waiting on an answer at once.
+    most_in_flight: u64,
 }
 
 /// Run `requests` requests over `isolates` isolates: each step either starts a request in a
@@ -86,13 +88,14 @@ fn simulate(
         e => panic!("{e:?}"),
     };
     while started < requests || !pending.is_empty() {
+        out.most_in_flight = out.most_in_flight.max(pending.len() as u64);
         ms += step_ms;
         let now = T0 + ms / 1000;
         let answer = !pending.is_empty() && (started == requests || rng.next(3) == 0);
         if answer {
             let (i, ask, tries) = pending.swap_remove(rng.next(pending.len() as u64) as usize);
             let grant = auth.lease(ask, now);
-            match leases[i].granted("key_1", &grant, now) {
+            match leases[i].granted("key_1", &ask, &grant, now) {
                 Err(e) => refused(&mut out, e),
                 Ok(()) => match leases[i].spend("key_1", controls, now) {
                     Spend::Spent(_) => spent(&mut out, now),
@@ -127,15 +130,17 @@ fn credits_are_never_over_spent_across_isolates_and_interleavings() {
         assert!(out.proxied <= credits, "{isolates} isolates: {} proxied of {credits}", out.proxied);
         // Exact accounting: every credit is proxied, still at the authority, or held in a lease.
         assert_eq!(out.proxied + held + remaining, credits, "{isolates} isolates, seed {seed}");
-        // What leases leave unusable is at most one block per isolate.
-        assert!(held <= isolates as u64 * MAX_BLOCK.min(credits), "{held} held");
+        // What leases leave unusable is at most one block per isolate, and one credit per request
+        // that was waiting on an answer.
+        assert!(held <= isolates as u64 * MAX_BLOCK.min(credits) + out.most_in_flight, "{held} held");
         assert_eq!(out.rate_limited, 0);
         assert_eq!(out.proxied + out.credits_exhausted + out.gave_up, requests);
         // Once exhausted, each isolate answers by itself for CREDITS_RECHECK seconds.
         let seconds = (requests as i64 * 2 * 3) / 1000 + 1;
         let rechecks = isolates as u64 * (seconds as u64 / CREDITS_RECHECK as u64 + 1);
         let blocks = credits; // at worst one credit per lease
-        assert!(auth.calls <= blocks + rechecks * 2 + isolates as u64 * 4, "{} calls", auth.calls);
+        let bound = blocks + rechecks * 2 + isolates as u64 * 4 + out.most_in_flight * 4;
+        assert!(auth.calls <= bound, "{} calls, bound {bound}", auth.calls);
         eprintln!(
             "{isolates:>2} isolates, {credits:>5} credits: {} proxied, {held} held unspent in leases, {} authority calls for {requests} requests",
             out.proxied, auth.calls
@@ -152,12 +157,12 @@ fn what_leases_hold_unspent_midway_is_at_most_a_block_per_isolate() {
         let held: u64 = leases.iter().map(|l| l.credits_held("key_1")).sum();
         assert_eq!(out.proxied + out.gave_up, requests);
         assert_eq!(out.proxied + held + auth.credits.unwrap().remaining, credits);
-        assert!(held <= isolates as u64 * MAX_BLOCK, "{held}");
+        // One block per isolate, and one credit per request that was waiting on an answer.
+        let bound = isolates as u64 * MAX_BLOCK + out.most_in_flight;
+        assert!(held <= bound, "{held} held, bound {bound}");
         eprintln!(
-            "{isolates:>2} isolates, {credits:>7} credits, {requests} requests: {held} held unspent in leases (bound {}), {} authority calls, {} gave up",
-            isolates as u64 * MAX_BLOCK,
-            auth.calls,
-            out.gave_up
+            "{isolates:>2} isolates, {credits:>7} credits, {requests} requests: {held} held unspent in leases (bound {bound}: a block per isolate and {} in flight), {} authority calls, {} gave up",
+            out.most_in_flight, auth.calls, out.gave_up
         );
     }
 }
@@ -200,7 +205,7 @@ fn a_request_refused_by_one_control_spends_nothing_of_the_other() {
     assert!(out.credits_exhausted > 0);
     assert_eq!(out.rate_limited, 0);
     // Once credits were exhausted, no rate tokens were granted with a refusal.
-    let grant = auth.lease(LeaseAsk { rate: true, credits: true, returned: None }, T0 + 1);
+    let grant = auth.lease(LeaseAsk { rate: true, credits: true, returned: None, small: false }, T0 + 1);
     assert_eq!((grant.rate, grant.credits), (None, None));
     assert!(grant.credits_exhausted);
 }
@@ -221,7 +226,7 @@ fn leftovers_go_back_when_a_lease_ends_and_refills_come_on_time() {
     let block = g.credits.unwrap();
     assert_eq!((block.tokens, credits.remaining), (MAX_BLOCK, 10_000 - MAX_BLOCK));
     let leases = Leases::new(10);
-    leases.granted("key_1", &g, T0 + 5).unwrap();
+    leases.granted("key_1", &LeaseAsk::default(), &g, T0 + 5).unwrap();
     let controls = Controls { rate_limit: None, credits: true };
     for _ in 0..40 {
         assert!(matches!(leases.spend("key_1", controls, T0 + 6), Spend::Spent(_)));
@@ -298,14 +303,14 @@ fn a_changed_rate_limit_takes_effect_at_the_next_request() {
     window.granted = 5;
     let Spend::Ask(ask) = leases.spend("key_1", controls, T0) else { panic!() };
     let g = lease(Some(&five), &mut window, None, T0, ask, T0);
-    assert!(leases.granted("key_1", &g, T0).is_err());
+    assert!(leases.granted("key_1", &ask, &g, T0).is_err());
     assert!(matches!(leases.spend("key_1", controls, T0 + 1), Spend::Refused(_)));
     // The operator raises the limit: the next request asks again and goes on.
     let eight = RateLimit::new(8, 60, "rate_limit").unwrap();
     let controls = Controls { rate_limit: Some(&eight), credits: false };
     let Spend::Ask(ask) = leases.spend("key_1", controls, T0 + 2) else { panic!("asks again") };
     let g = lease(Some(&eight), &mut window, None, T0, ask, T0 + 2);
-    leases.granted("key_1", &g, T0 + 2).unwrap();
+    leases.granted("key_1", &ask, &g, T0 + 2).unwrap();
     assert!(matches!(leases.spend("key_1", controls, T0 + 2), Spend::Spent(_)));
 }
 
@@ -319,7 +324,7 @@ fn controls_the_authority_no_longer_has_do_not_lock_the_key_out() {
     let Spend::Ask(ask) = leases.spend("key_1", controls, T0) else { panic!() };
     let mut window = RateWindow::default();
     let g = lease(None, &mut window, None, T0, ask, T0);
-    leases.granted("key_1", &g, T0).unwrap();
+    leases.granted("key_1", &ask, &g, T0).unwrap();
     for _ in 0..50 {
         assert!(matches!(leases.spend("key_1", controls, T0 + 1), Spend::Spent(_)));
     }
@@ -329,6 +334,28 @@ fn controls_the_authority_no_longer_has_do_not_lock_the_key_out() {
     let leases = Leases::new(10);
     let Spend::Ask(ask) = leases.spend("key_2", controls, T0 + 10) else { panic!() };
     let g = lease(Some(&hour), &mut RateWindow::default(), None, T0, ask, T0 + 10);
-    leases.granted("key_2", &g, T0 + 10).unwrap();
+    leases.granted("key_2", &ask, &g, T0 + 10).unwrap();
     assert!(matches!(leases.spend("key_2", controls, T0 + 10), Spend::Spent(_)));
+}
+
+#[test]
+fn a_burst_of_concurrent_requests_leases_one_block_not_one_each() {
+    let mut auth = Authority::new(None, Some(1_000_000));
+    let leases = Leases::new(10);
+    let controls = Controls { rate_limit: None, credits: true };
+    // 32 requests run out at once: every one asks before any answer comes back.
+    let asks: Vec<LeaseAsk> = (0..32)
+        .map(|_| match leases.spend("key_1", controls, T0) {
+            Spend::Ask(ask) => ask,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(!asks[0].small && asks[1..].iter().all(|a| a.small));
+    for ask in asks {
+        let g = auth.lease(ask, T0);
+        leases.granted("key_1", &ask, &g, T0).unwrap();
+    }
+    let held = leases.credits_held("key_1");
+    assert_eq!(held, MAX_BLOCK + 31, "one block, and one credit for each other request in flight");
+    assert_eq!(held + auth.credits.unwrap().remaining, 1_000_000);
 }

@@ -260,6 +260,10 @@ pub struct LeaseAsk {
     /// Unspent credits of an ended lease, with the period they were leased in.
     #[serde(default)]
     pub returned: Option<(u64, u64)>,
+    /// Another ask of the same isolate for this key is in flight: one of each is enough, or a
+    /// burst of concurrent requests would each lease a whole block.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub small: bool,
 }
 
 /// The authority's answer to a [`LeaseAsk`]. On the wire it is a JSON array ([`GrantWire`]): the
@@ -371,7 +375,8 @@ pub fn lease(
                 grant.rate_limited = Some((rl.window_end(w) - now).max(1) as u32);
                 None
             } else {
-                Some((w, rate_block(rl.limit).min(left), left, granted))
+                let block = if ask.small { 1 } else { rate_block(rl.limit) };
+                Some((w, block.min(left), left, granted))
             }
         }
         _ => None,
@@ -383,7 +388,7 @@ pub fn lease(
                 grant.credits_retry_after = c.next_refill(created).map(|t| (t - now).max(1) as u32);
                 None
             } else {
-                Some(credit_block(c.remaining))
+                Some(if ask.small { 1 } else { credit_block(c.remaining) })
             }
         }
         _ => None,

@@ -69,7 +69,14 @@ struct Held {
     /// The rate limit the tokens above were granted under: a changed limit (an operator's
     /// PATCH, seen in the key's record) drops them and any refusal remembered with them.
     limit_seen: Option<RateLimit>,
+    /// Until when an ask for a whole block is taken to be in flight: meanwhile, other requests
+    /// that run out ask for one of each only.
+    asking_until: UnixSeconds,
 }
+
+/// How long an ask for a block is taken to be in flight, seconds (a lost answer only makes the
+/// next asks small for this long).
+pub const ASK_SECONDS: UnixSeconds = 5;
 
 /// The blocks this isolate holds, per key id. At most `capacity` keys; when full, everything is
 /// dropped at once (rate tokens lapse with their window anyway; the credits held are lost, never
@@ -128,7 +135,11 @@ impl Leases {
                 }
                 _ => None,
             };
-            return Spend::Ask(LeaseAsk { rate: !rate_ok, credits: !credits_ok, returned });
+            let small = now < h.asking_until;
+            if !small {
+                h.asking_until = now + ASK_SECONDS;
+            }
+            return Spend::Ask(LeaseAsk { rate: !rate_ok, credits: !credits_ok, returned, small });
         }
         let mut told = Told { rate: None, credits_left: None };
         if let (Some(rl), Some((until, tokens, left))) = (controls.rate_limit, h.rate.as_mut()) {
@@ -145,12 +156,23 @@ impl Leases {
 
     /// Take what the authority granted for `key_id`. A refusal is returned as the request's
     /// error: `429 rate_limit_exceeded` or `429 credits_exhausted`, nothing spent.
-    pub fn granted(&self, key_id: &str, grant: &LeaseGrant, now: UnixSeconds) -> Result<(), Error> {
+    /// `ask` is what was asked: only the answer to an ask for a whole block ends the time in
+    /// which other asks are small.
+    pub fn granted(
+        &self,
+        key_id: &str,
+        ask: &LeaseAsk,
+        grant: &LeaseGrant,
+        now: UnixSeconds,
+    ) -> Result<(), Error> {
         let mut held = self.held.borrow_mut();
         if held.len() >= self.capacity && !held.contains_key(key_id) {
             held.clear();
         }
         let h = held.entry(key_id.to_owned()).or_default();
+        if !ask.small {
+            h.asking_until = 0;
+        }
         if let Some(g) = grant.rate {
             h.rate = match h.rate {
                 // Concurrent asks of one window add up.
