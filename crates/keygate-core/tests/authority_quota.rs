@@ -441,3 +441,19 @@ fn chained_rolls_share_one_window_and_ended_keys_lease_nothing() {
     let e = w.run(Command::Lease { account: ACCT.into(), key_id: k2, ask: BOTH }, T0 + 12).unwrap_err();
     assert_eq!(e.code(), "api_key_revoked");
 }
+
+#[test]
+fn controls_removed_at_the_authority_answer_a_stale_edge_with_unlimited_blocks() {
+    // The edge's copy of the record still says "credits" and "rate limit"; the operator has
+    // removed both. Through the command protocol the answer must let the key go on, not leave
+    // the edge asking until it gives up with a 429.
+    let w = World::new();
+    let k = w.create(
+        r#"{"type":"secret","mode":"test","rate_limit":{"limit":5,"window":60},"credits":{"remaining":5}}"#,
+    );
+    w.patch(&k.id, r#"{"credits":null,"rate_limit":null}"#, T0 + 1).unwrap();
+    let g = w.lease(&k.id, BOTH, T0 + 2);
+    assert!(!g.credits_exhausted && g.rate_limited.is_none(), "{g:?}");
+    assert_eq!(g.credits.map(|c| c.period), Some(keygate_core::domain::quota::UNLIMITED));
+    assert!(g.rate.is_some_and(|r| r.tokens > 0));
+}

@@ -337,8 +337,9 @@ pub fn lease(
         &mut next.rate_window,
         next.credits.as_mut(),
         pool.record.created_at,
-        // Without credits (a key whose credits were removed meanwhile), asking for them is moot.
-        LeaseAsk { credits: ask.credits && pool.credits.is_some(), ..ask },
+        // A key without credits (removed while the edge's copy still shows them) is answered
+        // by the domain with an unlimited block, not refused.
+        ask,
         now,
     );
     (next, grant)
