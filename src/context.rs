@@ -19,6 +19,9 @@ pub struct RequestContext {
     pub client_ip: String,
     /// The method, as the client sent it.
     pub method: String,
+    /// `client_ip` as failures and refusals are counted under (IPv6 per /64), worked out once,
+    /// and only if asked for.
+    address: std::cell::OnceCell<String>,
     /// The request's header names, lower-case as the platform keeps them, each followed by
     /// `\n` (one string: one crossing from JavaScript, no allocation per name).
     header_names: String,
@@ -45,10 +48,16 @@ impl RequestContext {
             request_id,
             client_ip,
             method,
+            address: std::cell::OnceCell::new(),
             header_names: crate::upstream::names(&headers),
             log,
             refusal_headers: Vec::new(),
         }
+    }
+
+    /// The client address as failures and refusals are counted under.
+    pub fn address(&self) -> &str {
+        self.address.get_or_init(|| keygate_core::policy::throttle::counted_as(&self.client_ip))
     }
 
     /// The request's header names.

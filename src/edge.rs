@@ -186,7 +186,8 @@ pub fn report_plain_http(req: &web_sys::Headers, url: &Url, env: &Env, ctx: &Con
         // Only a key that still works matters: a revoked or expired one exposes nothing.
         let records = parsed_records();
         records.set_fresh_for(budget.fresh_for as i64);
-        let throttle = crate::throttle::for_request(&ip, now);
+        let address = keygate_core::policy::throttle::counted_as(&ip);
+        let throttle = crate::throttle::for_request(|| &address, now);
         let found = gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, now).await;
         match found {
             Ok(Authenticated { record: r, .. }) => {
@@ -195,7 +196,7 @@ pub fn report_plain_http(req: &web_sys::Headers, url: &Url, env: &Env, ctx: &Con
                 let _ = keystore::call::<serde::de::IgnoredAny>(&env, r.mode, &r.account, &command).await;
             }
             Err(e) if e.counts_as_failed_auth() => {
-                let _ = crate::throttle::on_failure(&env, &ip, now, e).await;
+                let _ = crate::throttle::on_failure(&env, &address, now, e).await;
             }
             Err(_) => {}
         }

@@ -54,7 +54,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<
     };
     rc.log.status = response.status();
     rc.log.latency_ms = worker::Date::now().as_millis().saturating_sub(rc.started_ms);
-    rc.log.emit(rc.now);
+    rc.log.emit(rc.now, || rc.address());
     Ok(response)
 }
 
@@ -82,7 +82,7 @@ async fn route(
     request_shape::check_path(url.path())?;
     request_shape::check_override(rc.names(), url.query())?;
     // A throttled address keeps only what it proves without a store read.
-    let throttle = throttle::for_request(&rc.client_ip, rc.now);
+    let throttle = throttle::for_request(|| rc.address(), rc.now);
     let path = url.path();
     let outcome = if path == "/_keygate" || path.starts_with("/_keygate/") {
         // Only the management API reads the request as worker's `Request` (its body, its
@@ -92,7 +92,7 @@ async fn route(
         edge::handle(req, url, env, ctx, rc, throttle).await
     };
     match outcome {
-        Err(e) if e.counts_as_failed_auth() => Err(throttle::on_failure(env, &rc.client_ip, rc.now, e).await),
+        Err(e) if e.counts_as_failed_auth() => Err(throttle::on_failure(env, rc.address(), rc.now, e).await),
         other => other,
     }
 }

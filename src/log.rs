@@ -5,7 +5,6 @@ use keygate_core::clock::UnixSeconds;
 use keygate_core::domain::key::{PREFIX_LEN, parse_prefix, redact};
 use keygate_core::domain::record::KeyRecord;
 use keygate_core::policy::refusal_log::{RefusalLog, Verdict};
-use keygate_core::policy::throttle::counted_as;
 use serde::Serialize;
 
 /// Which requests get a log line (`LOG_REQUESTS`).
@@ -100,10 +99,11 @@ impl RequestLog {
     /// accounting first (`keygate_core::policy::refusal_log`): past the first few per client
     /// address, code and minute, it is only counted, and a summary line says how many. Every
     /// request also writes the summaries of windows that have ended.
-    pub fn emit(&self, now: UnixSeconds) {
+    /// `address` is the client address as counted, asked for only for a refusal.
+    pub fn emit<'a>(&self, now: UnixSeconds, address: impl FnOnce() -> &'a str) {
         let level = self.level.unwrap_or(LogRequests::All);
         let (verdict, summaries) = REFUSALS.with(|r| match (&self.code, self.decision) {
-            (Some(code), "deny") if level.wants("deny") => r.refusal(&counted_as(&self.client_ip), code, now),
+            (Some(code), "deny") if level.wants("deny") => r.refusal(address(), code, now),
             _ => (Verdict::Log, r.flush(now)),
         });
         for s in summaries {

@@ -10,9 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use keygate_core::Error;
-use keygate_core::policy::throttle::{
-    Counted, FailureCounter, HeldFailures, PERIOD, Throttle, counted_as, report,
-};
+use keygate_core::policy::throttle::{Counted, FailureCounter, HeldFailures, PERIOD, Throttle, report};
 use worker::{Env, RateLimiter};
 
 /// The binding.
@@ -36,32 +34,32 @@ impl FailureCounter for Binding {
     }
 }
 
-/// `Some(seconds left)` if `ip` is throttled in this isolate.
-pub fn blocked_for(ip: &str, now: i64) -> Option<u32> {
+/// `Some(seconds left)` if the client address is throttled in this isolate. `address` gives it
+/// as counted (`keygate_core::policy::throttle::counted_as`); it is asked for only when some address is blocked.
+pub fn blocked_for<'a>(address: impl FnOnce() -> &'a str, now: i64) -> Option<u32> {
     // Nearly always nothing is blocked: then no address is parsed or formatted.
     if BLOCKED.with(|b| b.borrow().is_empty()) {
         return None;
     }
-    let key = counted_as(ip);
-    let until = BLOCKED.with(|b| b.borrow().get(&key).copied());
+    let until = BLOCKED.with(|b| b.borrow().get(address()).copied());
     until.filter(|t| *t > now).map(|t| (t - now) as u32)
 }
 
-/// What the gate needs for a request from `ip` at `now`.
-pub fn for_request(ip: &str, now: i64) -> Throttle<'static> {
-    Throttle { known: crate::platform::known_good(), blocked_for: blocked_for(ip, now) }
+/// What the gate needs for a request from `address` (as [`blocked_for`] takes it) at `now`.
+pub fn for_request<'a>(address: impl FnOnce() -> &'a str, now: i64) -> Throttle<'static> {
+    Throttle { known: crate::platform::known_good(), blocked_for: blocked_for(address, now) }
 }
 
-/// Count a failed authentication. Returns the refusal to send: the original error, or
-/// `too_many_failed_attempts` once the address is over the limit.
-pub async fn on_failure(env: &Env, ip: &str, now: i64, err: Error) -> Error {
+/// Count a failed authentication of `key`, the client address as counted (`keygate_core::policy::throttle::counted_as`).
+/// Returns the refusal to send: the original error, or `too_many_failed_attempts` once the
+/// address is over the limit.
+pub async fn on_failure(env: &Env, key: &str, now: i64, err: Error) -> Error {
     let limiter: RateLimiter = match env.get_binding(BINDING) {
         Ok(l) => l,
         Err(_) => return Error::Misconfigured { what: BINDING },
     };
-    let key = counted_as(ip);
-    let times = HELD.with(|h| h.to_report(&key, now));
-    match report(&Binding(limiter), &key, times).await {
+    let times = HELD.with(|h| h.to_report(key, now));
+    match report(&Binding(limiter), key, times).await {
         Counted::Over => {
             let until = now + BLOCK_SECONDS;
             BLOCKED.with(|b| {
@@ -69,7 +67,7 @@ pub async fn on_failure(env: &Env, ip: &str, now: i64, err: Error) -> Error {
                 if b.len() >= MAX_TRACKED {
                     b.clear();
                 }
-                b.insert(key, until);
+                b.insert(key.to_owned(), until);
             });
             Error::TooManyFailedAttempts { retry_after: BLOCK_SECONDS as u32 }
         }
