@@ -112,6 +112,11 @@ pub fn staleness(env: &Env) -> Result<StalenessBudget, Error> {
 }
 
 thread_local! {
+    /// Whether a request in this isolate has read the edge's settings (the publishable
+    /// allowlist, resource map, cache times and pepper) without fault. Vars and secrets are
+    /// fixed for an isolate's life (a change is a new version, in new isolates), so once true,
+    /// reading them again cannot turn up a misconfiguration.
+    pub static EDGE_SETTINGS_READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The parsed origins, reused while their vars are unchanged.
     static ORIGIN_TEST: IsolateCache<String, Url> = const { IsolateCache::new() };
     static ORIGIN_LIVE: IsolateCache<String, Url> = const { IsolateCache::new() };

@@ -29,6 +29,7 @@ pub async fn authenticate(
 ) -> Result<Authenticated, Error> {
     // Secrets first: without a pepper nothing can be decided, so refuse.
     let pepper = config::pepper(env)?;
+    config::EDGE_SETTINGS_READ.set(true);
     let authorization = header(req, "authorization");
     let presented =
         Presented { authorization: authorization.as_deref(), query: url.query(), host: url.host_str() };
@@ -66,9 +67,23 @@ pub async fn handle(
     rc: &mut RequestContext,
     throttle: Throttle<'_>,
 ) -> Result<web_sys::Response, Error> {
-    let policy = config::edge_policy(env)?;
     let method = rc.method.as_str();
     let headers = req.headers();
+    // A throttled address without a usable credential: the answer needs no secret, store or
+    // setting. Once this isolate has read its settings fine (they cannot change within one),
+    // reading them again would change nothing, so a flood from a throttled address is answered
+    // first. A preflight keeps its own path.
+    if let Some(blocked_for) = throttle.blocked_for
+        && method != "OPTIONS"
+        && config::EDGE_SETTINGS_READ.get()
+    {
+        let authorization = header(&headers, "authorization");
+        let presented = Presented { authorization: authorization.as_deref(), query: url.query(), host: None };
+        if let Some(refusal) = gate::throttled_without_credential(presented, blocked_for) {
+            return Err(refusal);
+        }
+    }
+    let policy = config::edge_policy(env)?;
     if let Some(preflight) = preflight(&headers, url, method, &policy, &rc.request_id) {
         return Ok(preflight.into());
     }

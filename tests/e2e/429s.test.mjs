@@ -51,6 +51,27 @@ describe("429: failed authentications are throttled per address", () => {
     for (const [headers, path] of kinds) {
       assertError(await call(path, { url, headers: { ...headers, "cf-connecting-ip": ip } }), 429, "rate_limit_error", "too_many_failed_attempts");
     }
+    // Answered first for a throttled address (no setting read again), and still the same
+    // answer in full: status, headers and body, whatever the credential's fault.
+    for (const authorization of [undefined, "Bearer", "Token x", `Bearer sk_live_${"A".repeat(38)}`]) {
+      const headers = { "cf-connecting-ip": ip, ...(authorization ? { authorization } : {}) };
+      const res = await call("/v1/x?a=1", { url, headers });
+      const e = assertError(res, 429, "rate_limit_error", "too_many_failed_attempts");
+      assert.match(e.message, /Retry in \d+ seconds/);
+      assert.ok(Number(res.headers["retry-after"]) > 0, res.headers["retry-after"]);
+      assert.equal(res.headers["content-type"], "application/json");
+      assert.equal(res.headers["cache-control"], "no-store");
+      assert.match(res.headers["keygate-request-id"], /^req_/);
+    }
+    // A preflight for an allowlisted route keeps its own path (browsers send no key)…
+    const preflight = await call("/v1/tokens", {
+      url,
+      method: "OPTIONS",
+      headers: { "cf-connecting-ip": ip, origin: "https://shop.example", "access-control-request-method": "POST" },
+    });
+    assert.equal(preflight.status, 204, preflight.text);
+    // …and a request's shape is still judged before throttling.
+    assertError(await call("/v1/x", { url, method: "TRACE", headers: { "cf-connecting-ip": ip } }), 405, "invalid_request_error", "method_not_allowed");
     // The right operator token still works: checking it reads nothing.
     const op = await admin("GET", `/accounts/${good.account}/keys`, { url, headers: { "cf-connecting-ip": ip } });
     assert.equal(op.status, 200, op.text);

@@ -340,6 +340,71 @@ fn a_throttled_address_keeps_known_keys_and_guesses_cost_no_read() {
     assert!(!known.knows(&pepper.digest_str(&key), 202 + keygate_core::policy::throttle::KNOWN_FOR));
 }
 
+/// The edge's shortcut for a throttled address gives exactly what the full path gives, for every
+/// shape of credential, and answers only where the full path needs no secret, store or setting:
+/// where it says nothing, the full path decides (a parsable key, even a forged one).
+#[test]
+fn the_throttled_shortcut_answers_as_the_full_path_does() {
+    use keygate_core::policy::gate::throttled_without_credential;
+    let (store, pepper, key) = setup(Mode::Test);
+    let known = keygate_core::policy::throttle::KnownGood::new(16);
+    let records = ParsedRecords::new(16);
+    let forged = {
+        let mut rng = FixedRng::new(*b"forged-key");
+        keygate_core::domain::key::ApiKey::generate(KeyType::Secret, Mode::Test, &mut rng).unwrap()
+    };
+    let bad_checksum = format!("{}A", &key[..key.len() - 1]);
+    let basic = format!("Basic {}", base64_of(&format!("{key}:")));
+    let cases: Vec<(Option<String>, Option<&str>)> = vec![
+        (None, None),
+        (Some("Bearer".into()), None),
+        (Some("bearer ".to_owned() + &key), None),
+        (Some("Token abc".into()), None),
+        (Some(bearer("sk_test_short")), None),
+        (Some(bearer(&bad_checksum)), None),
+        (Some(bearer(&format!("sk_live_{}", "A".repeat(38)))), None),
+        (Some(bearer(&key)), Some(&*Box::leak(format!("api_key={key}").into_boxed_str()))),
+        (None, Some("api_key=sk_test_x")),
+        (Some("Basic !!!".into()), None),
+        (Some(basic), None),
+        (Some(bearer(forged.expose_secret())), None),
+        (Some(bearer(&key)), None),
+        (Some(format!("{}, {}", bearer(&key), bearer(&key))), None),
+        (Some(format!("Bearer {}", "x".repeat(5000))), None),
+    ];
+    // The user's key is known here: throttled, it still passes, so no shortcut may answer it.
+    let user = bearer(&key);
+    let open = keygate_core::policy::throttle::Throttle { known: &known, blocked_for: None };
+    let presented = Presented { authorization: Some(&user), query: None, host: None };
+    block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, open, 299)).unwrap();
+    let mut answered = 0;
+    for (auth, query) in &cases {
+        let presented = Presented { authorization: auth.as_deref(), query: *query, host: None };
+        let reads = store.reads();
+        let full = block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, throttled(&known), 300));
+        match throttled_without_credential(presented, 42) {
+            Some(short) => {
+                answered += 1;
+                assert_eq!(Err(short), full.map(|_| ()), "{auth:?} {query:?}");
+                assert_eq!(store.reads(), reads, "the full path read nothing either: {auth:?}");
+            }
+            // Not answered: a key that parses, which the full path looks up (or knows).
+            None => assert!(
+                keygate_core::policy::credential::Credential::from_request(auth.as_deref(), *query)
+                    .and_then(|c| c.into_key())
+                    .is_ok(),
+                "{auth:?} {query:?}"
+            ),
+        }
+    }
+    assert!(answered >= 10, "{answered}");
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
 #[test]
 fn the_known_good_set_is_bounded() {
     let known = keygate_core::policy::throttle::KnownGood::new(8);

@@ -103,6 +103,17 @@ pub async fn authenticate<S: RecordStore>(
     Ok(Authenticated { key, digest, record, decision })
 }
 
+/// The answer [`authenticate`] gives a throttled address (`blocked_for`, seconds left) that
+/// presents no usable credential (phase 1 or 2 fails), decided from the request alone: no
+/// secret, store or setting is read. `None` when the credential parses, and the normal path
+/// decides. The edge uses it first for a throttled address, once its settings have been read
+/// fine in this isolate (they cannot change within one), so that a flood from a throttled
+/// address costs the least of any request.
+pub fn throttled_without_credential(presented: Presented<'_>, blocked_for: u32) -> Option<Error> {
+    let usable = Credential::from_request(presented.authorization, presented.query).and_then(|c| c.into_key());
+    usable.is_err().then_some(Error::TooManyFailedAttempts { retry_after: blocked_for })
+}
+
 /// Workers KV's smallest `cacheTtl`, seconds.
 pub const KV_MIN_CACHE_TTL: u64 = 30;
 
