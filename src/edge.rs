@@ -115,7 +115,12 @@ pub async fn handle(
     // Phase 4c: the key's usage controls, last, so that a refused request spends nothing.
     let usage_headers = match crate::quota::spend(ctx, env, &authn.record, rc.now).await {
         Ok(h) => h,
-        Err((e, h)) => {
+        Err((e, mut h)) => {
+            // A page using a publishable key reads the refusal, and when to retry, like an answer.
+            if let Some(o) = grant.cors_origin.as_deref() {
+                h.extend(keygate_core::policy::upstream::cors_allow(o));
+                h.push(("Vary", "Origin".to_owned()));
+            }
             rc.refusal_headers = h;
             return Err(e);
         }

@@ -82,6 +82,28 @@ describe("usage controls: rate limits and credits", () => {
     assert.ok(events.json.data.some((e) => e.type === "key.credits_adjusted" || e.kind === "key.credits_adjusted"), events.text);
   });
 
+  it("a publishable key's page reads its 429 like its 200s: CORS allows the origin and exposes the limits", async () => {
+    const account = newAccount();
+    const res0 = await admin("POST", `/accounts/${account}/keys`, { body: { type: "publishable", mode: "test", rate_limit: { limit: 1, window: 3600 }, credits: { remaining: 5, refill: null } } });
+    assert.equal(res0.status, 201, res0.text);
+    const pk = res0.json;
+    const send = (origin) => call("/v1/tokens", { method: "POST", headers: { authorization: bearer(pk.secret), ...(origin ? { origin } : {}) }, body: "card=4242" });
+    const ok = await send("https://shop.example");
+    assert.equal(ok.status, 200, ok.text);
+    const exposed = (r) => r.headers["access-control-expose-headers"].split(", ");
+    for (const h of ["RateLimit-Policy", "RateLimit", "Keygate-Credits-Remaining", "Keygate-Request-Id"]) assert.ok(exposed(ok).includes(h), h);
+    const refused = await send("https://shop.example");
+    assertError(refused, 429, "rate_limit_error", "rate_limit_exceeded");
+    assert.equal(refused.headers["access-control-allow-origin"], "https://shop.example");
+    for (const h of ["RateLimit-Policy", "RateLimit", "Retry-After", "Keygate-Credits-Remaining", "Keygate-Request-Id"]) assert.ok(exposed(refused).includes(h), h);
+    assert.match(refused.headers.vary ?? "", /Origin/);
+    assert.equal(refused.headers["ratelimit-policy"], '"default";q=1;w=3600');
+    // Without an Origin (a server, not a page), no CORS, as on a 200.
+    const bare = await send(undefined);
+    assertError(bare, 429, "rate_limit_error", "rate_limit_exceeded");
+    assert.equal(bare.headers["access-control-allow-origin"], undefined);
+  });
+
   it("a PATCHed limit takes effect at once; bad settings and changes are precise 400s", async () => {
     const account = newAccount();
     const key = await keyWith(account, { rate_limit: { limit: 1, window: 3600 } });

@@ -381,7 +381,15 @@ fn the_throttled_shortcut_answers_as_the_full_path_does() {
     for (auth, query) in &cases {
         let presented = Presented { authorization: auth.as_deref(), query: *query, host: None };
         let reads = store.reads();
-        let full = block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, throttled(&known), 300));
+        let full = block_on(authenticate(
+            presented,
+            &HostPins::default(),
+            &store,
+            &pepper,
+            &records,
+            throttled(&known),
+            300,
+        ));
         match throttled_without_credential(presented, 42) {
             Some(short) => {
                 answered += 1;

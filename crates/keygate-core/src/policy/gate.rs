@@ -110,7 +110,8 @@ pub async fn authenticate<S: RecordStore>(
 /// fine in this isolate (they cannot change within one), so that a flood from a throttled
 /// address costs the least of any request.
 pub fn throttled_without_credential(presented: Presented<'_>, blocked_for: u32) -> Option<Error> {
-    let usable = Credential::from_request(presented.authorization, presented.query).and_then(|c| c.into_key());
+    let usable =
+        Credential::from_request(presented.authorization, presented.query).and_then(|c| c.into_key());
     usable.is_err().then_some(Error::TooManyFailedAttempts { retry_after: blocked_for })
 }
 

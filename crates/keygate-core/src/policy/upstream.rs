@@ -26,6 +26,21 @@ pub struct HeaderPlan<'a> {
     pub answer_append: Vec<(&'static str, &'static str)>,
 }
 
+/// What lets a page at `origin` (a publishable key's allowed origin) read keygate's answer: the
+/// origin allowed, and the headers it may read (the request id, a rolling key's deprecation, the
+/// usage controls' state). The same on a proxied answer and on a refusal by the usage controls,
+/// which a page must be able to read to back off.
+pub fn cors_allow(origin: &str) -> [(&'static str, String); 2] {
+    [
+        ("Access-Control-Allow-Origin", origin.to_owned()),
+        (
+            "Access-Control-Expose-Headers",
+            "Keygate-Request-Id, Deprecation, Sunset, Retry-After, RateLimit-Policy, RateLimit, Keygate-Credits-Remaining"
+                .to_owned(),
+        ),
+    ]
+}
+
 /// The plan for a request whose client headers are `names`, proxied with `identity` and its
 /// `signature`; `cors_origin` is the origin to allow (publishable keys from an allowed origin),
 /// `deprecation` is set while the key is rolling.
@@ -47,12 +62,7 @@ pub fn plan<'a>(
     let mut answer_set = vec![(names::REQUEST_ID, identity.request_id.to_owned())];
     let mut answer_append = Vec::new();
     if let Some(o) = cors_origin {
-        answer_set.push(("Access-Control-Allow-Origin", o.to_owned()));
-        answer_set.push((
-            "Access-Control-Expose-Headers",
-            "Keygate-Request-Id, Deprecation, Sunset, RateLimit-Policy, RateLimit, Keygate-Credits-Remaining"
-                .to_owned(),
-        ));
+        answer_set.extend(cors_allow(o));
         answer_append.push(("Vary", "Origin"));
     }
     if let Some(d) = deprecation {
