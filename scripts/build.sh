@@ -4,6 +4,8 @@
 #   bash scripts/build.sh full   the full worker only: wrangler.toml's bundle
 #   bash scripts/build.sh edge   the lean edge only (no `authority` feature): wrangler.edge.toml's
 #   bash scripts/build.sh rust-passthrough   the benchmark's bare Rust pass-through (bench/)
+#   bash scripts/build.sh test-clock   the full worker with the `test-clock` feature
+#                                      (build-test-clock/): keygate's own e2e tests only
 # worker-build would download wasm-bindgen and esbuild; point it at the local ones instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,8 @@ case "$which" in
   edge) dirs=(build-edge) ;;
   both) dirs=(build build-edge) ;;
   rust-passthrough) dirs=(bench/rust-passthrough/build) ;;
-  *) echo "usage: $0 [full|edge|both|rust-passthrough]" >&2; exit 2 ;;
+  test-clock) dirs=(build-test-clock) ;;
+  *) echo "usage: $0 [full|edge|both|rust-passthrough|test-clock]" >&2; exit 2 ;;
 esac
 if [ -n "${KEYGATE_SKIP_BUILD:-}" ]; then
   missing=0
@@ -30,6 +33,8 @@ fi
 for d in "${dirs[@]}"; do
   if [ "$d" = build ]; then
     worker-build --release
+  elif [ "$d" = build-test-clock ]; then
+    worker-build --release --out-dir build-test-clock . --features test-clock
   elif [ "$d" = bench/rust-passthrough/build ]; then
     (cd bench/rust-passthrough && CARGO_TARGET_DIR="$OLDPWD/target/rust-passthrough" worker-build --release)
   else

@@ -35,6 +35,8 @@ if wants native; then
   cargo clippy --target wasm32-unknown-unknown --quiet -- -D warnings
   # The lean edge build (wrangler.edge.toml) is the same crate without the `authority` feature.
   cargo clippy --target wasm32-unknown-unknown --no-default-features --quiet -- -D warnings
+  # keygate's own e2e build with a settable test-mode authority clock (tests/e2e/test-clock).
+  cargo clippy --target wasm32-unknown-unknown --features test-clock --quiet -- -D warnings
   cargo test --workspace
   # The benchmarks are not run here (too slow and noisy), but they must always build.
   cargo bench --workspace --no-run --quiet
@@ -58,6 +60,7 @@ if wants e2e || wants bundles; then
 fi
 
 if wants e2e; then
+  bash scripts/build.sh test-clock
   step "e2e: end to end through workerd"
   node tests/e2e/run.mjs
 fi

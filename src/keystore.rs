@@ -33,8 +33,20 @@ pub async fn call<T: DeserializeOwned>(
     serde_json::from_str(&text).map_err(|_| Error::StoreUnavailable)
 }
 
+/// Set the authority's clock of the test-mode object of `account` `offset` seconds ahead of the
+/// platform's (the `test-clock` build, keygate's own tests only).
+#[cfg(feature = "test-clock")]
+pub async fn set_test_clock(env: &Env, account: &str, offset: i64) -> Result<(), Error> {
+    let url = format!("https://keystore.internal{}", object::test_clock::PATH);
+    to_object(env, Mode::Test, account, &url, offset.to_string()).await.map(|_| ())
+}
+
 /// The round trip itself, not generic: one copy in the bundle whatever the answer's type.
 async fn send(env: &Env, mode: Mode, account: &str, body: String) -> Result<String, Error> {
+    to_object(env, mode, account, "https://keystore.internal/command", body).await
+}
+
+async fn to_object(env: &Env, mode: Mode, account: &str, url: &str, body: String) -> Result<String, Error> {
     let ns = env
         .durable_object(config::KEYSTORE_BINDING)
         .map_err(|_| Error::Misconfigured { what: config::KEYSTORE_BINDING })?;
@@ -47,7 +59,7 @@ async fn send(env: &Env, mode: Mode, account: &str, body: String) -> Result<Stri
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&wasm_bindgen::JsValue::from_str(&body));
-    let req = web_sys::Request::new_with_str_and_init("https://keystore.internal/command", &init)
+    let req = web_sys::Request::new_with_str_and_init(url, &init)
         .map(Request::from)
         .map_err(|_| Error::Internal { what: "building a command" })?;
     let mut resp = stub.fetch_with_request(req).await.map_err(|_| Error::StoreUnavailable)?;

@@ -114,6 +114,20 @@ async fn operator(
             Ok((200, value(&events)?))
         }
         (["events"], _) => Err(Error::MethodNotAllowed { allowed: "GET" }),
+        // keygate's own tests only (the `test-clock` build): the test-mode authority's clock,
+        // `{"offset": seconds ahead}`, 0 to 400 days.
+        #[cfg(feature = "test-clock")]
+        (["test_clock"], Method::Post) => {
+            let body: serde_json::Value = serde_json::from_slice(&read_body(req).await?).map_err(|_| {
+                Error::invalid_param("parameter_invalid", "offset", "A JSON body is required.")
+            })?;
+            let offset =
+                body["offset"].as_i64().filter(|o| (0..=400 * 86_400).contains(o)).ok_or_else(|| {
+                    Error::invalid_param("parameter_invalid", "offset", "offset: seconds, 0 to 34560000.")
+                })?;
+            keystore::set_test_clock(env, account, offset).await?;
+            Ok((200, serde_json::json!({ "offset": offset })))
+        }
         _ => Err(Error::NotFound { what: "route".into() }),
     }
 }

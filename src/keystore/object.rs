@@ -29,6 +29,10 @@ impl DurableObject for KeyStore {
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        #[cfg(feature = "test-clock")]
+        if req.path() == test_clock::PATH {
+            return test_clock::set(&self.state, &mut req).await;
+        }
         let command = req.text().await.ok().and_then(|b| serde_json::from_str::<Command>(&b).ok());
         let answer = match command {
             Some(command) if command.serialised() => {
@@ -58,7 +62,7 @@ impl DurableObject for KeyStore {
         let _ = self
             .state
             .block_concurrency_while(async move {
-                let now = WorkerClock.now();
+                let now = authority_now(&storage).await;
                 let (state, kv) = (DoState(storage), KvWriter(&env));
                 let a = Authority { state: &state, kv: &kv, limits: limits(&env) };
                 let next = a.sync(now).await;
@@ -85,7 +89,7 @@ fn limits(env: &Env) -> Limits {
 
 /// Run one command against the object's storage, and set the alarm as the core says.
 async fn execute(storage: worker::Storage, env: Env, command: Command) -> Result<String, Error> {
-    let now = WorkerClock.now();
+    let now = authority_now(&storage).await;
     let (state, kv) = (DoState(storage), KvWriter(&env));
     let a = Authority { state: &state, kv: &kv, limits: limits(&env) };
     let outcome = command::run(&a, command, || config::pepper(&env), &mut SystemRng, now).await;
@@ -95,7 +99,25 @@ async fn execute(storage: worker::Storage, env: Env, command: Command) -> Result
     outcome.answer.and_then(|answer| keygate_core::api::object::render(answer, now))
 }
 
+/// The authority's time: the platform's clock (in the `test-clock` build, plus the offset an
+/// operator set for this test-mode object).
+async fn authority_now(storage: &worker::Storage) -> UnixSeconds {
+    #[cfg(feature = "test-clock")]
+    return WorkerClock.now() + test_clock::offset(storage).await;
+    #[cfg(not(feature = "test-clock"))]
+    {
+        let _ = storage;
+        WorkerClock.now()
+    }
+}
+
 async fn schedule(storage: &worker::Storage, at: Option<UnixSeconds>) {
+    // The authority's time back to the platform's, which the alarm is set in.
+    #[cfg(feature = "test-clock")]
+    let at = match at {
+        Some(t) => Some(t - test_clock::offset(storage).await),
+        None => None,
+    };
     let _ = match at {
         // An absolute time: worker's `From<i64>` would read a number as an offset from now.
         Some(t) => {
@@ -173,5 +195,35 @@ impl RecordWriter for KvWriter<'_> {
         let binding = config::kv_binding(mode);
         let kv = self.0.kv(binding).map_err(|_| StoreError::Misconfigured(binding))?;
         kv.delete(digest.as_str()).await.map_err(|e| StoreError::Failed(e.to_string()))
+    }
+}
+
+/// The `test-clock` build's clock offset for one test-mode object (keygate's own tests only).
+#[cfg(feature = "test-clock")]
+pub mod test_clock {
+    use keygate_core::clock::{Clock, UnixSeconds};
+    use worker::{Request, Response, State};
+
+    /// The object's path for setting it.
+    pub const PATH: &str = "/test-clock";
+    /// Where the offset is kept (beside the core's `key:` and `event:` entries).
+    const STORAGE_KEY: &str = "test-clock:offset";
+
+    /// Seconds the authority's clock is ahead of the platform's.
+    pub async fn offset(storage: &worker::Storage) -> UnixSeconds {
+        storage.get::<UnixSeconds>(STORAGE_KEY).await.ok().flatten().unwrap_or(0)
+    }
+
+    /// Set the offset (body: seconds), and ring the alarm at once, so that whatever is due by the
+    /// new time (a refill) happens now and the next alarm is set on the new clock.
+    pub async fn set(state: &State, req: &mut Request) -> worker::Result<Response> {
+        let Some(offset) = req.text().await.ok().and_then(|t| t.trim().parse::<UnixSeconds>().ok()) else {
+            return Response::error("offset", 400);
+        };
+        state.storage().put(STORAGE_KEY, offset).await?;
+        let now = crate::platform::WorkerClock.now();
+        let at = worker::js_sys::Date::new(&worker::wasm_bindgen::JsValue::from_f64((now * 1000) as f64));
+        state.storage().set_alarm(worker::ScheduledTime::new(at)).await?;
+        Response::ok("")
     }
 }

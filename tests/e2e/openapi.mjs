@@ -30,11 +30,15 @@ function validator(pointer) {
   return v;
 }
 
+const TEST_BUILD_ONLY = /^\/accounts\/[^/]+\/test_clock$/;
+
 /** Assert that the response to `method url` is described by openapi.yaml. */
 export function checkResponse(method, url, res) {
   const u = new URL(url);
   if (!u.pathname.startsWith(PREFIX)) return;
   const rel = u.pathname.slice(PREFIX.length) || "/";
+  // The `test-clock` build's own route (keygate's tests only, never deployed) is not the API.
+  if (TEST_BUILD_ONLY.test(rel)) return;
   const route = routes.find((r) => r.re.test(rel));
   const op = route && spec.paths[route.template][method.toLowerCase()];
   let pointer;

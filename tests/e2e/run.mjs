@@ -15,6 +15,9 @@
 //           "sandbox.localhost" (sent as a Host header) to test mode (TEST_HOSTS), and
 //           "127.0.0.1" not pinned
 //   plain   plain HTTP, same secrets (every request must be refused with https_required)
+//   clock   the full worker alone, built with the `test-clock` feature (build-test-clock/, never
+//           deployed): an operator may set a test-mode authority's clock ahead, so that a refill
+//           due at midnight is seen to happen (test-clock.test.mjs)
 //
 // Then, with every instance stopped, the serial phase (tests/e2e/serial/*.test.mjs): tests that
 // start their own instances one after another on one state, because two workerd processes must
@@ -74,6 +77,18 @@ const specs = {
   down: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: `http://127.0.0.1:${closedPort}`, ORIGIN_LIVE: "" } },
   unsigned: { protocol: "https", envFile: unsignedFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
 };
+
+// The `test-clock` build's config: wrangler.toml with its bundle.
+const clockToml = path.join(runDir, "wrangler.test-clock.toml");
+fs.writeFileSync(
+  clockToml,
+  fs
+    .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
+    .replace(/^main = ".*"$/m, `main = ${JSON.stringify(path.join(ROOT, "build-test-clock/worker/shim.mjs"))}`)
+    .replace(/^command = ".*"$/m, `command = ${JSON.stringify(`bash ${path.join(ROOT, "scripts/build.sh")} test-clock`)}`)
+    .replace(/^name = "keygate"$/m, 'name = "keygate-test-clock"'),
+);
+specs.clock = { protocol: "https", envFile: secretsFile, config: clockToml, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0" } };
 
 const instances = {};
 let status = 1;
