@@ -69,20 +69,6 @@ pub async fn handle(
 ) -> Result<web_sys::Response, Error> {
     let method = rc.method.as_str();
     let headers = req.headers();
-    // A throttled address without a usable credential: the answer needs no secret, store or
-    // setting. Once this isolate has read its settings fine (they cannot change within one),
-    // reading them again would change nothing, so a flood from a throttled address is answered
-    // first. A preflight keeps its own path.
-    if let Some(blocked_for) = throttle.blocked_for
-        && method != "OPTIONS"
-        && config::EDGE_SETTINGS_READ.get()
-    {
-        let authorization = header(&headers, "authorization");
-        let presented = Presented { authorization: authorization.as_deref(), query: url.query(), host: None };
-        if let Some(refusal) = gate::throttled_without_credential(presented, blocked_for) {
-            return Err(refusal);
-        }
-    }
     let policy = config::edge_policy(env)?;
     if let Some(preflight) = preflight(&headers, url, method, &policy, &rc.request_id) {
         return Ok(preflight.into());
@@ -142,6 +128,26 @@ pub async fn handle(
     let response = proxy::forward(req, url, rc, upstream).await?;
     usage::note(ctx, env, &authn.record, rc.now);
     Ok(response)
+}
+
+/// A throttled address without a usable credential: the answer needs no secret, store or
+/// setting. Once this isolate has read its settings fine (they cannot change within one),
+/// reading them again would change nothing, so a flood from a throttled address is answered
+/// first. A preflight keeps its own path. Not inlined: one small call on the request path.
+#[inline(never)]
+pub fn throttled_shortcut(
+    headers: &web_sys::Headers,
+    url: &Url,
+    method: &str,
+    throttle: &Throttle<'_>,
+) -> Option<Error> {
+    let blocked_for = throttle.blocked_for?;
+    if method == "OPTIONS" || !config::EDGE_SETTINGS_READ.get() {
+        return None;
+    }
+    let authorization = header(headers, "authorization");
+    let presented = Presented { authorization: authorization.as_deref(), query: url.query(), host: None };
+    gate::throttled_without_credential(presented, blocked_for)
 }
 
 /// The request headers that access rules look at.

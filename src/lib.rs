@@ -34,7 +34,11 @@ use worker::{Context, Env, Request, Response, Url, event};
 /// shape, throttling), then the management API or the edge path (credential → key → record →
 /// decision → access → upstream request → response). Errors become JSON here and only here.
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
+async fn fetch(
+    req: web_sys::Request,
+    env: Env,
+    ctx: Context,
+) -> Result<web_sys::Response, std::convert::Infallible> {
     // Parsed once: the context, the request filter and the edge path all use this one.
     let url = Url::parse(&req.url()).ok();
     let mut rc = context::RequestContext::new(&req, url.as_ref().map_or("", |u| u.path()));
@@ -88,6 +92,8 @@ async fn route(
         // Only the management API reads the request as worker's `Request` (its body, its
         // method as an enum).
         management(Request::from(req), url, env, ctx, rc, throttle).await.map(Into::into)
+    } else if let Some(refusal) = edge::throttled_shortcut(&req.headers(), url, &rc.method, &throttle) {
+        Err(refusal)
     } else {
         edge::handle(req, url, env, ctx, rc, throttle).await
     };

@@ -69,10 +69,8 @@ pub async fn authenticate<S: RecordStore>(
         Some(retry_after) => Error::TooManyFailedAttempts { retry_after },
         None => e,
     };
-    // Phase 1: exactly one credential.
-    let credential = Credential::from_request(presented.authorization, presented.query).map_err(throttled)?;
-    // Phase 2: a well-formed key with a valid checksum.
-    let key = credential.into_key().map_err(throttled)?;
+    // Phases 1 and 2: exactly one credential, a well-formed key with a valid checksum.
+    let key = presented_key(presented).map_err(throttled)?;
     // Mode pinning, from the prefix alone: no store read for a key this host does not serve.
     pins.check(presented.host, key.mode())?;
     // Phase 3: its record, found by digest in its own mode's namespace, unless this isolate
@@ -110,9 +108,14 @@ pub async fn authenticate<S: RecordStore>(
 /// fine in this isolate (they cannot change within one), so that a flood from a throttled
 /// address costs the least of any request.
 pub fn throttled_without_credential(presented: Presented<'_>, blocked_for: u32) -> Option<Error> {
-    let usable =
-        Credential::from_request(presented.authorization, presented.query).and_then(|c| c.into_key());
-    usable.is_err().then_some(Error::TooManyFailedAttempts { retry_after: blocked_for })
+    presented_key(presented).is_err().then_some(Error::TooManyFailedAttempts { retry_after: blocked_for })
+}
+
+/// Phase 1, exactly one credential, and phase 2, a well-formed key with a valid checksum. One
+/// copy in the bundle, shared by [`authenticate`] and [`throttled_without_credential`].
+#[inline(never)]
+fn presented_key(presented: Presented<'_>) -> Result<ApiKey, Error> {
+    Credential::from_request(presented.authorization, presented.query)?.into_key()
 }
 
 /// Workers KV's smallest `cacheTtl`, seconds.
