@@ -33,11 +33,13 @@ pub fn pepper(env: &Env) -> Result<Pepper, Error> {
     crate::platform::cached_pepper(secret)
 }
 
-/// The `ADMIN_TOKEN` secret.
+/// The `ADMIN_TOKEN` secret, and `ADMIN_TOKEN_PREVIOUS` beside it during a rotation.
 #[cfg(feature = "authority")]
-pub fn admin_token(env: &Env) -> Result<keygate_core::domain::digest::OperatorToken, Error> {
-    let t = string(env, "ADMIN_TOKEN").ok_or(Error::Misconfigured { what: "ADMIN_TOKEN" })?;
-    keygate_core::domain::digest::OperatorToken::new(&t, "ADMIN_TOKEN")
+pub fn admin_tokens(env: &Env) -> Result<keygate_core::domain::digest::OperatorTokens, Error> {
+    keygate_core::domain::digest::OperatorTokens::new(
+        string(env, "ADMIN_TOKEN").as_deref(),
+        string(env, "ADMIN_TOKEN_PREVIOUS").as_deref(),
+    )
 }
 
 /// The origin for `mode`: `ORIGIN_TEST` or `ORIGIN_LIVE`, an absolute http(s) URL.

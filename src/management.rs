@@ -12,6 +12,7 @@ use keygate_core::Error;
 use keygate_core::api::object::{KeyObject, List};
 use keygate_core::api::request;
 use keygate_core::commands::authority::Principal;
+use keygate_core::domain::digest::WhichToken;
 use keygate_core::domain::event::{Actor, Event, Page};
 use keygate_core::domain::ids;
 use keygate_core::domain::key::Mode;
@@ -39,18 +40,54 @@ pub async fn handle(
     };
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method();
-    if segments.first() == Some(&"keys") {
+    // `/keys/lookup` is the operator's; every other `/keys…` route is self-service.
+    if segments.first() == Some(&"keys") && segments.get(1) != Some(&"lookup") {
         return self_service(&mut req, url, env, ctx, rc, throttle, &segments[1..], method).await;
     }
-    authorize_operator(&req, env, throttle.blocked_for)?;
+    let token = authorize_operator(&req, env, throttle.blocked_for)?;
     let (status, json) = match segments.as_slice() {
         ["accounts", account, rest @ ..] => {
             let account = ids::parse_account(account)?;
             operator(&mut req, url, env, rc, &account, rest, method).await?
         }
+        ["keys", "lookup"] if method == Method::Post => (200, value(&lookup(&mut req, env).await?)?),
+        ["keys", "lookup"] => return Err(Error::MethodNotAllowed { allowed: "POST" }),
         _ => return Err(Error::NotFound { what: "route".into() }),
     };
-    respond::json(status, &json, &rc.request_id)
+    let response = respond::json(status, &json, &rc.request_id)?;
+    // During a rotation, a caller still on the previous token is told so on every answer.
+    if token == WhichToken::Previous {
+        let _ = response.headers().set(ADMIN_TOKEN_HEADER, "previous");
+    }
+    Ok(response)
+}
+
+/// Set on an operator's answer when the request used `ADMIN_TOKEN_PREVIOUS` (value `previous`).
+const ADMIN_TOKEN_HEADER: &str = "Keygate-Admin-Token";
+
+/// `POST /keys/lookup`, `{"secret": "sk_…"}`: the key object for a raw key (one a customer
+/// pasted into a support ticket), found by its digest in its mode's KV namespace. The key is
+/// neither stored nor logged (the request's log line has no body), and never answered back.
+async fn lookup(req: &mut Request, env: &Env) -> Result<KeyObject, Error> {
+    let key = request::parse_lookup(&read_body(req).await?)?;
+    let pepper = config::pepper(env)?;
+    let store = crate::kv::KvRecords { env, cache_ttl: config::kv_cache_ttl(env)? };
+    let not_found = || Error::NotFound { what: "key".into() };
+    let raw = keygate_core::store::RecordStore::get(&store, key.mode(), &pepper.digest(&key))
+        .await
+        .map_err(|e| match e {
+            keygate_core::store::StoreError::Misconfigured(what) => Error::Misconfigured { what },
+            _ => Error::StoreUnavailable,
+        })?
+        .ok_or_else(not_found)?;
+    let record = keygate_core::domain::record::KeyRecord::from_json(&raw)?;
+    let command =
+        Command::Get { account: record.account.clone(), key_id: record.id.clone(), by: Principal::Operator };
+    // The authority's object: the key as it is now (a key removed since is not found).
+    match keystore::call::<KeyObject>(env, record.mode, &record.account, &command).await {
+        Err(Error::NotFound { .. }) | Err(Error::Relayed { status: 404, .. }) => Err(not_found()),
+        other => other,
+    }
 }
 
 async fn operator(
@@ -232,21 +269,21 @@ async fn call_either_mode(env: &Env, account: &str, command: &Command) -> Result
 /// `Bearer` with nothing after it is `admin_token_missing`; any other value that is not exactly
 /// `Bearer <ADMIN_TOKEN>` is `admin_token_invalid`, or `429` while the address is throttled (the
 /// right token still passes: checking it reads nothing).
-fn authorize_operator(req: &Request, env: &Env, blocked_for: Option<u32>) -> Result<(), Error> {
-    let expected = config::admin_token(env)?;
+fn authorize_operator(req: &Request, env: &Env, blocked_for: Option<u32>) -> Result<WhichToken, Error> {
+    let expected = config::admin_tokens(env)?;
     let header = req.headers().get("authorization").ok().flatten().unwrap_or_default();
     let value = header.trim();
     if value.is_empty() || value == "Bearer" {
         return Err(Error::AdminUnauthorized { missing: true });
     }
     let token = header.strip_prefix("Bearer ").unwrap_or("");
-    if token.is_empty() || !expected.verify(token) {
-        return Err(match blocked_for {
+    match expected.verify(token).filter(|_| !token.is_empty()) {
+        Some(which) => Ok(which),
+        None => Err(match blocked_for {
             Some(retry_after) => Error::TooManyFailedAttempts { retry_after },
             None => Error::AdminUnauthorized { missing: false },
-        });
+        }),
     }
-    Ok(())
 }
 
 /// Read a request body of at most [`request::MAX_BODY`] bytes. A declared length over the limit

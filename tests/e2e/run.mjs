@@ -39,6 +39,8 @@ fs.mkdirSync(runDir, { recursive: true });
 const secrets = {
   KEY_PEPPER: crypto.randomBytes(32).toString("hex"),
   ADMIN_TOKEN: `adm_${crypto.randomBytes(24).toString("hex")}`,
+  // Accepted beside ADMIN_TOKEN, as during a rotation (operating.test.mjs).
+  ADMIN_TOKEN_PREVIOUS: `adm_prev_${crypto.randomBytes(24).toString("hex")}`,
   ORIGIN_SIGNING_SECRET: `sig_${crypto.randomBytes(32).toString("hex")}`,
   ORIGIN_SIGNING_SECRET_PREVIOUS: `sig_${crypto.randomBytes(32).toString("hex")}`,
 };

@@ -51,6 +51,7 @@ fn benches(c: &mut Criterion) {
         restrictions: Default::default(),
         rate_limit: None,
         credits: None,
+        metadata: Default::default(),
     };
     let new =
         keystate::create("acct_bench", &params, &pepper, &mut FixedRng::new(*b"bench-seed"), 1).unwrap();

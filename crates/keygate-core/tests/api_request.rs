@@ -39,6 +39,7 @@ fn create_ok() {
             restrictions: Default::default(),
             rate_limit: None,
             credits: None,
+            metadata: Default::default(),
         }
     );
     let c = CreateKey::from_json(br#"{"type":"restricted","mode":"test","expires_at":100}"#, 50).unwrap();
@@ -114,5 +115,8 @@ fn key_settings_validation() {
     // "null clears" and "absent leaves" survive serialisation (worker → Durable Object).
     let back: KeySettings = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
     assert_eq!(back, s);
-    assert_eq!(KeySettings::from_json(br#"{"name":"x"}"#).unwrap_err().param(), Some("name"));
+    // A name is updatable (issue 15: operating many keys); a type or mode never is.
+    assert_eq!(KeySettings::from_json(br#"{"name":"x"}"#).unwrap().name.as_deref(), Some("x"));
+    assert_eq!(KeySettings::from_json(br#"{"type":"secret"}"#).unwrap_err().param(), Some("type"));
+    assert_eq!(KeySettings::from_json(br#"{"mode":"live"}"#).unwrap_err().param(), Some("mode"));
 }

@@ -34,6 +34,7 @@ fn params(expires_at: Option<i64>) -> CreateKey {
         restrictions: Default::default(),
         rate_limit: None,
         credits: None,
+        metadata: Default::default(),
     }
 }
 

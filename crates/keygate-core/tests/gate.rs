@@ -27,6 +27,7 @@ fn setup(mode: Mode) -> (MemoryStore, Pepper, String) {
         restrictions: Default::default(),
         rate_limit: None,
         credits: None,
+        metadata: Default::default(),
     };
     let new = keystate::create("acct_1", &params, &pepper, &mut FixedRng::new(*b"0123456789"), 100).unwrap();
     store.put(mode, &new.stored.digest, new.stored.record.to_json());

@@ -40,6 +40,7 @@ fn params(key_type: KeyType, restrictions: Restrictions, expires_at: Option<i64>
         restrictions,
         rate_limit: None,
         credits: None,
+        metadata: Default::default(),
     }
 }
 

@@ -70,6 +70,7 @@ fn debug_and_display_are_redacted() {
             restrictions: Default::default(),
             rate_limit: None,
             credits: None,
+            metadata: Default::default(),
         },
         &p,
         &mut SystemRng,

@@ -69,6 +69,9 @@ pub struct KeyObject {
     /// Requests refused by the rate limit or for want of credits, per UTC day.
     #[serde(default)]
     pub refused: std::collections::BTreeMap<String, u64>,
+    /// The operator's key-value pairs (`{}` when none).
+    #[serde(default)]
+    pub metadata: crate::domain::settings::Metadata,
 }
 
 /// A key's credits in the API.
@@ -118,6 +121,7 @@ impl KeyObject {
             }),
             shares_usage_controls_with: k.shares_with.clone(),
             refused: k.refused.clone(),
+            metadata: k.metadata.clone(),
         }
     }
 }

@@ -12,7 +12,10 @@ use crate::clock::UnixSeconds;
 use crate::domain::event::Page;
 use crate::domain::key::{KeyType, Mode};
 use crate::domain::quota::{CreditChange, MAX_COUNT};
-use crate::domain::settings::{CreateKey, KeySettings, Restrictions, check_type_settings};
+use crate::domain::settings::{
+    CreateKey, KeySettings, MAX_METADATA_KEY_CHARS, MAX_METADATA_KEYS, MAX_METADATA_VALUE_CHARS,
+    MetadataChange, Restrictions, check_type_settings,
+};
 
 /// Reserved path prefix of the management API.
 pub const PREFIX: &str = "/_keygate/v1";
@@ -60,19 +63,7 @@ impl CreateKey {
         };
         let name = match obj.get("name") {
             None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => {
-                if s.chars().count() > MAX_NAME_CHARS || s.chars().any(char::is_control) {
-                    return Err(Error::invalid_param(
-                        "parameter_invalid",
-                        "name",
-                        format!(
-                            "`name` must be at most {MAX_NAME_CHARS} characters, without control characters."
-                        ),
-                    ));
-                }
-                s.clone()
-            }
-            Some(_) => return Err(wrong_type("name", "a string")),
+            Some(v) => parse_name(v)?,
         };
         let expires_at = match obj.get("expires_at") {
             None | Some(Value::Null) => None,
@@ -102,6 +93,10 @@ impl CreateKey {
         };
         check_type_settings(key_type, permissions.is_some(), restrictions.allowed_origins.is_some())?;
         let (rate_limit, credits) = (settings.rate_limit.flatten(), settings.credits.flatten());
+        let metadata = match &settings.metadata {
+            Some(change) => change.apply(&Default::default())?,
+            None => Default::default(),
+        };
         Ok(CreateKey {
             key_type,
             mode,
@@ -112,11 +107,87 @@ impl CreateKey {
             restrictions,
             rate_limit,
             credits,
+            metadata,
         })
     }
 }
 
-const CREATE_FIELDS: [&str; 11] = [
+/// A key's `name`: a string of at most [`MAX_NAME_CHARS`] characters, no control characters.
+fn parse_name(v: &Value) -> Result<String, Error> {
+    match v {
+        Value::String(s) if s.chars().count() <= MAX_NAME_CHARS && !s.chars().any(char::is_control) => {
+            Ok(s.clone())
+        }
+        Value::String(_) => Err(Error::invalid_param(
+            "parameter_invalid",
+            "name",
+            format!("`name` must be at most {MAX_NAME_CHARS} characters, without control characters."),
+        )),
+        _ => Err(wrong_type("name", "a string")),
+    }
+}
+
+/// `metadata`, Stripe's rules: an object of at most [`MAX_METADATA_KEYS`] keys of 1 to
+/// [`MAX_METADATA_KEY_CHARS`] characters (no square brackets), each a string of at most
+/// [`MAX_METADATA_VALUE_CHARS`] characters; `""` or `null` unsets a key, and the whole of it
+/// given as `""` or `null` unsets every key. Each defect names `metadata[key]` (or `metadata`).
+pub fn parse_metadata(v: &Value) -> Result<MetadataChange, Error> {
+    let obj = match v {
+        Value::Null => return Ok(MetadataChange { clear: true, set: Default::default() }),
+        Value::String(s) if s.is_empty() => {
+            return Ok(MetadataChange { clear: true, set: Default::default() });
+        }
+        Value::Object(o) => o,
+        _ => return Err(wrong_type("metadata", "an object of strings")),
+    };
+    if obj.len() > MAX_METADATA_KEYS {
+        return Err(Error::invalid_param(
+            "parameter_invalid",
+            "metadata",
+            format!("`metadata` can have at most {MAX_METADATA_KEYS} keys."),
+        ));
+    }
+    let mut set = std::collections::BTreeMap::new();
+    for (k, v) in obj {
+        let param = format!("metadata[{}]", clip(k));
+        let chars = k.chars().count();
+        if chars == 0
+            || chars > MAX_METADATA_KEY_CHARS
+            || k.chars().any(|c| c == '[' || c == ']' || c.is_control())
+        {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                param,
+                format!(
+                    "Metadata keys must be 1 to {MAX_METADATA_KEY_CHARS} characters, without square brackets or control characters."
+                ),
+            ));
+        }
+        let value = match v {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::String(s) if s.chars().count() <= MAX_METADATA_VALUE_CHARS => Some(s.clone()),
+            Value::String(_) => {
+                return Err(Error::invalid_param(
+                    "parameter_invalid",
+                    param,
+                    format!("Metadata values must be at most {MAX_METADATA_VALUE_CHARS} characters."),
+                ));
+            }
+            _ => {
+                return Err(Error::invalid_param(
+                    "parameter_invalid",
+                    param,
+                    "Metadata values must be strings (`\"\"` or null unsets a key).",
+                ));
+            }
+        };
+        set.insert(k.clone(), value);
+    }
+    Ok(MetadataChange { clear: false, set })
+}
+
+const CREATE_FIELDS: [&str; 12] = [
     "type",
     "mode",
     "name",
@@ -128,6 +199,19 @@ const CREATE_FIELDS: [&str; 11] = [
     "allowed_endpoints",
     "rate_limit",
     "credits",
+    "metadata",
+];
+
+/// What a `PATCH` may change.
+const UPDATE_FIELDS: [&str; 8] = [
+    "name",
+    "permissions",
+    "allowed_ips",
+    "allowed_origins",
+    "allowed_endpoints",
+    "rate_limit",
+    "credits",
+    "metadata",
 ];
 
 impl KeySettings {
@@ -150,26 +234,31 @@ impl KeySettings {
             allowed_endpoints: field(obj, "allowed_endpoints", parse_allowed_endpoints)?,
             rate_limit: field(obj, "rate_limit", parse_rate_limit)?,
             credits: field(obj, "credits", parse_credits)?,
+            name: None,
+            metadata: obj.get("metadata").map(parse_metadata).transpose()?,
         })
     }
 
     /// Validate a `PATCH …/keys/{id}` body: at least one setting, nothing else.
     pub fn from_json(body: &[u8]) -> Result<KeySettings, Error> {
         let obj = json_object(body)?;
-        if let Some(field) = obj.keys().find(|k| !CREATE_FIELDS[5..].contains(&k.as_str())) {
+        if let Some(field) = obj.keys().find(|k| !UPDATE_FIELDS.contains(&k.as_str())) {
             return Err(Error::invalid_param(
                 "parameter_unknown",
                 clip(field),
                 format!(
-                    "Received unknown parameter: {} (updatable: permissions, allowed_ips, allowed_origins, allowed_endpoints, rate_limit, credits)",
-                    clip(field)
+                    "Received unknown parameter: {} (updatable: {})",
+                    clip(field),
+                    UPDATE_FIELDS.join(", ")
                 ),
             ));
         }
         if obj.is_empty() {
             return Err(Error::invalid_param("parameter_missing", "body", "Nothing to update."));
         }
-        KeySettings::from_object(&obj)
+        let mut settings = KeySettings::from_object(&obj)?;
+        settings.name = obj.get("name").map(parse_name).transpose()?;
+        Ok(settings)
     }
 }
 
@@ -203,6 +292,30 @@ pub fn parse_credit_change(body: &[u8]) -> Result<CreditChange, Error> {
             "op",
             "`op` must be `set`, `increment` or `decrement`.",
         )),
+    }
+}
+
+/// A `POST /keys/lookup` body, `{"secret": "sk_…"}`: the key, well-formed with a valid checksum
+/// (anything else is a 400 on `secret` that never repeats it).
+pub fn parse_lookup(body: &[u8]) -> Result<crate::domain::key::ApiKey, Error> {
+    let obj = json_object(body)?;
+    if let Some(field) = obj.keys().find(|k| k.as_str() != "secret") {
+        return Err(Error::invalid_param(
+            "parameter_unknown",
+            clip(field),
+            format!("Received unknown parameter: {}", clip(field)),
+        ));
+    }
+    match obj.get("secret") {
+        None => Err(missing("secret")),
+        Some(Value::String(s)) => crate::domain::key::ApiKey::parse(s).map_err(|_| {
+            Error::invalid_param(
+                "parameter_invalid",
+                "secret",
+                "`secret` is not a well-formed API key of this deployment (prefix, length and checksum).",
+            )
+        }),
+        Some(_) => Err(wrong_type("secret", "a string")),
     }
 }
 

@@ -104,3 +104,52 @@ impl fmt::Debug for OperatorToken {
         f.write_str("OperatorToken(<redacted>)")
     }
 }
+
+/// Which operator token a request presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhichToken {
+    /// `ADMIN_TOKEN`.
+    Current,
+    /// `ADMIN_TOKEN_PREVIOUS`, accepted beside it during a rotation.
+    Previous,
+}
+
+/// The operator's tokens: `ADMIN_TOKEN`, and during a rotation `ADMIN_TOKEN_PREVIOUS` beside it,
+/// as the origin's signing secrets rotate.
+#[derive(Debug)]
+pub struct OperatorTokens {
+    current: OperatorToken,
+    previous: Option<OperatorToken>,
+}
+
+impl OperatorTokens {
+    /// From the configured values (absent or empty: not set). `ADMIN_TOKEN` is required; either,
+    /// when set, must be at least [`MIN_SECRET_LEN`] bytes, or it is the misconfigured one.
+    pub fn new(current: Option<&str>, previous: Option<&str>) -> Result<Self, Error> {
+        let current = current.ok_or(Error::Misconfigured { what: "ADMIN_TOKEN" })?;
+        Ok(OperatorTokens {
+            current: OperatorToken::new(current, "ADMIN_TOKEN")?,
+            previous: previous.map(|p| OperatorToken::new(p, "ADMIN_TOKEN_PREVIOUS")).transpose()?,
+        })
+    }
+
+    /// Which token `presented` is, if any. Both are always compared, each in constant time, so
+    /// timing tells neither which one matched nor whether a previous token is configured.
+    pub fn verify(&self, presented: &str) -> Option<WhichToken> {
+        let current = self.current.verify(presented);
+        let previous = match &self.previous {
+            Some(p) => p.verify(presented),
+            None => {
+                std::hint::black_box(secret_eq(presented, ""));
+                false
+            }
+        };
+        if current {
+            Some(WhichToken::Current)
+        } else if previous {
+            Some(WhichToken::Previous)
+        } else {
+            None
+        }
+    }
+}

@@ -72,6 +72,9 @@ pub struct StoredKey {
     /// [`USAGE_DAYS`] days).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refused: BTreeMap<String, u64>,
+    /// The operator's key-value pairs (kept here only: not in the record the edge reads).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: crate::domain::settings::Metadata,
 }
 
 /// When and how a key was found exposed.
@@ -168,6 +171,7 @@ pub fn create(
         shares_with: None,
         credit_periods: 0,
         refused: BTreeMap::new(),
+        metadata: params.metadata.clone(),
     };
     Ok(NewKey { key, stored })
 }
@@ -212,6 +216,7 @@ pub fn roll(
         restrictions: old.record.restrictions.clone(),
         rate_limit: old.record.rate_limit,
         credits: None,
+        metadata: old.metadata.clone(),
     };
     let mut successor = create(&old.record.account, &params, pepper, rng, now)?;
     successor.stored.record.rolled_from = Some(old.record.id.clone());
@@ -269,6 +274,13 @@ pub fn update(key: &StoredKey, settings: &KeySettings, now: UnixSeconds) -> Resu
         return Err(Error::KeyNotActive { status: status.as_str() });
     }
     let mut r = key.record.clone();
+    if let Some(name) = &settings.name {
+        r.name = name.clone();
+    }
+    let metadata = match &settings.metadata {
+        Some(change) => change.apply(&key.metadata)?,
+        None => key.metadata.clone(),
+    };
     if let Some(p) = &settings.permissions {
         r.permissions = p.clone();
     }
@@ -313,6 +325,7 @@ pub fn update(key: &StoredKey, settings: &KeySettings, now: UnixSeconds) -> Resu
     let mut next = key.changed(|rec| *rec = r);
     next.credits = credits;
     next.credit_periods = periods;
+    next.metadata = metadata;
     Ok(next)
 }
 

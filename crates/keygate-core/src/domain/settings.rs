@@ -82,6 +82,57 @@ pub struct Restrictions {
     pub allowed_endpoints: Option<Vec<String>>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Metadata
+// ---------------------------------------------------------------------------------------------
+
+/// Most metadata keys on one key (Stripe's rule).
+pub const MAX_METADATA_KEYS: usize = 50;
+/// Longest metadata key, in characters.
+pub const MAX_METADATA_KEY_CHARS: usize = 40;
+/// Longest metadata value, in characters.
+pub const MAX_METADATA_VALUE_CHARS: usize = 500;
+
+/// The operator's own key-value pairs on a key (a customer id, a plan), strings only. Kept by
+/// the authority, shown on the key object; never sent to the edge or the origin.
+pub type Metadata = BTreeMap<String, String>;
+
+/// A change of metadata, Stripe's way: each named key is set, or unset by `""` or `null`; with
+/// `clear` (the whole `metadata` given as `""` or `null`), every key is unset first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MetadataChange {
+    /// Unset every key first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clear: bool,
+    /// Key → new value (`None`: unset).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub set: BTreeMap<String, Option<String>>,
+}
+
+impl MetadataChange {
+    /// `old` changed: at most [`MAX_METADATA_KEYS`] keys afterwards, or a 400 on `metadata`.
+    pub fn apply(&self, old: &Metadata) -> Result<Metadata, Error> {
+        let mut m = if self.clear { Metadata::new() } else { old.clone() };
+        for (k, v) in &self.set {
+            match v {
+                Some(v) => m.insert(k.clone(), v.clone()),
+                None => m.remove(k),
+            };
+        }
+        if m.len() > MAX_METADATA_KEYS {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                "metadata",
+                format!(
+                    "A key can have at most {MAX_METADATA_KEYS} metadata keys; this change would leave {}.",
+                    m.len()
+                ),
+            ));
+        }
+        Ok(m)
+    }
+}
+
 /// A validated `POST /accounts/{account}/keys` body.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CreateKey {
@@ -109,6 +160,9 @@ pub struct CreateKey {
     /// Credits.
     #[serde(default)]
     pub credits: Option<crate::domain::quota::Credits>,
+    /// The operator's key-value pairs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: Metadata,
 }
 
 /// Settings that a create or an update may carry. The outer `Option` is "given or not"; an
@@ -134,6 +188,12 @@ pub struct KeySettings {
     /// `credits`: new credits replace the old ones (their `remaining` and refill).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
     pub credits: Option<Option<crate::domain::quota::Credits>>,
+    /// `name` (a PATCH only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `metadata` (merged into the key's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataChange>,
 }
 
 /// A field that is present, even as `null`, is `Some(_)`.

@@ -95,6 +95,11 @@ pub fn check_narrowing(record: &KeyRecord, settings: &KeySettings) -> Result<(),
     if settings.credits.is_some() {
         return widen("credits");
     }
+    // Metadata is the provider's record about the key (a customer, a plan): never self-service.
+    // The name is the holder's own label: any key may rename itself or a key in its reach.
+    if settings.metadata.is_some() {
+        return widen("metadata");
+    }
     Ok(())
 }
 
