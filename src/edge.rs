@@ -29,7 +29,6 @@ pub async fn authenticate(
 ) -> Result<Authenticated, Error> {
     // Secrets first: without a pepper nothing can be decided, so refuse.
     let pepper = config::pepper(env)?;
-    config::EDGE_SETTINGS_READ.set(true);
     let authorization = header(req, "authorization");
     let presented =
         Presented { authorization: authorization.as_deref(), query: url.query(), host: url.host_str() };
@@ -75,7 +74,14 @@ pub async fn handle(
     }
     // Phases 1–4: credential, key, record, decision.
     let budget = config::staleness(env)?;
-    let authn = authenticate(&headers, url, env, budget, throttle, rc.now).await?;
+    let authn = authenticate(&headers, url, env, budget, throttle, rc.now).await;
+    // Past the pepper (`authenticate` reads it first), every edge setting has been read fine,
+    // the policy and cache times above included: from now on the throttled shortcut may answer
+    // without reading them. (Self-service authenticates too, but reads no policy: not here.)
+    if !matches!(authn, Err(Error::Misconfigured { .. })) {
+        config::EDGE_SETTINGS_READ.set(true);
+    }
+    let authn = authn?;
     rc.log.key(&authn.record);
     // Strict keys are confirmed with the authority on every request; others trust KV (and this
     // isolate's recent read of it), whose staleness is bounded by `KV_CACHE_TTL`, and the origin
@@ -103,7 +109,9 @@ pub async fn handle(
         Ok(h) => h,
         Err((e, mut h)) => {
             // A page using a publishable key reads the refusal, and when to retry, like an answer.
-            if let Some(o) = grant.cors_origin.as_deref() {
+            if let (Some(o), Error::RateLimitExceeded { .. } | Error::CreditsExhausted { .. }) =
+                (grant.cors_origin.as_deref(), &e)
+            {
                 h.extend(keygate_core::policy::upstream::cors_allow(o));
                 h.push(("Vary", "Origin".to_owned()));
             }

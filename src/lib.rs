@@ -110,7 +110,7 @@ async fn management(
     url: &worker::Url,
     env: &Env,
     ctx: &Context,
-    rc: &context::RequestContext,
+    rc: &mut context::RequestContext,
     throttle: keygate_core::policy::throttle::Throttle<'_>,
 ) -> Result<Response, Error> {
     management::handle(req, url, env, ctx, rc, throttle).await
@@ -124,7 +124,7 @@ async fn management(
     _: &worker::Url,
     env: &Env,
     _: &Context,
-    _: &context::RequestContext,
+    _: &mut context::RequestContext,
     _: keygate_core::policy::throttle::Throttle<'_>,
 ) -> Result<Response, Error> {
     let authority = env

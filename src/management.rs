@@ -31,7 +31,7 @@ pub async fn handle(
     url: &Url,
     env: &Env,
     ctx: &Context,
-    rc: &RequestContext,
+    rc: &mut RequestContext,
     throttle: Throttle<'_>,
 ) -> Result<Response, Error> {
     let rest = url.path().strip_prefix(request::PREFIX).map(str::to_owned);
@@ -45,6 +45,11 @@ pub async fn handle(
         return self_service(&mut req, url, env, ctx, rc, throttle, &segments[1..], method).await;
     }
     let token = authorize_operator(&req, env, throttle.blocked_for)?;
+    // During a rotation, a caller still on the previous token is told so on every answer,
+    // errors included.
+    if token == WhichToken::Previous {
+        rc.refusal_headers.push((ADMIN_TOKEN_HEADER, "previous".to_owned()));
+    }
     let (status, json) = match segments.as_slice() {
         ["accounts", account, rest @ ..] => {
             let account = ids::parse_account(account)?;
@@ -55,9 +60,8 @@ pub async fn handle(
         _ => return Err(Error::NotFound { what: "route".into() }),
     };
     let response = respond::json(status, &json, &rc.request_id)?;
-    // During a rotation, a caller still on the previous token is told so on every answer.
-    if token == WhichToken::Previous {
-        let _ = response.headers().set(ADMIN_TOKEN_HEADER, "previous");
+    for (name, value) in &rc.refusal_headers {
+        let _ = response.headers().set(name, value);
     }
     Ok(response)
 }
@@ -114,14 +118,26 @@ async fn operator(
                 Some(m) => vec![request::parse_mode(&m, "mode")?],
                 None => Mode::ALL.to_vec(),
             };
-            let mut data = Vec::new();
+            let mut query = key_query(url)?;
+            if let Some(after) = query_param(url, "starting_after") {
+                let key_id = ids::parse_key_id(&after).map_err(|_| bad_cursor())?;
+                let get = Command::Get { account: acct.clone(), key_id, by: Principal::Operator };
+                query.after =
+                    Some(position(call_either_mode(env, account, &get).await.map_err(cursor_error)?));
+            }
+            // Each mode's object answers one page; the newest of both make the page.
+            let (mut data, mut has_more) = (Vec::new(), false);
             for mode in modes {
-                let command = Command::List { account: acct.clone(), by: Principal::Operator };
+                let command =
+                    Command::List { account: acct.clone(), by: Principal::Operator, query: query.clone() };
                 let list: List<KeyObject> = keystore::call(env, mode, account, &command).await?;
                 data.extend(list.data);
+                has_more |= list.has_more;
             }
             data.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
-            Ok((200, value(&List::new(data))?))
+            has_more |= data.len() > query.limit;
+            data.truncate(query.limit);
+            Ok((200, value(&List { object: "list".into(), data, has_more })?))
         }
         (["keys"], _) => Err(Error::MethodNotAllowed { allowed: "GET, POST" }),
         (["keys", id, action @ ..], method) => {
@@ -154,7 +170,11 @@ async fn operator(
         // keygate's own tests only (the `test-clock` build): the test-mode authority's clock,
         // `{"offset": seconds ahead}`, 0 to 400 days.
         #[cfg(feature = "test-clock")]
-        (["test_clock"], Method::Post) => {
+        (["test_clock"], method) if method != Method::Post => {
+            Err(Error::MethodNotAllowed { allowed: "POST" })
+        }
+        #[cfg(feature = "test-clock")]
+        (["test_clock"], _) => {
             let body: serde_json::Value = serde_json::from_slice(&read_body(req).await?).map_err(|_| {
                 Error::invalid_param("parameter_invalid", "offset", "A JSON body is required.")
             })?;
@@ -241,8 +261,17 @@ async fn self_service(
     let by = Principal::Key { key_id: authn.record.id.clone(), digest: authn.digest.clone() };
     let (status, json) = match (rest, method) {
         ([], Method::Get) => {
-            let command = Command::List { account: account.clone(), by };
-            let list: List<KeyObject> = keystore::call(env, mode, &account, &command).await?;
+            let mut query = key_query(url)?;
+            if let Some(after) = query_param(url, "starting_after") {
+                let key_id = ids::parse_key_id(&after).map_err(|_| bad_cursor())?;
+                let get = Command::Get { account: account.clone(), key_id, by: by.clone() };
+                let cursor: KeyObject =
+                    keystore::call(env, mode, &account, &get).await.map_err(cursor_error)?;
+                query.after = Some(position(cursor));
+            }
+            let command = Command::List { account: account.clone(), by, query };
+            let mut list: List<KeyObject> = keystore::call(env, mode, &account, &command).await?;
+            list.data.iter_mut().for_each(|k| k.metadata.clear());
             (200, value(&list)?)
         }
         ([], _) => return Err(Error::MethodNotAllowed { allowed: "GET" }),
@@ -250,11 +279,44 @@ async fn self_service(
             let key_id = ids::parse_key_id(id)?;
             let command = key_command(req, env, account.clone(), key_id, action, method, by).await?;
             let status = status_for(&command);
-            let key: KeyObject = keystore::call(env, mode, &account, &command).await?;
+            let mut key: KeyObject = keystore::call(env, mode, &account, &command).await?;
+            // Metadata is the provider's record about a key: not shown to its holder.
+            key.metadata.clear();
             (status, value(&key)?)
         }
     };
     respond::json(status, &json, &rc.request_id)
+}
+
+/// A list's `limit` and filters from the query string.
+fn key_query(url: &Url) -> Result<keygate_core::domain::listing::KeyQuery, Error> {
+    request::parse_key_query(
+        query_param(url, "limit").as_deref(),
+        query_param(url, "status").as_deref(),
+        query_param(url, "type").as_deref(),
+        query_param(url, "last4").as_deref(),
+    )
+}
+
+/// Where a key sits in the newest-first order.
+fn position(k: KeyObject) -> keygate_core::domain::listing::Position {
+    keygate_core::domain::listing::Position { created_at: k.created_at, id: k.id }
+}
+
+fn bad_cursor() -> Error {
+    Error::invalid_param(
+        "parameter_invalid",
+        "starting_after",
+        "`starting_after` must be the id of a key of this account.",
+    )
+}
+
+/// A cursor that names no key of the account is the caller's fault, not a missing page.
+fn cursor_error(e: Error) -> Error {
+    match e {
+        Error::Relayed { status: 404, .. } | Error::NotFound { .. } => bad_cursor(),
+        e => e,
+    }
 }
 
 /// A key id does not name its mode: ask the test object, then the live one.

@@ -162,19 +162,36 @@ impl StateStore for DoState {
         if let Some(n) = limit {
             opts = opts.limit(n);
         }
-        let map = self.0.list_with_options(opts).await.map_err(failed)?;
-        let mut rows = Vec::new();
-        for entry in map.entries() {
-            let pair = entry.map_err(|_| StoreError::Failed("listing".into()))?;
-            let pair: worker::js_sys::Array = pair.into();
-            let (k, v) = (pair.get(0).as_string(), pair.get(1).as_string());
-            match (k, v) {
-                (Some(k), Some(v)) => rows.push((k, v)),
-                _ => return Err(StoreError::Failed("a stored value is not text".into())),
-            }
-        }
-        Ok(rows)
+        rows(self.0.list_with_options(opts).await.map_err(failed)?)
     }
+
+    async fn scan(
+        &self,
+        prefix: &str,
+        start: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut opts = ListOptions::new().prefix(prefix).limit(limit);
+        if let Some(s) = start {
+            opts = opts.start(s);
+        }
+        rows(self.0.list_with_options(opts).await.map_err(failed)?)
+    }
+}
+
+/// A storage listing's entries as text pairs.
+fn rows(map: worker::js_sys::Map) -> Result<Vec<(String, String)>, StoreError> {
+    let mut rows = Vec::new();
+    for entry in map.entries() {
+        let pair = entry.map_err(|_| StoreError::Failed("listing".into()))?;
+        let pair: worker::js_sys::Array = pair.into();
+        let (k, v) = (pair.get(0).as_string(), pair.get(1).as_string());
+        match (k, v) {
+            (Some(k), Some(v)) => rows.push((k, v)),
+            _ => return Err(StoreError::Failed("a stored value is not text".into())),
+        }
+    }
+    Ok(rows)
 }
 
 /// KV as the core's [`RecordWriter`].

@@ -32,7 +32,13 @@ describe("operating keys", () => {
     assert.equal(rolled.status, 201, rolled.text);
     assert.deepEqual(rolled.json.metadata, { plan: "enterprise" });
     assert.equal(rolled.json.name, "billing (eu)");
-    // Self-service may rename its own key, never touch metadata.
+    // Self-service never sees metadata (the provider's record about the key)…
+    const own = await call(`/_keygate/v1/keys/${rolled.json.id}`, { headers: { authorization: bearer(rolled.json.secret) } });
+    assert.equal(own.status, 200, own.text);
+    assert.deepEqual(own.json.metadata, {});
+    const ownList = await call("/_keygate/v1/keys", { headers: { authorization: bearer(rolled.json.secret) } });
+    assert.ok(ownList.json.data.every((k) => Object.keys(k.metadata).length === 0), ownList.text);
+    // …may rename its own key, and never touch metadata.
     const self = (method, p, body) =>
       call(`/_keygate/v1${p}`, { method, headers: { authorization: bearer(rolled.json.secret), "content-type": "application/json" }, body: JSON.stringify(body) });
     const renamed = await self("PATCH", `/keys/${rolled.json.id}`, { name: "mine" });
@@ -74,7 +80,7 @@ describe("operating keys", () => {
     const account = newAccount();
     const key = await createKey({ account, mode: "live" });
     assert.equal((await call("/v1/charges", { headers: { authorization: bearer(key.secret) } })).status, 200);
-    const found = await admin("POST", "/keys/lookup", { body: { secret: key.secret } });
+    const found = await admin("POST", "/keys/lookup", { body: { secret: `${key.secret}\n` } });
     assert.equal(found.status, 200, found.text);
     assert.equal(found.json.id, key.id);
     assert.equal(found.json.account, account);
@@ -89,7 +95,8 @@ describe("operating keys", () => {
       [{ secret: "sk_test_short" }, "parameter_invalid", "secret"],
       [{ secret: key.secret.slice(0, -1) + (key.secret.endsWith("A") ? "B" : "A") }, "parameter_invalid", "secret"],
       [{}, "parameter_missing", "secret"],
-      [{ secret: key.secret, account }, "parameter_unknown", "account"],
+      [{ secret: key.secret, account }, "parameter_unknown", "body"],
+      [{ secret: key.secret, [key.secret]: 1 }, "parameter_unknown", "body"],
     ]) {
       const res = await admin("POST", "/keys/lookup", { body });
       assertError(res, 400, "invalid_request_error", code, param);
@@ -118,8 +125,76 @@ describe("operating keys", () => {
     const lookup = await admin("POST", "/keys/lookup", { token: E.secrets.ADMIN_TOKEN_PREVIOUS, body: { secret: previous.json.secret } });
     assert.equal(lookup.status, 200, lookup.text);
     assert.equal(lookup.headers["keygate-admin-token"], "previous");
+    // Its errors say so too.
+    const wrongMethod = await admin("GET", "/keys/lookup", { token: E.secrets.ADMIN_TOKEN_PREVIOUS });
+    assertError(wrongMethod, 405, "invalid_request_error", "method_not_allowed");
+    assert.equal(wrongMethod.headers["keygate-admin-token"], "previous");
+    const missing = await admin("GET", `/accounts/${account}/keys/key_000000000000000000000000`, { token: E.secrets.ADMIN_TOKEN_PREVIOUS });
+    assert.equal(missing.status, 404, missing.text);
+    assert.equal(missing.headers["keygate-admin-token"], "previous");
     for (const token of [`${E.secrets.ADMIN_TOKEN_PREVIOUS}x`, E.secrets.ADMIN_TOKEN_PREVIOUS.slice(0, -1)]) {
       assertError(await admin("GET", `/accounts/${account}/keys`, { token }), 401, "authentication_error", "admin_token_invalid");
     }
+  });
+
+  it("lists page by page, newest first, across both modes, with filters; bad cursors and filters are 400s", async () => {
+    const account = newAccount();
+    const made = [];
+    for (let i = 0; i < 24; i++) {
+      const body = { type: ["secret", "publishable", "restricted"][i % 3], mode: i % 2 ? "live" : "test" };
+      if (body.type === "restricted") body.permissions = { charges: "read" };
+      const res = await admin("POST", `/accounts/${account}/keys`, { body });
+      assert.equal(res.status, 201, res.text);
+      made.push(res.json);
+    }
+    const newestFirst = [...made].sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : 1)).map((k) => k.id);
+    const pages = async (query, auth) => {
+      const ids = [];
+      let after = null;
+      for (let n = 0; n < 50; n++) {
+        const q = new URLSearchParams({ ...query, ...(after ? { starting_after: after } : {}) });
+        const res = auth
+          ? await call(`/_keygate/v1/keys?${q}`, { headers: { authorization: bearer(auth) } })
+          : await admin("GET", `/accounts/${account}/keys?${q}`);
+        assert.equal(res.status, 200, res.text);
+        assert.ok(res.json.data.length <= Number(query.limit ?? 10));
+        ids.push(...res.json.data.map((k) => k.id));
+        if (!res.json.has_more) return ids;
+        after = res.json.data.at(-1).id;
+      }
+      throw new Error("pages never end");
+    };
+    assert.deepEqual(await pages({ limit: "5" }), newestFirst);
+    assert.deepEqual(await pages({}), newestFirst);
+    assert.deepEqual(await pages({ limit: "100" }), newestFirst);
+    const live = made.filter((k) => k.mode === "live").map((k) => k.id);
+    assert.deepEqual(new Set(await pages({ limit: "4", mode: "live" })), new Set(live));
+    const restricted = newestFirst.filter((id) => made.find((k) => k.id === id).type === "restricted");
+    assert.deepEqual(await pages({ limit: "3", type: "restricted" }), restricted);
+    // Revoke two; a status filter sees them at once.
+    for (const k of made.slice(0, 2)) assert.equal((await admin("DELETE", `/accounts/${account}/keys/${k.id}`)).status, 200);
+    assert.deepEqual(new Set(await pages({ status: "revoked" })), new Set(made.slice(0, 2).map((k) => k.id)));
+    assert.equal((await pages({ status: "active", limit: "7" })).length, 22);
+    const one = made[5];
+    assert.ok((await pages({ last4: one.last4 })).includes(one.id));
+    // Self-service pages its own account and mode.
+    const caller = made.find((k) => k.type === "secret" && k.mode === "test" && !made.slice(0, 2).includes(k));
+    const own = await pages({ limit: "2" }, caller.secret);
+    assert.deepEqual(own, newestFirst.filter((id) => made.find((k) => k.id === id).mode === "test"), "every test-mode key, revoked ones too");
+    for (const [q, param] of [
+      ["limit=0", "limit"],
+      ["limit=101", "limit"],
+      ["limit=x", "limit"],
+      ["status=gone", "status"],
+      ["type=admin", "type"],
+      ["last4=abc", "last4"],
+      ["starting_after=nope", "starting_after"],
+      [`starting_after=key_${"0".repeat(24)}`, "starting_after"],
+    ]) {
+      assertError(await admin("GET", `/accounts/${account}/keys?${q}`), 400, "invalid_request_error", "parameter_invalid", param);
+    }
+    // Another account's key is no cursor here.
+    const stranger = await createKey();
+    assertError(await admin("GET", `/accounts/${account}/keys?starting_after=${stranger.id}`), 400, "invalid_request_error", "parameter_invalid", "starting_after");
   });
 });

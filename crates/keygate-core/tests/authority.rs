@@ -58,8 +58,20 @@ impl<S: StateStore, W: RecordWriter> Objects for Authority<'_, S, W> {
         Ok(KeyObject::from_stored(&self.load(account, key_id).await?, now))
     }
     async fn list(&self, account: &str, now: i64) -> Result<Vec<KeyObject>, keygate_core::Error> {
-        let keys = self.list_in_scope(account, &Principal::Operator, now).await?;
-        Ok(keys.iter().map(|k| KeyObject::from_stored(k, now)).collect())
+        // Every page, as a client pages through them.
+        let mut query = keygate_core::domain::listing::KeyQuery { limit: 100, ..Default::default() };
+        let mut all = Vec::new();
+        loop {
+            let (keys, more) = self.list_page(account, &Principal::Operator, &query, now).await?;
+            query.after = keys.last().map(|k| keygate_core::domain::listing::Position {
+                created_at: k.record.created_at,
+                id: k.record.id.clone(),
+            });
+            all.extend(keys.iter().map(|k| KeyObject::from_stored(k, now)));
+            if !more {
+                return Ok(all);
+            }
+        }
     }
 }
 

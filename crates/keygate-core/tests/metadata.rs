@@ -159,14 +159,22 @@ fn a_lookup_takes_exactly_one_well_formed_key_and_never_repeats_it() {
         (json!({"secret": 1}), "secret"),
         (json!({"secret": "sk_test_short"}), "secret"),
         (json!({"secret": bad_checksum.clone()}), "secret"),
-        (json!({"secret": format!(" {}", key.expose_secret())}), "secret"),
-        (json!({"secret": key.expose_secret(), "account": "acct_1"}), "account"),
+        (json!({"secret": format!("x{}", key.expose_secret())}), "secret"),
+        (json!({"secret": key.expose_secret(), "account": "acct_1"}), "body"),
+        (json!({"secret": key.expose_secret(), key.expose_secret(): 1}), "body"),
     ] {
         let e = parse_lookup(body.to_string().as_bytes()).unwrap_err();
         assert!(!e.message().contains(&bad_checksum[8..]), "the key is never repeated: {}", e.message());
+        assert!(
+            !e.param().unwrap_or_default().contains(&key.expose_secret()[8..]),
+            "nor named as a parameter"
+        );
         assert_eq!(param(e), p, "{body}");
     }
     assert_eq!(param(parse_lookup(b"not json").unwrap_err()), "body");
+    // A pasted line's whitespace is not part of the key.
+    let pasted = json!({"secret": format!(" {}\n", key.expose_secret())}).to_string();
+    assert_eq!(parse_lookup(pasted.as_bytes()).unwrap().expose_secret(), key.expose_secret());
 }
 
 #[test]

@@ -154,9 +154,11 @@ pub fn render(answer: Answer, now: UnixSeconds) -> Result<String, Error> {
             object.secret = Some(c.secret.expose_secret().to_owned());
             serde_json::to_string(&object)
         }
-        Answer::Keys(keys) => {
-            serde_json::to_string(&List::new(keys.iter().map(|k| KeyObject::from_stored(k, now)).collect()))
-        }
+        Answer::Keys(keys, has_more) => serde_json::to_string(&List {
+            object: "list".into(),
+            data: keys.iter().map(|k| KeyObject::from_stored(k, now)).collect::<Vec<_>>(),
+            has_more,
+        }),
         Answer::Events(page) => serde_json::to_string(&List::<Event> {
             object: "list".into(),
             data: page.data,

@@ -299,16 +299,18 @@ pub fn parse_credit_change(body: &[u8]) -> Result<CreditChange, Error> {
 /// (anything else is a 400 on `secret` that never repeats it).
 pub fn parse_lookup(body: &[u8]) -> Result<crate::domain::key::ApiKey, Error> {
     let obj = json_object(body)?;
-    if let Some(field) = obj.keys().find(|k| k.as_str() != "secret") {
+    // An unknown field is not named back: a pasted key could be one.
+    if obj.keys().any(|k| k.as_str() != "secret") {
         return Err(Error::invalid_param(
             "parameter_unknown",
-            clip(field),
-            format!("Received unknown parameter: {}", clip(field)),
+            "body",
+            "The body takes `secret` only (the raw key).",
         ));
     }
     match obj.get("secret") {
         None => Err(missing("secret")),
-        Some(Value::String(s)) => crate::domain::key::ApiKey::parse(s).map_err(|_| {
+        // Surrounding whitespace (a pasted line) is not part of a key.
+        Some(Value::String(s)) => crate::domain::key::ApiKey::parse(s.trim()).map_err(|_| {
             Error::invalid_param(
                 "parameter_invalid",
                 "secret",
@@ -378,6 +380,64 @@ impl Page {
         };
         Ok(Page { limit, starting_after })
     }
+}
+
+/// A key list's query: `limit` (1 to 100, default 10), and the filters `status`, `type` and
+/// `last4`. `starting_after` is resolved to a position by the caller (it names a key).
+pub fn parse_key_query(
+    limit: Option<&str>,
+    status: Option<&str>,
+    key_type: Option<&str>,
+    last4: Option<&str>,
+) -> Result<crate::domain::listing::KeyQuery, Error> {
+    use crate::domain::listing::{DEFAULT_LIMIT, KeyQuery, MAX_LIMIT};
+    use crate::domain::record::KeyStatus;
+    let limit = match limit {
+        None => DEFAULT_LIMIT,
+        Some(s) => s.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+            Error::invalid_param(
+                "parameter_invalid",
+                "limit",
+                "`limit` must be a whole number from 1 to 100.",
+            )
+        })?,
+    };
+    let status = match status {
+        None => None,
+        Some("active") => Some(KeyStatus::Active),
+        Some("rolling") => Some(KeyStatus::Rolling),
+        Some("expired") => Some(KeyStatus::Expired),
+        Some("revoked") => Some(KeyStatus::Revoked),
+        Some(_) => {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                "status",
+                "`status` must be `active`, `rolling`, `expired` or `revoked`.",
+            ));
+        }
+    };
+    let key_type = match key_type {
+        None => None,
+        Some(s) => Some(KeyType::from_name(s).ok_or_else(|| {
+            Error::invalid_param(
+                "parameter_invalid",
+                "type",
+                "`type` must be `secret`, `publishable` or `restricted`.",
+            )
+        })?),
+    };
+    let last4 = match last4 {
+        None => None,
+        Some(s) if s.len() == 4 && s.bytes().all(|b| b.is_ascii_alphanumeric()) => Some(s.to_owned()),
+        Some(_) => {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                "last4",
+                "`last4` must be the last four characters of a key (letters and digits).",
+            ));
+        }
+    };
+    Ok(KeyQuery { limit, after: None, status, key_type, last4 })
 }
 
 /// Parse a body that must be one JSON object, within [`MAX_BODY`].

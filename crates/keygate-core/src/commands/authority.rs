@@ -115,6 +115,9 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     ) -> Result<Created, Error> {
         self.check_room().await?;
         let new = keystate::create(account, params, pepper, rng, now)?;
+        // Indexed first: an entry whose key was never stored is skipped by lists.
+        self.ensure_index().await?;
+        self.index(&new.stored.record).await?;
         let stored = self.commit(new.stored).await?;
         let data =
             serde_json::json!({ "type": stored.record.key_type, "expires_at": stored.record.expires_at });
@@ -139,6 +142,8 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let (retired, successor) = keystate::roll(&old, grace, pepper, rng, now)?;
         self.check_room().await?;
         // Both states are stored before either reaches KV, so no failure can lose the successor.
+        self.ensure_index().await?;
+        self.index(&successor.stored.record).await?;
         self.save(&retired).await?;
         self.save(&successor.stored).await?;
         let retired = self.replicate(retired).await?;

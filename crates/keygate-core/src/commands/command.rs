@@ -32,12 +32,15 @@ pub enum Command {
         /// Who asked.
         actor: Actor,
     },
-    /// The account's keys that `by` may see.
+    /// One page of the account's keys that `by` may see.
     List {
         /// Account.
         account: String,
         /// Who asks.
         by: Principal,
+        /// Which page.
+        #[serde(default)]
+        query: crate::domain::listing::KeyQuery,
     },
     /// One key.
     Get {
@@ -254,7 +257,7 @@ pub enum Answer {
     /// A key just made, with its secret.
     Created(Created),
     /// Keys, newest first.
-    Keys(Vec<StoredKey>),
+    Keys(Vec<StoredKey>, bool),
     /// A page of the audit log.
     Events(EventPage),
     /// A key's authoritative record (for the edge).
@@ -306,7 +309,10 @@ async fn execute<S: StateStore, W: RecordWriter>(
         Command::Create { account, params, actor } => {
             Answer::Created(a.create(&account, &params, &pepper()?, rng, now, &actor).await?)
         }
-        Command::List { account, by } => Answer::Keys(a.list_in_scope(&account, &by, now).await?),
+        Command::List { account, by, query } => {
+            let (keys, has_more) = a.list_page(&account, &by, &query, now).await?;
+            Answer::Keys(keys, has_more)
+        }
         Command::Get { account, key_id, by } => {
             Answer::Key(a.load_in_scope(&account, &key_id, &by, now).await?)
         }

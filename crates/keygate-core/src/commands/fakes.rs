@@ -25,6 +25,9 @@ pub struct MemoryState {
     /// When set, the next `put` stores its value and then fails ("the write landed but the call
     /// failed"); it is cleared by that put.
     pub landed_but_failed: RefCell<bool>,
+    /// Values read so far: one per `get` that found one, one per row a `list` or `scan` returned
+    /// (what a command cost in reads).
+    pub values_read: RefCell<usize>,
 }
 
 impl MemoryState {
@@ -39,7 +42,9 @@ impl StateStore for MemoryState {
         if let Some(f) = self.fault.borrow().clone() {
             return Err(f);
         }
-        Ok(self.data.borrow().get(key).cloned())
+        let v = self.data.borrow().get(key).cloned();
+        *self.values_read.borrow_mut() += usize::from(v.is_some());
+        Ok(v)
     }
 
     async fn put(&self, key: &str, value: &str) -> Result<(), StoreError> {
@@ -79,7 +84,30 @@ impl StateStore for MemoryState {
         } else {
             matching.map(|(k, v)| (k.clone(), v.clone())).collect()
         };
-        Ok(rows.into_iter().take(limit.unwrap_or(usize::MAX)).collect())
+        let rows: Vec<(String, String)> = rows.into_iter().take(limit.unwrap_or(usize::MAX)).collect();
+        *self.values_read.borrow_mut() += rows.len();
+        Ok(rows)
+    }
+
+    async fn scan(
+        &self,
+        prefix: &str,
+        start: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if let Some(f) = self.fault.borrow().clone() {
+            return Err(f);
+        }
+        let data = self.data.borrow();
+        let from = start.filter(|s| *s > prefix).unwrap_or(prefix).to_owned();
+        let rows: Vec<(String, String)> = data
+            .range(from..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .take(limit)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        *self.values_read.borrow_mut() += rows.len();
+        Ok(rows)
     }
 }
 

@@ -23,6 +23,14 @@ pub trait StateStore {
         reverse: bool,
         limit: Option<usize>,
     ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Entries whose key starts with `prefix`, in ascending key order from `start` (inclusive)
+    /// when given, at most `limit`: one page of an index, without reading the rest.
+    async fn scan(
+        &self,
+        prefix: &str,
+        start: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 /// Writes key records to the edge's KV namespaces.

@@ -9,31 +9,86 @@ use crate::domain::digest::KeyDigest;
 use crate::domain::event::{Event, EventPage, Page};
 use crate::domain::ids::parse_event_id;
 use crate::domain::keystate::StoredKey;
+use crate::domain::listing::{self, KeyQuery};
 use crate::domain::record::{KeyRecord, KeyStatus};
 use crate::policy::delegation;
 
+/// Index entries read at a time while filling a page.
+const INDEX_CHUNK: usize = 128;
+/// Set once the index covers every stored key.
+const INDEX_MARK: &str = "meta:index";
+
 impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
-    /// The keys `by` may see, newest first: all of the account's for the operator and for an
-    /// unrestricted key; for a key with restrictions, those at least as restricted as itself.
-    pub async fn list_in_scope(
+    /// One page of the keys `by` may see, newest first, and whether more follow: all of the
+    /// account's for the operator and for an unrestricted key; for a key with restrictions,
+    /// those at least as restricted as itself. Read from the index a chunk at a time: a page
+    /// reads the index entries up to its last key and the keys that may match, never the
+    /// whole account.
+    pub async fn list_page(
         &self,
         account: &str,
         by: &Principal,
+        query: &KeyQuery,
         now: UnixSeconds,
-    ) -> Result<Vec<StoredKey>, Error> {
+    ) -> Result<(Vec<StoredKey>, bool), Error> {
         let bound = self.caller_bound(account, by, now).await?;
-        let mut keys: Vec<StoredKey> = self
-            .all_keys()
-            .await?
-            .iter()
-            .filter(|k| k.record.account == account)
-            .filter(|k| bound.as_ref().is_none_or(|c| delegation::within(&k.record, c)))
-            .cloned()
-            .collect();
-        keys.sort_by(|a, b| {
-            b.record.created_at.cmp(&a.record.created_at).then_with(|| a.record.id.cmp(&b.record.id))
-        });
-        Ok(keys)
+        self.ensure_index().await?;
+        let limit = query.limit.clamp(1, listing::MAX_LIMIT);
+        let mut keys = Vec::with_capacity(limit + 1);
+        let mut start = query.start();
+        loop {
+            let rows = self
+                .state
+                .scan(listing::INDEX_PREFIX, start.as_deref(), INDEX_CHUNK)
+                .await
+                .map_err(store_error)?;
+            let last_chunk = rows.len() < INDEX_CHUNK;
+            for (name, value) in rows {
+                start = Some(format!("{name}\u{0}"));
+                if !query.may_match(&value) {
+                    continue;
+                }
+                let key = match self.load(account, listing::id_of(&name)).await {
+                    // An entry is only ever the one its key was indexed under.
+                    Ok(k) if listing::index_name(k.record.created_at, &k.record.id) == name => k,
+                    // Removed since the entry was read, another account's, or a stray entry:
+                    // not listed.
+                    Ok(_) | Err(Error::NotFound { .. }) => continue,
+                    Err(e) => return Err(e),
+                };
+                if !query.matches(&key, now)
+                    || bound.as_ref().is_some_and(|c| !delegation::within(&key.record, c))
+                {
+                    continue;
+                }
+                keys.push(key);
+                if keys.len() > limit {
+                    keys.truncate(limit);
+                    return Ok((keys, true));
+                }
+            }
+            if last_chunk {
+                return Ok((keys, false));
+            }
+        }
+    }
+
+    /// The index of keys by creation: written once for the keys stored before it existed (a
+    /// deployment that upgraded), then kept as keys are made and removed.
+    pub(crate) async fn ensure_index(&self) -> Result<(), Error> {
+        if self.state.get(INDEX_MARK).await.map_err(store_error)?.is_some() {
+            return Ok(());
+        }
+        for key in self.all_keys().await? {
+            self.index(&key.record).await?;
+        }
+        self.state.put(INDEX_MARK, "1").await.map_err(store_error)
+    }
+
+    /// Write `record`'s index entry (its value never changes, so writing it again is harmless).
+    pub(crate) async fn index(&self, record: &KeyRecord) -> Result<(), Error> {
+        let name = listing::index_name(record.created_at, &record.id);
+        self.state.put(&name, &listing::index_value(record)).await.map_err(store_error)
     }
 
     /// The key `key_id`, if `by` may act on it: [`Error::KeyOutOfScope`] when a restricted

@@ -67,7 +67,9 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         if self.kv.delete(key.record.mode, &key.digest).await.is_err() {
             return Ok(());
         }
-        self.state.delete(&format!("key:{}", key.record.id)).await.map_err(store_error)
+        self.state.delete(&format!("key:{}", key.record.id)).await.map_err(store_error)?;
+        let index = crate::domain::listing::index_name(key.record.created_at, &key.record.id);
+        self.state.delete(&index).await.map_err(store_error)
     }
 
     /// Store first, then replicate.
