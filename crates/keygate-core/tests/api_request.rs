@@ -1,4 +1,6 @@
 //! Admin API validation: each defect is a 400 naming its parameter.
+mod common;
+
 use keygate_core::api::request::MAX_BODY;
 use keygate_core::domain::ids::{parse_account, valid_account};
 use keygate_core::domain::key::{KeyType, Mode};
@@ -27,21 +29,7 @@ fn accounts() {
 #[test]
 fn create_ok() {
     let c = CreateKey::from_json(br#"{"type":"secret","mode":"live","name":"prod"}"#, 0).unwrap();
-    assert_eq!(
-        c,
-        CreateKey {
-            key_type: KeyType::Secret,
-            mode: Mode::Live,
-            name: "prod".into(),
-            expires_at: None,
-            strict: false,
-            permissions: None,
-            restrictions: Default::default(),
-            rate_limit: None,
-            credits: None,
-            metadata: Default::default(),
-        }
-    );
+    assert_eq!(c, CreateKey { name: "prod".into(), ..common::plain_key(KeyType::Secret, Mode::Live) });
     let c = CreateKey::from_json(br#"{"type":"restricted","mode":"test","expires_at":100}"#, 50).unwrap();
     assert_eq!(c.expires_at, Some(100));
     assert_eq!(c.name, "");

@@ -24,18 +24,7 @@ fn pepper() -> Pepper {
 }
 
 fn params(expires_at: Option<i64>) -> CreateKey {
-    CreateKey {
-        key_type: KeyType::Secret,
-        mode: Mode::Test,
-        name: "n".into(),
-        expires_at,
-        strict: false,
-        permissions: None,
-        restrictions: Default::default(),
-        rate_limit: None,
-        credits: None,
-        metadata: Default::default(),
-    }
+    CreateKey { name: "n".into(), expires_at, ..common::plain_key(KeyType::Secret, Mode::Test) }
 }
 
 /// The API's view of a key just made (with its secret), as the management API answers it.

@@ -17,18 +17,7 @@ const PEPPER: &str = "test-pepper-test-pepper-test-pepper";
 fn setup(mode: Mode) -> (MemoryStore, Pepper, String) {
     let pepper = Pepper::new(PEPPER).unwrap();
     let store = MemoryStore::new();
-    let params = CreateKey {
-        key_type: KeyType::Secret,
-        mode,
-        name: "n".into(),
-        expires_at: None,
-        strict: false,
-        permissions: None,
-        restrictions: Default::default(),
-        rate_limit: None,
-        credits: None,
-        metadata: Default::default(),
-    };
+    let params = CreateKey { name: "n".into(), ..common::plain_key(KeyType::Secret, mode) };
     let new = keystate::create("acct_1", &params, &pepper, &mut FixedRng::new(*b"0123456789"), 100).unwrap();
     store.put(mode, &new.stored.digest, new.stored.record.to_json());
     (store, pepper, new.key.expose_secret().to_owned())

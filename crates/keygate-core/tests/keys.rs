@@ -1,8 +1,9 @@
 //! Key generation, redaction and the secrets-hygiene of Debug/Display.
+mod common;
+
 use keygate_core::domain::digest::{OperatorToken, Pepper, secret_eq};
 use keygate_core::domain::key::{ApiKey, KEY_LEN, KeyType, Mode, checksum, redact};
 use keygate_core::domain::keystate;
-use keygate_core::domain::settings::CreateKey;
 use keygate_core::policy::credential::Credential;
 use keygate_core::rng::{FixedRng, Rng, SystemRng};
 
@@ -58,25 +59,9 @@ fn debug_and_display_are_redacted() {
     assert!(!format!("{c:?}").contains(&s));
     let p = Pepper::new("0123456789abcdef0123456789abcdef").unwrap();
     assert!(!format!("{p:?}").contains("0123456789abcdef"));
-    let new = keystate::create(
-        "acct_1",
-        &CreateKey {
-            key_type: KeyType::Secret,
-            mode: Mode::Test,
-            name: String::new(),
-            expires_at: None,
-            strict: false,
-            permissions: None,
-            restrictions: Default::default(),
-            rate_limit: None,
-            credits: None,
-            metadata: Default::default(),
-        },
-        &p,
-        &mut SystemRng,
-        1,
-    )
-    .unwrap();
+    let new =
+        keystate::create("acct_1", &common::plain_key(KeyType::Secret, Mode::Test), &p, &mut SystemRng, 1)
+            .unwrap();
     assert!(!format!("{new:?}").contains(new.key.expose_secret()));
     assert!(!new.stored.record.to_json().contains(new.key.expose_secret()));
 }

@@ -23,18 +23,7 @@ fn pepper() -> Pepper {
 }
 
 fn params(key_type: KeyType) -> CreateKey {
-    CreateKey {
-        key_type,
-        mode: Mode::Test,
-        name: String::new(),
-        expires_at: None,
-        strict: false,
-        permissions: None,
-        restrictions: Default::default(),
-        rate_limit: None,
-        credits: None,
-        metadata: Default::default(),
-    }
+    common::plain_key(key_type, Mode::Test)
 }
 
 /// `n` keys, one per second from T0 (a few sharing a second), types in turn.

@@ -354,19 +354,7 @@ pub fn parse_roll(body: &[u8]) -> Result<i64, Error> {
 impl Page {
     /// Parse from query values.
     pub fn parse(limit: Option<&str>, starting_after: Option<&str>) -> Result<Page, Error> {
-        let limit = match limit {
-            None => 10,
-            Some(s) => match s.parse::<usize>() {
-                Ok(n) if (1..=100).contains(&n) => n,
-                _ => {
-                    return Err(Error::invalid_param(
-                        "parameter_invalid",
-                        "limit",
-                        "`limit` must be a whole number from 1 to 100.",
-                    ));
-                }
-            },
-        };
+        let limit = parse_limit(limit)?;
         let starting_after = match starting_after {
             None => None,
             Some(s) if crate::domain::ids::parse_event_id(s).is_some() => Some(s.to_owned()),
@@ -382,6 +370,21 @@ impl Page {
     }
 }
 
+/// A list's `limit`: 1 to 100, 10 when absent (Stripe's, for keys and events alike).
+fn parse_limit(limit: Option<&str>) -> Result<usize, Error> {
+    use crate::domain::listing::{DEFAULT_LIMIT, MAX_LIMIT};
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(s) => s.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+            Error::invalid_param(
+                "parameter_invalid",
+                "limit",
+                "`limit` must be a whole number from 1 to 100.",
+            )
+        }),
+    }
+}
+
 /// A key list's query: `limit` (1 to 100, default 10), and the filters `status`, `type` and
 /// `last4`. `starting_after` is resolved to a position by the caller (it names a key).
 pub fn parse_key_query(
@@ -390,18 +393,9 @@ pub fn parse_key_query(
     key_type: Option<&str>,
     last4: Option<&str>,
 ) -> Result<crate::domain::listing::KeyQuery, Error> {
-    use crate::domain::listing::{DEFAULT_LIMIT, KeyQuery, MAX_LIMIT};
+    use crate::domain::listing::KeyQuery;
     use crate::domain::record::KeyStatus;
-    let limit = match limit {
-        None => DEFAULT_LIMIT,
-        Some(s) => s.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-            Error::invalid_param(
-                "parameter_invalid",
-                "limit",
-                "`limit` must be a whole number from 1 to 100.",
-            )
-        })?,
-    };
+    let limit = parse_limit(limit)?;
     let status = match status {
         None => None,
         Some("active") => Some(KeyStatus::Active),

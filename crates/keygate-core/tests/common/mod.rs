@@ -96,3 +96,22 @@ pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
         std::task::Poll::Pending => panic!("in-memory future pended"),
     }
 }
+
+/// A create body with nothing but a type and mode (no name, expiry, settings or controls).
+pub fn plain_key(
+    key_type: keygate_core::domain::key::KeyType,
+    mode: Mode,
+) -> keygate_core::domain::settings::CreateKey {
+    keygate_core::domain::settings::CreateKey {
+        key_type,
+        mode,
+        name: String::new(),
+        expires_at: None,
+        strict: false,
+        permissions: None,
+        restrictions: Default::default(),
+        rate_limit: None,
+        credits: None,
+        metadata: Default::default(),
+    }
+}
