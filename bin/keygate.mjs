@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+// `npx keygate …`: keygate's management API from a terminal (issue 18, part 3: the key commands).
+// KEYGATE_URL and KEYGATE_ADMIN_TOKEN say where and as whom; locally, without them, it uses
+// `npm start`'s URL and the ADMIN_TOKEN in `.dev.vars`. A raw key is never taken from the command
+// line (other users can read it from the process list): `keys lookup` reads it from stdin.
+import fs from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import path from "node:path";
+import { Command, InvalidArgumentError } from "commander";
+import Table from "cli-table3";
+
+const LOCAL_URL = "https://127.0.0.1:8787";
+
+/** Where and as whom: the environment, else the local development setup. */
+function target() {
+  const url = process.env.KEYGATE_URL ?? LOCAL_URL;
+  let token = process.env.KEYGATE_ADMIN_TOKEN;
+  if (!token) {
+    const vars = path.join(process.cwd(), ".dev.vars");
+    const line = fs.existsSync(vars) ? fs.readFileSync(vars, "utf8").split("\n").find((l) => l.startsWith("ADMIN_TOKEN=")) : undefined;
+    token = line?.slice("ADMIN_TOKEN=".length).trim().replace(/^"(.*)"$/, "$1");
+  }
+  if (!token) fail("no_admin_token", "Set KEYGATE_ADMIN_TOKEN (or run where `.dev.vars` has ADMIN_TOKEN).");
+  return { url: url.replace(/\/+$/, ""), token };
+}
+
+/** Only a loopback address may present wrangler dev's self-signed certificate. */
+function loopback(host) {
+  return ["127.0.0.1", "localhost", "[::1]", "::1"].includes(host);
+}
+
+/** One call to the management API; resolves with { status, json, headers }. */
+function api(method, route, body) {
+  const { url, token } = target();
+  const u = new URL(`${url}/_keygate/v1${route}`);
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers = { authorization: `Bearer ${token}`, accept: "application/json" };
+  if (payload !== undefined) headers["content-type"] = "application/json";
+  const mod = u.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { method, headers, rejectUnauthorized: !loopback(u.hostname), timeout: 30_000 }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, json, text, headers: res.headers });
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+function fail(code, message) {
+  process.stderr.write(`keygate: ${code}: ${message}\n`);
+  process.exit(1);
+}
+
+/** The API's answer, or exit non-zero with its error code and message. */
+async function call(method, route, body) {
+  let res;
+  try {
+    res = await api(method, route, body);
+  } catch (e) {
+    fail("unreachable", `${target().url}: ${e.message}`);
+  }
+  if (res.status >= 400 || !res.json) {
+    const err = res.json?.error;
+    fail(err?.code ?? `http_${res.status}`, `${err?.message ?? res.text.slice(0, 200)}${err?.param ? ` (param: ${err.param})` : ""}`);
+  }
+  if (res.headers["keygate-admin-token"] === "previous") {
+    process.stderr.write("keygate: warning: this token is ADMIN_TOKEN_PREVIOUS; move to the current one\n");
+  }
+  return res.json;
+}
+
+const when = (t) => (t ? new Date(t * 1000).toISOString().replace(".000Z", "Z") : "");
+
+/** Keys as a table, or JSON with --json. */
+function showKeys(keys, json) {
+  if (json) return console.log(JSON.stringify(keys, null, 2));
+  const table = new Table({ head: ["id", "name", "type", "mode", "key", "status", "created", "last used", "expires"] });
+  for (const k of keys) {
+    table.push([k.id, k.name, k.type, k.mode, `${k.prefix}…${k.last4}`, k.status, when(k.created_at), when(k.last_used), when(k.expires_at)]);
+  }
+  console.log(table.toString());
+}
+
+function showKey(k, json) {
+  if (json) return console.log(JSON.stringify(k, null, 2));
+  showKeys([k], false);
+  if (k.secret) {
+    console.log(`\nSecret (shown once; store it now, keygate keeps only its digest):\n${k.secret}`);
+  }
+}
+
+function integer(name) {
+  return (v) => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number.`);
+    return Number(v);
+  };
+}
+
+function pair(v, all = {}) {
+  const i = v.indexOf("=");
+  if (i < 1) throw new InvalidArgumentError("metadata is KEY=VALUE (an empty VALUE unsets KEY).");
+  return { ...all, [v.slice(0, i)]: v.slice(i + 1) };
+}
+
+const program = new Command("keygate")
+  .description("keygate's management API from a terminal (KEYGATE_URL, KEYGATE_ADMIN_TOKEN)")
+  .showHelpAfterError();
+
+const keys = program.command("keys").description("create, list and change an account's keys");
+const json = ["--json", "print the API's JSON instead of a table"];
+const account = ["-a, --account <account>", "the account (acct_…)"];
+
+keys
+  .command("create")
+  .description("create a key; its secret is shown once")
+  .requiredOption(...account)
+  .requiredOption("-t, --type <type>", "secret, publishable or restricted")
+  .requiredOption("-m, --mode <mode>", "test or live")
+  .option("-n, --name <name>", "a label")
+  .option("--expires-at <unix>", "expiry, unix seconds", integer("--expires-at"))
+  .option("--metadata <key=value>", "metadata (repeatable)", pair)
+  .option(...json)
+  .action(async (o) => {
+    const body = { type: o.type, mode: o.mode };
+    if (o.name !== undefined) body.name = o.name;
+    if (o.expiresAt !== undefined) body.expires_at = o.expiresAt;
+    if (o.metadata) body.metadata = o.metadata;
+    showKey(await call("POST", `/accounts/${encodeURIComponent(o.account)}/keys`, body), o.json);
+  });
+
+keys
+  .command("list")
+  .description("the account's keys, newest first")
+  .requiredOption(...account)
+  .option("-m, --mode <mode>", "only test or live")
+  .option("--status <status>", "only active, rolling, expired or revoked")
+  .option("--type <type>", "only secret, publishable or restricted")
+  .option("--last4 <chars>", "only keys ending so")
+  .option("--limit <n>", "keys per page (1 to 100)", integer("--limit"))
+  .option("--starting-after <key_id>", "the page after this key")
+  .option("--all", "follow every page")
+  .option(...json)
+  .action(async (o) => {
+    const q = new URLSearchParams();
+    for (const [name, value] of [["mode", o.mode], ["status", o.status], ["type", o.type], ["last4", o.last4], ["limit", o.limit], ["starting_after", o.startingAfter]]) {
+      if (value !== undefined) q.set(name, String(value));
+    }
+    const all = [];
+    for (;;) {
+      const page = await call("GET", `/accounts/${encodeURIComponent(o.account)}/keys?${q}`);
+      all.push(...page.data);
+      if (!o.all || !page.has_more) {
+        if (!o.json && page.has_more) process.stderr.write(`(more: --starting-after ${page.data.at(-1).id}, or --all)\n`);
+        break;
+      }
+      q.set("starting_after", page.data.at(-1).id);
+    }
+    showKeys(all, o.json);
+  });
+
+keys
+  .command("get <key_id>")
+  .description("one key")
+  .requiredOption(...account)
+  .option(...json)
+  .action(async (id, o) => showKey(await call("GET", `/accounts/${encodeURIComponent(o.account)}/keys/${encodeURIComponent(id)}`), o.json));
+
+keys
+  .command("update <key_id>")
+  .description("change a key's name or metadata")
+  .requiredOption(...account)
+  .option("-n, --name <name>", "a new label")
+  .option("--metadata <key=value>", "metadata to set, or unset with an empty value (repeatable)", pair)
+  .option(...json)
+  .action(async (id, o) => {
+    const body = {};
+    if (o.name !== undefined) body.name = o.name;
+    if (o.metadata) body.metadata = o.metadata;
+    if (Object.keys(body).length === 0) fail("nothing_to_update", "Give --name or --metadata.");
+    showKey(await call("PATCH", `/accounts/${encodeURIComponent(o.account)}/keys/${encodeURIComponent(id)}`, body), o.json);
+  });
+
+keys
+  .command("roll <key_id>")
+  .description("a successor with the same settings; the old key works for --grace seconds")
+  .requiredOption(...account)
+  .option("--grace <seconds>", "how long the old key keeps working (0 to 604800; default 86400)", integer("--grace"))
+  .option(...json)
+  .action(async (id, o) => {
+    const body = o.grace === undefined ? {} : { expires_in: o.grace };
+    showKey(await call("POST", `/accounts/${encodeURIComponent(o.account)}/keys/${encodeURIComponent(id)}/roll`, body), o.json);
+  });
+
+for (const [name, method, suffix, what] of [
+  ["expire", "POST", "/expire", "end a key now"],
+  ["revoke", "DELETE", "", "revoke a key, for good"],
+]) {
+  keys
+    .command(`${name} <key_id>`)
+    .description(what)
+    .requiredOption(...account)
+    .option(...json)
+    .action(async (id, o) => showKey(await call(method, `/accounts/${encodeURIComponent(o.account)}/keys/${encodeURIComponent(id)}${suffix}`), o.json));
+}
+
+keys
+  .command("lookup")
+  .description("the key object for a raw key read from stdin (never from the command line)")
+  .option(...json)
+  .action(async (o) => {
+    const secret = fs.readFileSync(0, "utf8").trim();
+    if (!secret) fail("no_secret", "Pipe the raw key into stdin: `keygate keys lookup < key.txt`.");
+    showKey(await call("POST", "/keys/lookup", { secret }), o.json);
+  });
+
+program
+  .command("events")
+  .description("an account's audit log, newest first")
+  .requiredOption(...account)
+  .requiredOption("-m, --mode <mode>", "test or live")
+  .option("--limit <n>", "events (1 to 100)", integer("--limit"))
+  .option(...json)
+  .action(async (o) => {
+    const q = new URLSearchParams({ mode: o.mode, ...(o.limit ? { limit: String(o.limit) } : {}) });
+    const page = await call("GET", `/accounts/${encodeURIComponent(o.account)}/events?${q}`);
+    if (o.json) return console.log(JSON.stringify(page.data, null, 2));
+    const table = new Table({ head: ["id", "type", "key", "actor", "at"] });
+    for (const e of page.data) table.push([e.id, e.type, e.key_id, e.actor, when(e.created_at)]);
+    console.log(table.toString());
+  });
+
+await program.parseAsync(process.argv);
