@@ -118,7 +118,7 @@ async fn operator(
                 Some(m) => vec![request::parse_mode(&m, "mode")?],
                 None => Mode::ALL.to_vec(),
             };
-            let mut query = key_query(url)?;
+            let mut query = key_query(url, true)?;
             if let Some(after) = query_param(url, "starting_after") {
                 let key_id = ids::parse_key_id(&after).map_err(|_| bad_cursor())?;
                 let get = Command::Get { account: acct.clone(), key_id, by: Principal::Operator };
@@ -261,7 +261,7 @@ async fn self_service(
     let by = Principal::Key { key_id: authn.record.id.clone(), digest: authn.digest.clone() };
     let (status, json) = match (rest, method) {
         ([], Method::Get) => {
-            let mut query = key_query(url)?;
+            let mut query = key_query(url, false)?;
             if let Some(after) = query_param(url, "starting_after") {
                 let key_id = ids::parse_key_id(&after).map_err(|_| bad_cursor())?;
                 let get = Command::Get { account: account.clone(), key_id, by: by.clone() };
@@ -288,8 +288,20 @@ async fn self_service(
     respond::json(status, &json, &rc.request_id)
 }
 
-/// A list's `limit` and filters from the query string.
-fn key_query(url: &Url) -> Result<keygate_core::domain::listing::KeyQuery, Error> {
+/// A list's `limit` and filters from the query string. A parameter the list does not take is a
+/// 400 naming it, not ignored (a Stripe client's `ending_before` must not get the first page).
+fn key_query(url: &Url, takes_mode: bool) -> Result<keygate_core::domain::listing::KeyQuery, Error> {
+    for (name, _) in url.query_pairs() {
+        let known = ["limit", "starting_after", "status", "type", "last4"].contains(&name.as_ref())
+            || (takes_mode && name == "mode");
+        if !known {
+            return Err(Error::invalid_param(
+                "parameter_unknown",
+                request::clip(&name),
+                format!("Received unknown parameter: {}", request::clip(&name)),
+            ));
+        }
+    }
     request::parse_key_query(
         query_param(url, "limit").as_deref(),
         query_param(url, "status").as_deref(),
@@ -311,10 +323,12 @@ fn bad_cursor() -> Error {
     )
 }
 
-/// A cursor that names no key of the account is the caller's fault, not a missing page.
+/// A cursor that names no key of the account (or none the caller may see: it is not told which)
+/// is the caller's fault, not a missing page.
 fn cursor_error(e: Error) -> Error {
     match e {
-        Error::Relayed { status: 404, .. } | Error::NotFound { .. } => bad_cursor(),
+        Error::Relayed { status: 404, .. } | Error::NotFound { .. } | Error::KeyOutOfScope => bad_cursor(),
+        Error::Relayed { ref code, .. } if code == "key_out_of_scope" => bad_cursor(),
         e => e,
     }
 }

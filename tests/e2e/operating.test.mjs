@@ -193,6 +193,21 @@ describe("operating keys", () => {
     ]) {
       assertError(await admin("GET", `/accounts/${account}/keys?${q}`), 400, "invalid_request_error", "parameter_invalid", param);
     }
+    // A parameter the list does not take is named, never ignored (a Stripe client's
+    // `ending_before` must not silently get the first page).
+    for (const q of ["ending_before=" + made[0].id, "created%5Bgte%5D=1", "expand=data"]) {
+      const res = await admin("GET", `/accounts/${account}/keys?${q}`);
+      assertError(res, 400, "invalid_request_error", "parameter_unknown");
+    }
+    const selfUnknown = await call("/_keygate/v1/keys?mode=live", { headers: { authorization: bearer(caller.secret) } });
+    assertError(selfUnknown, 400, "invalid_request_error", "parameter_unknown", "mode");
+    // A restricted caller's cursor outside its scope is the same 400 as no such key: it is not
+    // told that the key exists.
+    const narrow = await admin("POST", `/accounts/${account}/keys`, { body: { type: "secret", mode: "test", allowed_ips: ["203.0.113.0/24"] } });
+    assert.equal(narrow.status, 201, narrow.text);
+    const wide = made.find((k) => k.mode === "test" && k.type === "secret" && k.id !== caller.id);
+    const out = await call(`/_keygate/v1/keys?starting_after=${wide.id}`, { headers: { authorization: bearer(narrow.json.secret), "cf-connecting-ip": "203.0.113.9" } });
+    assertError(out, 400, "invalid_request_error", "parameter_invalid", "starting_after");
     // Another account's key is no cursor here.
     const stranger = await createKey();
     assertError(await admin("GET", `/accounts/${account}/keys?starting_after=${stranger.id}`), 400, "invalid_request_error", "parameter_invalid", "starting_after");

@@ -458,6 +458,7 @@ fn wrong_type(param: &str, expected: &str) -> Error {
     Error::invalid_param("parameter_invalid", param, format!("`{param}` must be {expected}."))
 }
 
-fn clip(s: &str) -> String {
+/// A name from the request, cut to 64 characters for an error message.
+pub fn clip(s: &str) -> String {
     s.chars().take(64).collect()
 }
