@@ -190,9 +190,10 @@ pub fn parse_metadata(v: &Value) -> Result<MetadataChange, Error> {
 const CREATE_FIELDS: [&str; 12] = [
     "type",
     "mode",
-    "name",
     "expires_at",
     "strict",
+    // What a `PATCH` may change too, from here on (`UPDATE_FIELDS`).
+    "name",
     "permissions",
     "allowed_ips",
     "allowed_origins",
@@ -203,16 +204,7 @@ const CREATE_FIELDS: [&str; 12] = [
 ];
 
 /// What a `PATCH` may change.
-const UPDATE_FIELDS: [&str; 8] = [
-    "name",
-    "permissions",
-    "allowed_ips",
-    "allowed_origins",
-    "allowed_endpoints",
-    "rate_limit",
-    "credits",
-    "metadata",
-];
+const UPDATE_FIELDS: &[&str] = CREATE_FIELDS.split_at(4).1;
 
 impl KeySettings {
     fn from_object(obj: &Map<String, Value>) -> Result<KeySettings, Error> {
