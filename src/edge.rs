@@ -144,16 +144,17 @@ pub async fn handle(
 /// first. A preflight keeps its own path. Not inlined: one small call on the request path.
 #[inline(never)]
 pub fn throttled_shortcut(
-    headers: &web_sys::Headers,
+    req: &web_sys::Request,
     url: &Url,
     method: &str,
     throttle: &Throttle<'_>,
 ) -> Option<Error> {
+    // Nearly always nothing is blocked: then not even the headers are asked for.
     let blocked_for = throttle.blocked_for?;
     if method == "OPTIONS" || !config::EDGE_SETTINGS_READ.get() {
         return None;
     }
-    let authorization = header(headers, "authorization");
+    let authorization = header(&req.headers(), "authorization");
     let presented = Presented { authorization: authorization.as_deref(), query: url.query(), host: None };
     gate::throttled_without_credential(presented, blocked_for)
 }
