@@ -113,11 +113,11 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         now: UnixSeconds,
         actor: &Actor,
     ) -> Result<Created, Error> {
-        self.check_room().await?;
+        let stored = self.check_room().await?;
         let new = keystate::create(account, params, pepper, rng, now)?;
         // Indexed first: an entry whose key was never stored is skipped by lists.
-        self.ensure_index().await?;
-        self.index(&new.stored.record).await?;
+        self.ensure_index(Some(stored)).await?;
+        self.index_new(&new.stored.record).await?;
         let stored = self.commit(new.stored).await?;
         let data =
             serde_json::json!({ "type": stored.record.key_type, "expires_at": stored.record.expires_at });
@@ -140,10 +140,10 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let actor = &by.actor();
         let old = self.load_in_scope(account, key_id, by, now).await?;
         let (retired, successor) = keystate::roll(&old, grace, pepper, rng, now)?;
-        self.check_room().await?;
+        let stored = self.check_room().await?;
         // Both states are stored before either reaches KV, so no failure can lose the successor.
-        self.ensure_index().await?;
-        self.index(&successor.stored.record).await?;
+        self.ensure_index(Some(stored)).await?;
+        self.index_new(&successor.stored.record).await?;
         self.save(&retired).await?;
         self.save(&successor.stored).await?;
         let retired = self.replicate(retired).await?;

@@ -32,7 +32,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         now: UnixSeconds,
     ) -> Result<(Vec<StoredKey>, bool), Error> {
         let bound = self.caller_bound(account, by, now).await?;
-        self.ensure_index().await?;
+        self.ensure_index(None).await?;
         let limit = query.limit.clamp(1, listing::MAX_LIMIT);
         let mut keys = Vec::with_capacity(limit + 1);
         let mut start = query.start();
@@ -74,15 +74,36 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     }
 
     /// The index of keys by creation: written once for the keys stored before it existed (a
-    /// deployment that upgraded), then kept as keys are made and removed.
-    pub(crate) async fn ensure_index(&self) -> Result<(), Error> {
-        if self.state.get(INDEX_MARK).await.map_err(store_error)?.is_some() {
+    /// deployment that upgraded), then kept as keys are made and removed. Its mark counts the
+    /// keys it was told of; given how many keys are stored (`stored`, which creates and the
+    /// alarm know anyway), a count short of it means keys were made by a version that kept no
+    /// index (a rollback, then forward again), and the index is completed.
+    pub(crate) async fn ensure_index(&self, stored: Option<usize>) -> Result<(), Error> {
+        let mark = self.state.get(INDEX_MARK).await.map_err(store_error)?;
+        if let Some(count) = mark.and_then(|m| m.parse::<usize>().ok())
+            && stored.is_none_or(|stored| count >= stored)
+        {
             return Ok(());
         }
-        for key in self.all_keys().await? {
+        let keys = self.all_keys().await?;
+        for key in &keys {
             self.index(&key.record).await?;
         }
-        self.state.put(INDEX_MARK, "1").await.map_err(store_error)
+        self.state.put(INDEX_MARK, &keys.len().to_string()).await.map_err(store_error)
+    }
+
+    /// Index a new key, and count it in the index's mark.
+    pub(crate) async fn index_new(&self, record: &KeyRecord) -> Result<(), Error> {
+        self.index(record).await?;
+        self.count_indexed(1).await
+    }
+
+    /// Change the index mark's count by `by` (a key made or removed).
+    pub(crate) async fn count_indexed(&self, by: isize) -> Result<(), Error> {
+        let mark = self.state.get(INDEX_MARK).await.map_err(store_error)?;
+        let Some(count) = mark.and_then(|m| m.parse::<usize>().ok()) else { return Ok(()) };
+        let count = count.saturating_add_signed(by);
+        self.state.put(INDEX_MARK, &count.to_string()).await.map_err(store_error)
     }
 
     /// Write `record`'s index entry (its value never changes, so writing it again is harmless).
@@ -139,12 +160,13 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     }
 
     /// Refuse a new key when the object holds [`Limits::max_keys`] already.
-    pub(crate) async fn check_room(&self) -> Result<(), Error> {
+    /// Refuse a new key when the account is full; else how many keys are stored.
+    pub(crate) async fn check_room(&self) -> Result<usize, Error> {
         let stored = self.state.list("key:", None, false, None).await.map_err(store_error)?.len();
         if stored >= self.limits.max_keys {
             return Err(Error::KeyLimitReached { limit: self.limits.max_keys });
         }
-        Ok(())
+        Ok(stored)
     }
 
     /// The audit log, newest first, a page at a time.

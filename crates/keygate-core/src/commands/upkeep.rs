@@ -16,8 +16,9 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     /// Catch up: store expiries whose time has come, retry every KV write not yet acknowledged.
     /// Returns when to run again: the next pending expiry, or soon if KV still disagrees.
     pub async fn sync(&self, now: UnixSeconds) -> Result<Option<UnixSeconds>, Error> {
-        let ids: Vec<(String, String)> =
-            self.all_keys().await?.into_iter().map(|k| (k.record.account, k.record.id)).collect();
+        let keys = self.all_keys().await?;
+        self.ensure_index(Some(keys.len())).await?;
+        let ids: Vec<(String, String)> = keys.into_iter().map(|k| (k.record.account, k.record.id)).collect();
         for (account, id) in ids {
             // Read again here, after the KV writes of the keys before it: never act on a copy
             // read before an await on anything but this object's own storage.
@@ -69,7 +70,8 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         }
         self.state.delete(&format!("key:{}", key.record.id)).await.map_err(store_error)?;
         let index = crate::domain::listing::index_name(key.record.created_at, &key.record.id);
-        self.state.delete(&index).await.map_err(store_error)
+        self.state.delete(&index).await.map_err(store_error)?;
+        self.count_indexed(-1).await
     }
 
     /// Store first, then replicate.
