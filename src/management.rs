@@ -78,11 +78,7 @@ async fn lookup(req: &mut Request, env: &Env) -> Result<KeyObject, Error> {
     let store = crate::kv::KvRecords { env, cache_ttl: config::kv_cache_ttl(env)? };
     let not_found = || Error::NotFound { what: "key".into() };
     let raw = keygate_core::store::RecordStore::get(&store, key.mode(), &pepper.digest(&key))
-        .await
-        .map_err(|e| match e {
-            keygate_core::store::StoreError::Misconfigured(what) => Error::Misconfigured { what },
-            _ => Error::StoreUnavailable,
-        })?
+        .await?
         .ok_or_else(not_found)?;
     let record = keygate_core::domain::record::KeyRecord::from_json(&raw)?;
     let command =
@@ -119,12 +115,11 @@ async fn operator(
                 None => Mode::ALL.to_vec(),
             };
             let mut query = key_query(url, true)?;
-            if let Some(after) = query_param(url, "starting_after") {
-                let key_id = ids::parse_key_id(&after).map_err(|_| bad_cursor())?;
-                let get = Command::Get { account: acct.clone(), key_id, by: Principal::Operator };
-                query.after =
-                    Some(position(call_either_mode(env, account, &get).await.map_err(cursor_error)?));
-            }
+            query.after = cursor(url, |key_id| async move {
+                let get = Command::Get { account: account.to_owned(), key_id, by: Principal::Operator };
+                call_either_mode(env, account, &get).await
+            })
+            .await?;
             // Each mode's object answers one page; the newest of both make the page.
             let (mut data, mut has_more) = (Vec::new(), false);
             for mode in modes {
@@ -262,13 +257,12 @@ async fn self_service(
     let (status, json) = match (rest, method) {
         ([], Method::Get) => {
             let mut query = key_query(url, false)?;
-            if let Some(after) = query_param(url, "starting_after") {
-                let key_id = ids::parse_key_id(&after).map_err(|_| bad_cursor())?;
-                let get = Command::Get { account: account.clone(), key_id, by: by.clone() };
-                let cursor: KeyObject =
-                    keystore::call(env, mode, &account, &get).await.map_err(cursor_error)?;
-                query.after = Some(position(cursor));
-            }
+            let acct = account.as_str();
+            query.after = cursor(url, |key_id| {
+                let get = Command::Get { account: acct.to_owned(), key_id, by: by.clone() };
+                async move { keystore::call(env, mode, acct, &get).await }
+            })
+            .await?;
             let command = Command::List { account: account.clone(), by, query };
             let mut list: List<KeyObject> = keystore::call(env, mode, &account, &command).await?;
             list.data.iter_mut().for_each(|k| k.metadata.clear());
@@ -310,9 +304,16 @@ fn key_query(url: &Url, takes_mode: bool) -> Result<keygate_core::domain::listin
     )
 }
 
-/// Where a key sits in the newest-first order.
-fn position(k: KeyObject) -> keygate_core::domain::listing::Position {
-    keygate_core::domain::listing::Position { created_at: k.created_at, id: k.id }
+/// Where `starting_after` (a key id, if given) sits in the newest-first order, from the key as
+/// `get` finds it for the caller. A cursor that names no key the caller may see is a 400 on it.
+async fn cursor<F: std::future::Future<Output = Result<KeyObject, Error>>>(
+    url: &Url,
+    get: impl FnOnce(String) -> F,
+) -> Result<Option<keygate_core::domain::listing::Position>, Error> {
+    let Some(after) = query_param(url, "starting_after") else { return Ok(None) };
+    let key_id = ids::parse_key_id(&after).map_err(|_| bad_cursor())?;
+    let k = get(key_id).await.map_err(cursor_error)?;
+    Ok(Some(keygate_core::domain::listing::Position { created_at: k.created_at, id: k.id }))
 }
 
 fn bad_cursor() -> Error {

@@ -17,6 +17,18 @@ pub enum StoreError {
     Misconfigured(&'static str),
 }
 
+/// A store fault fails closed: a missing binding is the deployment's misconfiguration (500), any
+/// other fault the store's unavailability (503). One mapping for the edge, the authority and the
+/// management API alike.
+impl From<StoreError> for crate::Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Misconfigured(what) => crate::Error::Misconfigured { what },
+            StoreError::Failed(_) | StoreError::Timeout => crate::Error::StoreUnavailable,
+        }
+    }
+}
+
 /// The edge's read-only view of key records: one namespace per mode, keyed by digest.
 #[allow(async_fn_in_trait)]
 pub trait RecordStore {

@@ -22,7 +22,6 @@ use crate::domain::record::KeyStatus;
 use crate::domain::settings::{CreateKey, KeySettings};
 use crate::policy::delegation;
 use crate::rng::Rng;
-use crate::store::StoreError;
 
 /// Seconds between KV replication retries.
 pub const KV_RETRY_SECONDS: i64 = 5;
@@ -382,12 +381,5 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             keystate::record_usage(&key, at, count)
         };
         self.save(&next).await
-    }
-}
-
-pub(crate) fn store_error(e: StoreError) -> Error {
-    match e {
-        StoreError::Misconfigured(what) => Error::Misconfigured { what },
-        StoreError::Failed(_) | StoreError::Timeout => Error::StoreUnavailable,
     }
 }

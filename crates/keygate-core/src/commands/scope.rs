@@ -3,7 +3,7 @@
 
 use crate::Error;
 use crate::clock::UnixSeconds;
-use crate::commands::authority::{Authority, Principal, store_error};
+use crate::commands::authority::{Authority, Principal};
 use crate::commands::ports::{RecordWriter, StateStore};
 use crate::domain::digest::KeyDigest;
 use crate::domain::event::{Event, EventPage, Page};
@@ -41,7 +41,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
                 .state
                 .scan(listing::INDEX_PREFIX, start.as_deref(), INDEX_CHUNK)
                 .await
-                .map_err(store_error)?;
+                .map_err(Error::from)?;
             let last_chunk = rows.len() < INDEX_CHUNK;
             for (name, value) in rows {
                 start = Some(format!("{name}\u{0}"));
@@ -79,7 +79,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     /// alarm know anyway), a count short of it means keys were made by a version that kept no
     /// index (a rollback, then forward again), and the index is completed.
     pub(crate) async fn ensure_index(&self, stored: Option<usize>) -> Result<(), Error> {
-        let mark = self.state.get(INDEX_MARK).await.map_err(store_error)?;
+        let mark = self.state.get(INDEX_MARK).await.map_err(Error::from)?;
         if let Some(count) = mark.and_then(|m| m.parse::<usize>().ok())
             && stored.is_none_or(|stored| count >= stored)
         {
@@ -89,7 +89,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         for key in &keys {
             self.index(&key.record).await?;
         }
-        self.state.put(INDEX_MARK, &keys.len().to_string()).await.map_err(store_error)
+        self.state.put(INDEX_MARK, &keys.len().to_string()).await.map_err(Error::from)
     }
 
     /// Index a new key, and count it in the index's mark.
@@ -100,16 +100,16 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
 
     /// Change the index mark's count by `by` (a key made or removed).
     pub(crate) async fn count_indexed(&self, by: isize) -> Result<(), Error> {
-        let mark = self.state.get(INDEX_MARK).await.map_err(store_error)?;
+        let mark = self.state.get(INDEX_MARK).await.map_err(Error::from)?;
         let Some(count) = mark.and_then(|m| m.parse::<usize>().ok()) else { return Ok(()) };
         let count = count.saturating_add_signed(by);
-        self.state.put(INDEX_MARK, &count.to_string()).await.map_err(store_error)
+        self.state.put(INDEX_MARK, &count.to_string()).await.map_err(Error::from)
     }
 
     /// Write `record`'s index entry (its value never changes, so writing it again is harmless).
     pub(crate) async fn index(&self, record: &KeyRecord) -> Result<(), Error> {
         let name = listing::index_name(record.created_at, &record.id);
-        self.state.put(&name, &listing::index_value(record)).await.map_err(store_error)
+        self.state.put(&name, &listing::index_value(record)).await.map_err(Error::from)
     }
 
     /// The key `key_id`, if `by` may act on it: [`Error::KeyOutOfScope`] when a restricted
@@ -162,7 +162,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     /// Refuse a new key when the object holds [`Limits::max_keys`] already.
     /// Refuse a new key when the account is full; else how many keys are stored.
     pub(crate) async fn check_room(&self) -> Result<usize, Error> {
-        let stored = self.state.list("key:", None, false, None).await.map_err(store_error)?.len();
+        let stored = self.state.list("key:", None, false, None).await.map_err(Error::from)?.len();
         if stored >= self.limits.max_keys {
             return Err(Error::KeyLimitReached { limit: self.limits.max_keys });
         }
@@ -177,7 +177,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             .state
             .list("event:", end.as_deref(), true, Some(page.limit + 1))
             .await
-            .map_err(store_error)?;
+            .map_err(Error::from)?;
         let mut data = Vec::with_capacity(rows.len());
         for (_, text) in rows {
             let e: Event = serde_json::from_str(&text).map_err(|_| Error::RecordCorrupt)?;
@@ -202,7 +202,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
 
     /// The key `key_id` of `account`. Another account's key is "not found", never "forbidden".
     pub async fn load(&self, account: &str, key_id: &str) -> Result<StoredKey, Error> {
-        let text = self.state.get(&format!("key:{key_id}")).await.map_err(store_error)?;
+        let text = self.state.get(&format!("key:{key_id}")).await.map_err(Error::from)?;
         let key: StoredKey = match text {
             Some(t) => serde_json::from_str(&t).map_err(|_| Error::RecordCorrupt)?,
             None => return Err(Error::NotFound { what: "key".into() }),
@@ -214,7 +214,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     }
 
     pub(crate) async fn all_keys(&self) -> Result<Vec<StoredKey>, Error> {
-        let rows = self.state.list("key:", None, false, None).await.map_err(store_error)?;
+        let rows = self.state.list("key:", None, false, None).await.map_err(Error::from)?;
         rows.iter().map(|(_, t)| serde_json::from_str(t).map_err(|_| Error::RecordCorrupt)).collect()
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::Error;
 use crate::clock::UnixSeconds;
-use crate::commands::authority::{Authority, KV_RETRY_SECONDS, store_error};
+use crate::commands::authority::{Authority, KV_RETRY_SECONDS};
 use crate::commands::ports::{RecordWriter, StateStore};
 use crate::domain::event::Actor;
 use crate::domain::event::Event;
@@ -68,9 +68,9 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         if self.kv.delete(key.record.mode, &key.digest).await.is_err() {
             return Ok(());
         }
-        self.state.delete(&format!("key:{}", key.record.id)).await.map_err(store_error)?;
+        self.state.delete(&format!("key:{}", key.record.id)).await.map_err(Error::from)?;
         let index = crate::domain::listing::index_name(key.record.created_at, &key.record.id);
-        self.state.delete(&index).await.map_err(store_error)?;
+        self.state.delete(&index).await.map_err(Error::from)?;
         self.count_indexed(-1).await
     }
 
@@ -109,7 +109,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         now: UnixSeconds,
         data: serde_json::Value,
     ) -> Result<(), Error> {
-        let last = self.state.get("meta:event_seq").await.map_err(store_error)?;
+        let last = self.state.get("meta:event_seq").await.map_err(Error::from)?;
         let seq = last.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1;
         let event = Event {
             id: event_id(seq),
@@ -124,17 +124,17 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         };
         let json =
             serde_json::to_string(&event).map_err(|_| Error::Internal { what: "encoding an event" })?;
-        self.state.put(&format!("event:{seq:012}"), &json).await.map_err(store_error)?;
-        self.state.put("meta:event_seq", &seq.to_string()).await.map_err(store_error)?;
+        self.state.put(&format!("event:{seq:012}"), &json).await.map_err(Error::from)?;
+        self.state.put("meta:event_seq", &seq.to_string()).await.map_err(Error::from)?;
         // Retention: the newest `max_events` events are kept; each new one removes the oldest.
         if let Some(gone) = seq.checked_sub(self.limits.max_events).filter(|g| *g > 0) {
-            self.state.delete(&format!("event:{gone:012}")).await.map_err(store_error)?;
+            self.state.delete(&format!("event:{gone:012}")).await.map_err(Error::from)?;
         }
         Ok(())
     }
 
     pub(crate) async fn save(&self, key: &StoredKey) -> Result<(), Error> {
         let json = serde_json::to_string(key).map_err(|_| Error::Internal { what: "encoding a key" })?;
-        self.state.put(&format!("key:{}", key.record.id), &json).await.map_err(store_error)
+        self.state.put(&format!("key:{}", key.record.id), &json).await.map_err(Error::from)
     }
 }

@@ -14,7 +14,7 @@ use crate::policy::credential::Credential;
 use crate::policy::decision::{self, Decision};
 use crate::policy::pins::HostPins;
 use crate::policy::throttle::Throttle;
-use crate::store::{RecordStore, StoreError};
+use crate::store::RecordStore;
 
 /// What a request presented, as far as authentication is concerned.
 #[derive(Debug, Clone, Copy, Default)]
@@ -87,10 +87,7 @@ pub async fn authenticate<S: RecordStore>(
             let raw = store
                 .get(key.mode(), &digest)
                 .await
-                .map_err(|e| match e {
-                    StoreError::Misconfigured(what) => Error::Misconfigured { what },
-                    StoreError::Failed(_) | StoreError::Timeout => Error::StoreUnavailable,
-                })?
+                .map_err(Error::from)?
                 .ok_or_else(|| Error::ApiKeyInvalid { redacted: key.redacted() })?;
             records.parse(&digest, raw, now)?
         }
