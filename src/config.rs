@@ -187,6 +187,26 @@ pub fn expire_on_exposure(env: &Env) -> Result<bool, Error> {
     }
 }
 
+/// `ON_LEAK`: what a reported leak does to a secret or restricted key, `expire` (default) or
+/// `flag`. Anything else is a misconfiguration.
+#[cfg(feature = "authority")]
+pub fn on_leak(env: &Env) -> Result<keygate_core::policy::leaks::LeakPolicy, Error> {
+    keygate_core::policy::leaks::LeakPolicy::parse(string(env, "ON_LEAK").as_deref())
+        .ok_or(Error::Misconfigured { what: "ON_LEAK" })
+}
+
+/// `SECRET_SCANNING_KEYS_URL`: GitHub's signing keys document (default GitHub's own). It must be
+/// `https`, or `http` to a loopback address (local development and tests).
+#[cfg(feature = "authority")]
+pub fn scanning_keys_url(env: &Env) -> Result<Url, Error> {
+    let what = "SECRET_SCANNING_KEYS_URL";
+    let raw = string(env, what).unwrap_or_else(|| keygate_core::policy::leaks::DEFAULT_KEYS_URL.to_owned());
+    Url::parse(&raw)
+        .ok()
+        .filter(keygate_core::policy::leaks::outbound_url_allowed)
+        .ok_or(Error::Misconfigured { what })
+}
+
 /// `LOG_REQUESTS`: `denied` (default), `all` or `none`. Anything else is a misconfiguration.
 pub fn log_requests(env: &Env) -> Result<crate::log::LogRequests, Error> {
     crate::log::LogRequests::parse(string(env, "LOG_REQUESTS").as_deref())

@@ -32,4 +32,19 @@ impl RecordStore for KvRecords<'_> {
             Either::Right(_) => Err(StoreError::Timeout),
         }
     }
+
+    /// One bulk read (one operation against the platform's per-invocation limit).
+    #[cfg(feature = "authority")]
+    async fn get_many(&self, mode: Mode, digests: &[KeyDigest]) -> Result<Vec<Option<String>>, StoreError> {
+        let kv = self.env.kv(kv_binding(mode)).map_err(|_| StoreError::Misconfigured(kv_binding(mode)))?;
+        let names: Vec<&str> = digests.iter().map(KeyDigest::as_str).collect();
+        let read = std::pin::pin!(kv.get_bulk(&names).cache_ttl(self.cache_ttl).text());
+        match select(read, Delay::from(READ_TIMEOUT)).await {
+            Either::Left((Ok(mut found), _)) => {
+                Ok(names.iter().map(|n| found.remove(*n).flatten()).collect())
+            }
+            Either::Left((Err(_), _)) => Err(StoreError::Failed("the KV bulk read failed".into())),
+            Either::Right(_) => Err(StoreError::Timeout),
+        }
+    }
 }

@@ -19,6 +19,8 @@ mod platform;
 mod proxy;
 mod quota;
 mod respond;
+#[cfg(feature = "authority")]
+mod scanning;
 mod throttle;
 mod upstream;
 mod usage;

@@ -44,6 +44,14 @@ pub async fn handle(
     if segments.first() == Some(&"keys") && segments.get(1) != Some(&"lookup") {
         return self_service(&mut req, url, env, ctx, rc, throttle, &segments[1..], method).await;
     }
+    // GitHub's secret-scanning reports carry GitHub's signature instead of a token.
+    if segments.as_slice() == ["secret-scanning", "github"] {
+        if method != Method::Post {
+            return Err(Error::MethodNotAllowed { allowed: "POST" });
+        }
+        let feedback = crate::scanning::github(&mut req, env, rc, throttle.blocked_for).await?;
+        return respond::json(200, &feedback, &rc.request_id);
+    }
     let token = authorize_operator(&req, env, throttle.blocked_for)?;
     // During a rotation, a caller still on the previous token is told so on every answer,
     // errors included.
@@ -57,6 +65,14 @@ pub async fn handle(
         }
         ["keys", "lookup"] if method == Method::Post => (200, value(&lookup(&mut req, env).await?)?),
         ["keys", "lookup"] => return Err(Error::MethodNotAllowed { allowed: "POST" }),
+        ["leaks"] if method == Method::Post => {
+            (200, value(&crate::scanning::operator_report(&mut req, env).await?)?)
+        }
+        ["leaks"] => return Err(Error::MethodNotAllowed { allowed: "POST" }),
+        ["secret-scanning", "pattern"] if method == Method::Get => {
+            (200, value(&keygate_core::api::leaks::ScanningPattern::of_deployment())?)
+        }
+        ["secret-scanning", "pattern"] => return Err(Error::MethodNotAllowed { allowed: "GET" }),
         _ => return Err(Error::NotFound { what: "route".into() }),
     };
     let response = respond::json(status, &json, &rc.request_id)?;
@@ -73,7 +89,7 @@ const ADMIN_TOKEN_HEADER: &str = "Keygate-Admin-Token";
 /// pasted into a support ticket), found by its digest in its mode's KV namespace. The key is
 /// neither stored nor logged (the request's log line has no body), and never answered back.
 async fn lookup(req: &mut Request, env: &Env) -> Result<KeyObject, Error> {
-    let key = request::parse_lookup(&read_body(req).await?)?;
+    let key = request::parse_lookup(&read_body(req, request::MAX_BODY).await?)?;
     let pepper = config::pepper(env)?;
     let store = crate::kv::KvRecords { env, cache_ttl: config::kv_cache_ttl(env)? };
     let not_found = || Error::NotFound { what: "key".into() };
@@ -103,7 +119,7 @@ async fn operator(
     match (rest, method) {
         (["keys"], Method::Post) => {
             config::max_keys(env)?;
-            let body = read_body(req).await?;
+            let body = read_body(req, request::MAX_BODY).await?;
             let params = CreateKey::from_json(&body, rc.now)?;
             let command = Command::Create { account: acct, params: params.clone(), actor: Actor::admin() };
             let created: KeyObject = keystore::call(env, params.mode, account, &command).await?;
@@ -170,7 +186,8 @@ async fn operator(
         }
         #[cfg(feature = "test-clock")]
         (["test_clock"], _) => {
-            let body: serde_json::Value = serde_json::from_slice(&read_body(req).await?).map_err(|_| {
+            let body: serde_json::Value = serde_json::from_slice(&read_body(req, request::MAX_BODY).await?)
+                .map_err(|_| {
                 Error::invalid_param("parameter_invalid", "offset", "A JSON body is required.")
             })?;
             let offset =
@@ -198,18 +215,18 @@ async fn key_command(
         ([], Method::Get) => Command::Get { account, key_id, by },
         ([], Method::Delete) => Command::Revoke { account, key_id, by },
         ([], Method::Patch) => {
-            let settings = KeySettings::from_json(&read_body(req).await?)?;
+            let settings = KeySettings::from_json(&read_body(req, request::MAX_BODY).await?)?;
             Command::Update { account, key_id, settings, by }
         }
         ([], _) => return Err(Error::MethodNotAllowed { allowed: "GET, PATCH, DELETE" }),
         (["roll"], Method::Post) => {
             config::max_keys(env)?;
-            let grace = request::parse_roll(&read_body(req).await?)?;
+            let grace = request::parse_roll(&read_body(req, request::MAX_BODY).await?)?;
             Command::Roll { account, key_id, grace, by }
         }
         (["expire"], Method::Post) => Command::Expire { account, key_id, by },
         (["credits"], Method::Post) => {
-            let change = request::parse_credit_change(&read_body(req).await?)?;
+            let change = request::parse_credit_change(&read_body(req, request::MAX_BODY).await?)?;
             Command::Credits { account, key_id, change, by }
         }
         (["roll" | "expire" | "credits"], _) => return Err(Error::MethodNotAllowed { allowed: "POST" }),
@@ -363,20 +380,20 @@ fn authorize_operator(req: &Request, env: &Env, blocked_for: Option<u32>) -> Res
     }
 }
 
-/// Read a request body of at most [`request::MAX_BODY`] bytes. A declared length over the limit
+/// Read a request body of at most `limit` bytes ([`request::MAX_BODY`] for the API's own bodies). A declared length over the limit
 /// is refused before reading; a body without one (chunked) is read chunk by chunk and refused
 /// as soon as it passes the limit, never buffered whole. Before the refusal, the rest of the
 /// body is read and thrown away for a bounded while ([`DRAIN_BYTES`], [`DRAIN_FOR`]), so that a
 /// client still sending gets the answer instead of a reset connection; past either bound the
 /// answer goes at once.
-async fn read_body(req: &mut Request) -> Result<Vec<u8>, Error> {
-    let too_large = Error::BodyTooLarge { limit: request::MAX_BODY };
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
+    let too_large = Error::BodyTooLarge { limit };
     let unreadable = || Error::invalid_param("body_invalid", "body", "The request body could not be read.");
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
     let declared_too_large = matches!(req.headers().get("content-length"), Ok(Some(len))
-        if len.trim().parse::<usize>().map_or(true, |n| n > request::MAX_BODY));
+        if len.trim().parse::<usize>().map_or(true, |n| n > limit));
     let mut stream = req.stream().map_err(|_| unreadable())?;
     if declared_too_large {
         drain(&mut stream).await;
@@ -385,7 +402,7 @@ async fn read_body(req: &mut Request) -> Result<Vec<u8>, Error> {
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| unreadable())?;
-        if body.len() + chunk.len() > request::MAX_BODY {
+        if body.len() + chunk.len() > limit {
             drain(&mut stream).await;
             return Err(too_large);
         }

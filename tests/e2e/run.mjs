@@ -17,7 +17,8 @@
 //   plain   plain HTTP, same secrets (every request must be refused with https_required)
 //   clock   the full worker alone, built with the `test-clock` feature (build-test-clock/, never
 //           deployed): an operator may set a test-mode authority's clock ahead, so that a refill
-//           due at midnight is seen to happen (test-clock.test.mjs)
+//           due at midnight is seen to happen (test-clock.test.mjs); ON_LEAK = "flag"
+// main and clock fetch GitHub's secret-scanning signing keys from a local stand-in (github.mjs).
 //
 // Then, with every instance stopped, the serial phase (tests/e2e/serial/*.test.mjs): tests that
 // start their own instances one after another on one state, because two workerd processes must
@@ -29,6 +30,7 @@ import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { startSigningKeys } from "./github.mjs";
 import { startNodeOrigin, startPythonOrigin } from "./origins.mjs";
 import { ROOT, freePort, splitConfigs, startWrangler } from "../../scripts/lib/dev.mjs";
 
@@ -64,8 +66,10 @@ const signingSecrets = [secrets.ORIGIN_SIGNING_SECRET, secrets.ORIGIN_SIGNING_SE
 const originTest = await startNodeOrigin("test", signingSecrets);
 const originLive = await startPythonOrigin("live", signingSecrets, { dir: runDir });
 const closedPort = await freePort();
+// GitHub's secret-scanning signing keys, served locally (secret-scanning.test.mjs).
+const github = await startSigningKeys(runDir);
 
-const mainVars = { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0" };
+const mainVars = { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0", SECRET_SCANNING_KEYS_URL: github.url };
 const specs = {
   // The main instance is the production layout: the lean edge worker in front (every request the
   // suites send goes through it), the full worker beside it holding the Durable Objects and
@@ -90,7 +94,8 @@ fs.writeFileSync(
     .replace(/^command = ".*"$/m, `command = ${JSON.stringify(`bash ${path.join(ROOT, "scripts/build.sh")} test-clock`)}`)
     .replace(/^name = "keygate"$/m, 'name = "keygate-test-clock"'),
 );
-specs.clock = { protocol: "https", envFile: secretsFile, config: clockToml, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0" } };
+// Also the instance where a reported leak only flags a key (ON_LEAK = "flag").
+specs.clock = { protocol: "https", envFile: secretsFile, config: clockToml, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0", SECRET_SCANNING_KEYS_URL: github.url, ON_LEAK: "flag" } };
 
 const instances = {};
 let status = 1;
@@ -115,6 +120,7 @@ try {
     secrets,
     secretsFile,
     origins: { test: originTest.url, live: originLive.url },
+    github: { url: github.url, fetchesUrl: github.fetchesUrl, docFile: github.docFile, current: github.current, rotated: github.rotated },
     runDir,
   };
   const envJson = path.join(runDir, "env.json");
@@ -134,6 +140,7 @@ try {
 } finally {
   await Promise.all(Object.values(instances).map((w) => w.stop()));
   originTest.server.close();
+  github.server.close();
   await originLive.stop();
 }
 process.exit(status);

@@ -34,7 +34,21 @@ impl From<StoreError> for crate::Error {
 pub trait RecordStore {
     /// The record stored under `digest` in `mode`'s namespace, as JSON text.
     async fn get(&self, mode: Mode, digest: &KeyDigest) -> Result<Option<String>, StoreError>;
+
+    /// The records under each of `digests` (at most [`MAX_BULK`]) in `mode`'s namespace, in
+    /// their order. By default one read each; Workers KV answers them in one bulk read, which
+    /// counts as one operation against the platform's per-invocation limit.
+    async fn get_many(&self, mode: Mode, digests: &[KeyDigest]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut out = Vec::with_capacity(digests.len());
+        for digest in digests {
+            out.push(self.get(mode, digest).await?);
+        }
+        Ok(out)
+    }
 }
+
+/// The most keys one bulk read asks for (Workers KV's limit).
+pub const MAX_BULK: usize = 100;
 
 /// In-memory [`RecordStore`] for tests and benchmarks, with fault injection.
 #[derive(Debug, Default)]
@@ -74,5 +88,19 @@ impl RecordStore for MemoryStore {
             return Err(f);
         }
         Ok(self.data.borrow()[mode as usize].get(digest.as_str()).cloned())
+    }
+
+    /// One read, as KV's bulk read is one operation; more than [`MAX_BULK`] keys is a failure,
+    /// as on KV.
+    async fn get_many(&self, mode: Mode, digests: &[KeyDigest]) -> Result<Vec<Option<String>>, StoreError> {
+        *self.reads.borrow_mut() += 1;
+        if let Some(f) = self.fault.borrow().clone() {
+            return Err(f);
+        }
+        if digests.len() > MAX_BULK {
+            return Err(StoreError::Failed(format!("a bulk read of {} keys", digests.len())));
+        }
+        let data = self.data.borrow();
+        Ok(digests.iter().map(|d| data[mode as usize].get(d.as_str()).cloned()).collect())
     }
 }

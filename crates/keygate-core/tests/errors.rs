@@ -91,7 +91,12 @@ fn what_counts_as_a_failed_authentication() {
     assert!(Error::ApiKeyRevoked { redacted: r() }.counts_as_failed_auth());
     assert!(Error::BasicPasswordNotEmpty.counts_as_failed_auth());
     assert!(Error::AdminUnauthorized { missing: false }.counts_as_failed_auth());
+    for code in ["signature_malformed", "signature_key_unknown", "signature_invalid"] {
+        assert!(Error::SignatureRejected { code, message: "m" }.counts_as_failed_auth(), "{code}");
+    }
     for not in [
+        Error::SignatureRejected { code: keygate_core::error::SIGNATURE_MISSING, message: "m" },
+        Error::SigningKeysUnavailable,
         Error::ApiKeyMissing,
         Error::AdminUnauthorized { missing: true },
         Error::HttpsRequired,

@@ -17,6 +17,7 @@ use crate::domain::digest::{KeyDigest, Pepper};
 use crate::domain::event::Actor;
 use crate::domain::key::ApiKey;
 use crate::domain::keystate::{self, StoredKey};
+use crate::domain::leak::Leak;
 use crate::domain::quota::{CreditChange, LeaseAsk, LeaseGrant};
 use crate::domain::record::KeyStatus;
 use crate::domain::settings::{CreateKey, KeySettings};
@@ -259,16 +260,23 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     ) -> Result<(), Error> {
         let old = self.load(account, key_id).await?;
         let marked = keystate::mark_exposed(&old, reason, now);
-        if marked != old {
+        self.exposure(&old, marked, serde_json::json!({ "reason": reason }), reason, expire, now).await
+    }
+
+    /// Save `marked` (`old` marked exposed) with a `key.exposed` event carrying `data` if that
+    /// changed anything, then end the key too when `expire`.
+    async fn exposure(
+        &self,
+        old: &StoredKey,
+        marked: StoredKey,
+        data: serde_json::Value,
+        reason: &str,
+        expire: bool,
+        now: UnixSeconds,
+    ) -> Result<(), Error> {
+        if marked != *old {
             self.save(&marked).await?;
-            self.log(
-                "key.exposed",
-                &marked.record,
-                &Actor::system(),
-                now,
-                serde_json::json!({ "reason": reason }),
-            )
-            .await?;
+            self.log("key.exposed", &marked.record, &Actor::system(), now, data).await?;
         }
         if expire {
             let ended = keystate::expire(&marked, now);
@@ -277,6 +285,30 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
                 let data = serde_json::json!({ "expires_at": ended.record.expires_at, "reason": reason });
                 self.log("key.expired", &ended.record, &Actor::system(), now, data).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Keys of this account found in a leak report: each is marked exposed with the report (the
+    /// key object and a `key.exposed` event show where it was found), and ended too when
+    /// `expire` (`ON_LEAK = "expire"`). A key removed since the report was triaged is skipped;
+    /// the same report again changes nothing, so a retried report is harmless.
+    pub async fn leaked(
+        &self,
+        account: &str,
+        leaks: &[Leak],
+        expire: bool,
+        now: UnixSeconds,
+    ) -> Result<(), Error> {
+        for leak in leaks {
+            let old = match self.load(account, &leak.key_id).await {
+                Ok(k) => k,
+                Err(Error::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let marked = keystate::mark_leaked(&old, leak, now);
+            let data = serde_json::json!({ "reason": leak.reason, "url": leak.url, "source": leak.source });
+            self.exposure(&old, marked, data, &leak.reason, expire, now).await?;
         }
         Ok(())
     }

@@ -129,6 +129,16 @@ pub enum Command {
         /// Also end the key (`ON_EXPOSURE = "expire"`).
         expire: bool,
     },
+    /// Keys of the account found in a leak report (the full worker's secret-scanning and leak
+    /// routes; never the edge).
+    Leaked {
+        /// Account.
+        account: String,
+        /// The keys, and where each was found.
+        leaks: Vec<crate::domain::leak::Leak>,
+        /// Also end them (`ON_LEAK = "expire"`).
+        expire: bool,
+    },
     /// Usage-control blocks for a key the edge authenticated (`crate::domain::quota`).
     Lease {
         /// Account.
@@ -233,6 +243,7 @@ impl Command {
             | Command::Revoke { .. }
             | Command::Update { .. }
             | Command::Exposed { .. }
+            | Command::Leaked { .. }
             | Command::Usage { .. }
             | Command::Lease { .. }
             | Command::Refused { .. }
@@ -330,6 +341,10 @@ async fn execute<S: StateStore, W: RecordWriter>(
         }
         Command::Exposed { account, key_id, reason, expire } => {
             a.exposed(&account, &key_id, &reason, expire, now).await?;
+            Answer::Done
+        }
+        Command::Leaked { account, leaks, expire } => {
+            a.leaked(&account, &leaks, expire, now).await?;
             Answer::Done
         }
         Command::Usage { account, key_id, at, count } => {

@@ -3,6 +3,7 @@
 pub mod authority;
 pub mod command;
 pub mod fakes;
+pub mod leaks;
 pub mod ports;
 mod scope;
 mod upkeep;

@@ -80,10 +80,17 @@ pub struct StoredKey {
 /// When and how a key was found exposed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Exposure {
-    /// `plain_http` or `secret_key_in_browser`.
+    /// `plain_http` or `secret_key_in_browser` (seen at the edge), `github_secret_scanning` or
+    /// `reported_leak` (a leak report).
     pub reason: String,
-    /// First seen.
+    /// When: first seen at the edge, or the last leak report.
     pub at: UnixSeconds,
+    /// A leak report's place where the key was found (may be empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// A leak report's kind of place (`content`, `commit`, `npm`, …), if the scanner said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl StoredKey {
@@ -385,7 +392,25 @@ pub fn next_refill(key: &StoredKey) -> Option<UnixSeconds> {
 pub fn mark_exposed(key: &StoredKey, reason: &str, now: UnixSeconds) -> StoredKey {
     let mut next = key.clone();
     if next.exposed.is_none() {
-        next.exposed = Some(Exposure { reason: reason.to_owned(), at: now });
+        next.exposed = Some(Exposure { reason: reason.to_owned(), at: now, url: None, source: None });
+    }
+    next
+}
+
+/// Record a leak report on the key. A report says more than an exposure seen at the edge (where
+/// the key is, for anyone), so it replaces one; the same report again changes nothing.
+pub fn mark_leaked(key: &StoredKey, leak: &crate::domain::leak::Leak, now: UnixSeconds) -> StoredKey {
+    let mut next = key.clone();
+    let same = next.exposed.as_ref().is_some_and(|e| {
+        e.reason == leak.reason && e.url.as_deref() == Some(leak.url.as_str()) && e.source == leak.source
+    });
+    if !same {
+        next.exposed = Some(Exposure {
+            reason: leak.reason.clone(),
+            at: now,
+            url: Some(leak.url.clone()),
+            source: leak.source.clone(),
+        });
     }
     next
 }

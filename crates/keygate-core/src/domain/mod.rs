@@ -5,6 +5,7 @@ pub mod event;
 pub mod ids;
 pub mod key;
 pub mod keystate;
+pub mod leak;
 pub mod listing;
 pub mod quota;
 pub mod record;

@@ -144,6 +144,19 @@ pub enum Error {
         /// Whether a token was sent at all.
         missing: bool,
     },
+    /// A signed request (a secret-scanning report) whose signature is missing, malformed, made
+    /// with an unknown key or wrong. Counts as a failed authentication unless it is missing
+    /// ([`SIGNATURE_MISSING`]), like a missing key or token.
+    SignatureRejected {
+        /// `signature_missing`, `signature_malformed`, `signature_key_unknown` or
+        /// `signature_invalid`.
+        code: &'static str,
+        /// What is wrong.
+        message: &'static str,
+    },
+    /// The keys a signature is checked with could not be fetched: the report is refused (503)
+    /// and its sender retries.
+    SigningKeysUnavailable,
     /// Too many failed authentications from this client address: throttled.
     TooManyFailedAttempts {
         /// Seconds until the client may try again.
@@ -239,6 +252,9 @@ pub enum Error {
 
 mod table;
 
+/// The code of an [`Error::SignatureRejected`] without any signature.
+pub const SIGNATURE_MISSING: &str = "signature_missing";
+
 impl Error {
     /// The parameter at fault, when there is one.
     pub fn param(&self) -> Option<&str> {
@@ -270,7 +286,7 @@ impl Error {
                 | BasicMalformed { .. }
                 | BasicPasswordNotEmpty
                 | AdminUnauthorized { missing: false }
-        )
+        ) || matches!(self, SignatureRejected { code, .. } if *code != SIGNATURE_MISSING)
     }
 
     /// Shorthand for an invalid parameter.

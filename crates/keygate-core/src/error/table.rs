@@ -103,6 +103,10 @@ wire_table! {
         "The admin API needs `Authorization: Bearer <ADMIN_TOKEN>`.".into();
     Self::AdminUnauthorized { missing: false } => 401, Authentication, "admin_token_invalid",
         "Invalid admin token.".into();
+    Self::SignatureRejected { code, message } => 401, Authentication, code,
+        (*message).into();
+    Self::SigningKeysUnavailable => 503, Api, "signing_keys_unavailable",
+        "The signing keys this request is checked with could not be fetched; nothing was done. Retry later.".into();
     Self::TooManyFailedAttempts { retry_after } => 429, RateLimit, "too_many_failed_attempts",
         format!("Too many failed authentication attempts from this address. Retry in {retry_after} seconds.");
     Self::RateLimitExceeded { retry_after } => 429, RateLimit, "rate_limit_exceeded",

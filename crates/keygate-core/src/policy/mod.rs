@@ -6,6 +6,7 @@ pub mod decision;
 pub mod delegation;
 pub mod gate;
 pub mod identity;
+pub mod leaks;
 pub mod pattern;
 pub mod pins;
 pub mod quota;
