@@ -203,8 +203,40 @@ pub fn scanning_keys_url(env: &Env) -> Result<Url, Error> {
     let raw = string(env, what).unwrap_or_else(|| keygate_core::policy::leaks::DEFAULT_KEYS_URL.to_owned());
     Url::parse(&raw)
         .ok()
-        .filter(keygate_core::policy::leaks::outbound_url_allowed)
+        .filter(keygate_core::policy::outbound::outbound_url_allowed)
         .ok_or(Error::Misconfigured { what })
+}
+
+/// `WEBHOOK_URL`, if set: the provider's webhook endpoint (`https`, or `http` to a loopback host
+/// for local development).
+#[cfg(feature = "authority")]
+pub fn webhook_url(env: &Env) -> Option<String> {
+    string(env, "WEBHOOK_URL")
+}
+
+/// Where and how webhooks are sent, when `WEBHOOK_URL` is set: the endpoint and its signing
+/// secrets (`WEBHOOK_SIGNING_SECRET`, then `WEBHOOK_SIGNING_SECRET_PREVIOUS` during a rotation,
+/// each at least 32 bytes), or what is wrong with them (each attempt then fails with it, and is
+/// retried: no event is lost to a misconfiguration).
+#[cfg(feature = "authority")]
+pub fn webhook(env: &Env) -> Option<Result<(Url, Vec<Secret>), &'static str>> {
+    let url = webhook_url(env)?;
+    let Some(url) = Url::parse(&url).ok().filter(keygate_core::policy::outbound::outbound_url_allowed) else {
+        return Some(Err("misconfigured: WEBHOOK_URL must be an https URL (http only to a loopback host)"));
+    };
+    let secret = |name| string(env, name).filter(|s| s.len() >= keygate_core::domain::digest::MIN_SECRET_LEN);
+    let Some(current) = secret("WEBHOOK_SIGNING_SECRET") else {
+        return Some(Err("misconfigured: WEBHOOK_SIGNING_SECRET is missing or shorter than 32 bytes"));
+    };
+    let mut secrets = vec![Secret::new(current.as_bytes())];
+    match (string(env, "WEBHOOK_SIGNING_SECRET_PREVIOUS"), secret("WEBHOOK_SIGNING_SECRET_PREVIOUS")) {
+        (None, _) => {}
+        (Some(_), Some(previous)) => secrets.push(Secret::new(previous.as_bytes())),
+        (Some(_), None) => {
+            return Some(Err("misconfigured: WEBHOOK_SIGNING_SECRET_PREVIOUS is shorter than 32 bytes"));
+        }
+    }
+    Some(Ok((url, secrets)))
 }
 
 /// `LOG_REQUESTS`: `denied` (default), `all` or `none`. Anything else is a misconfiguration.

@@ -24,6 +24,8 @@ mod scanning;
 mod throttle;
 mod upstream;
 mod usage;
+#[cfg(feature = "authority")]
+mod webhooks;
 
 #[cfg(feature = "authority")]
 pub use keystore::KeyStore;

@@ -159,16 +159,7 @@ async fn operator(
             Ok((status, value(&key)?))
         }
         (["events"], Method::Get) => {
-            let mode = match query_param(url, "mode") {
-                Some(m) => request::parse_mode(&m, "mode")?,
-                None => {
-                    return Err(Error::invalid_param(
-                        "parameter_missing",
-                        "mode",
-                        "Missing required parameter: mode (`test` or `live`).",
-                    ));
-                }
-            };
+            let mode = required_mode(url)?;
             let page = Page::parse(
                 query_param(url, "limit").as_deref(),
                 query_param(url, "starting_after").as_deref(),
@@ -178,6 +169,26 @@ async fn operator(
             Ok((200, value(&events)?))
         }
         (["events"], _) => Err(Error::MethodNotAllowed { allowed: "GET" }),
+        (["webhook_deliveries"], Method::Get) => {
+            let mode = required_mode(url)?;
+            let page = Page::parse_with(
+                query_param(url, "limit").as_deref(),
+                query_param(url, "starting_after").as_deref(),
+                keygate_core::domain::webhook::is_event_id,
+            )?;
+            let list: serde_json::Value =
+                keystore::call(env, mode, account, &Command::Deliveries { account: acct, page }).await?;
+            Ok((200, list))
+        }
+        (["webhook_deliveries"], _) => Err(Error::MethodNotAllowed { allowed: "GET" }),
+        (["webhook_deliveries", id, "retry"], Method::Post) => {
+            if !keygate_core::domain::webhook::is_event_id(id) {
+                return Err(Error::NotFound { what: "webhook delivery".into() });
+            }
+            let command = Command::RetryDelivery { account: acct, id: (*id).to_owned() };
+            Ok((200, call_either_mode::<serde_json::Value>(env, account, &command).await?))
+        }
+        (["webhook_deliveries", _, "retry"], _) => Err(Error::MethodNotAllowed { allowed: "POST" }),
         // keygate's own tests only (the `test-clock` build): the test-mode authority's clock,
         // `{"offset": seconds ahead}`, 0 to 400 days.
         #[cfg(feature = "test-clock")]
@@ -352,7 +363,23 @@ fn cursor_error(e: Error) -> Error {
 }
 
 /// A key id does not name its mode: ask the test object, then the live one.
-async fn call_either_mode(env: &Env, account: &str, command: &Command) -> Result<KeyObject, Error> {
+/// The `mode` query parameter, which the route requires.
+fn required_mode(url: &Url) -> Result<Mode, Error> {
+    match query_param(url, "mode") {
+        Some(m) => request::parse_mode(&m, "mode"),
+        None => Err(Error::invalid_param(
+            "parameter_missing",
+            "mode",
+            "Missing required parameter: mode (`test` or `live`).",
+        )),
+    }
+}
+
+async fn call_either_mode<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    account: &str,
+    command: &Command,
+) -> Result<T, Error> {
     match keystore::call(env, Mode::Test, account, command).await {
         Err(Error::Relayed { status: 404, .. }) => keystore::call(env, Mode::Live, account, command).await,
         other => other,

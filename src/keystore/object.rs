@@ -3,6 +3,7 @@
 
 use keygate_core::Error;
 use keygate_core::api::error_body::ErrorBody;
+use keygate_core::api::webhook::deliver_due;
 use keygate_core::clock::{Clock, UnixSeconds};
 use keygate_core::commands::authority::{Authority, Limits};
 use keygate_core::commands::command::{self, Command};
@@ -74,7 +75,37 @@ impl DurableObject for KeyStore {
                 Ok(())
             })
             .await;
+        // Webhooks go out after the upkeep, outside `blockConcurrencyWhile`: a slow or failing
+        // endpoint never holds up a key operation. Each attempt is recorded as it completes.
+        if let Some(endpoint) = config::webhook(&self.env) {
+            self.deliver(endpoint).await;
+        }
         Response::ok("")
+    }
+}
+
+impl KeyStore {
+    /// Send what is due in the outbox, then set the alarm for what comes next (more deliveries
+    /// at once if some were left).
+    async fn deliver(&self, endpoint: Result<(worker::Url, Vec<keygate_verify::Secret>), &'static str>) {
+        let storage = self.state.storage();
+        let now = authority_now(&storage).await;
+        let (state, kv) = (DoState(storage), KvWriter(&self.env));
+        let a = Authority { state: &state, kv: &kv, limits: limits(&self.env) };
+        let limit = crate::webhooks::PER_ALARM;
+        let sent = match endpoint {
+            Ok((url, secrets)) => {
+                let sender = crate::webhooks::Endpoint(url);
+                deliver_due(&a, Ok((&sender, &secrets)), now, || WorkerClock.now(), limit).await
+            }
+            Err(why) => deliver_due::<_, _, crate::webhooks::Endpoint>(&a, Err(why), now, || 0, limit).await,
+        };
+        if let Err(e) = sent {
+            worker::console_error!("keygate: webhook delivery failed: {}", e.code());
+        }
+        let next = a.next_alarm(now).await;
+        schedule(&state.0, next.unwrap_or(Some(now + keygate_core::commands::authority::KV_RETRY_SECONDS)))
+            .await;
     }
 }
 
@@ -83,6 +114,7 @@ impl DurableObject for KeyStore {
 fn limits(env: &Env) -> Limits {
     Limits {
         max_keys: config::max_keys(env).unwrap_or(keygate_core::commands::authority::DEFAULT_MAX_KEYS),
+        webhooks: config::webhook_url(env).is_some(),
         ..Limits::default()
     }
 }

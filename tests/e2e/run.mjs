@@ -17,7 +17,8 @@
 //   plain   plain HTTP, same secrets (every request must be refused with https_required)
 //   clock   the full worker alone, built with the `test-clock` feature (build-test-clock/, never
 //           deployed): an operator may set a test-mode authority's clock ahead, so that a refill
-//           due at midnight is seen to happen (test-clock.test.mjs); ON_LEAK = "flag"
+//           due at midnight is seen to happen (test-clock.test.mjs); ON_LEAK = "flag"; its
+//           webhooks go to a local receiver (webhook-receiver.mjs) that verifies each one
 // main and clock fetch GitHub's secret-scanning signing keys from a local stand-in (github.mjs).
 //
 // Then, with every instance stopped, the serial phase (tests/e2e/serial/*.test.mjs): tests that
@@ -32,6 +33,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { startSigningKeys } from "./github.mjs";
 import { startNodeOrigin, startPythonOrigin } from "./origins.mjs";
+import { startWebhookReceiver } from "./webhook-receiver.mjs";
 import { ROOT, freePort, splitConfigs, startWrangler } from "../../scripts/lib/dev.mjs";
 
 const runDir = path.join(ROOT, ".e2e", `run-${Date.now()}`);
@@ -45,6 +47,8 @@ const secrets = {
   ADMIN_TOKEN_PREVIOUS: `adm_prev_${crypto.randomBytes(24).toString("hex")}`,
   ORIGIN_SIGNING_SECRET: `sig_${crypto.randomBytes(32).toString("hex")}`,
   ORIGIN_SIGNING_SECRET_PREVIOUS: `sig_${crypto.randomBytes(32).toString("hex")}`,
+  // Only `clock` has a WEBHOOK_URL (webhooks.test.mjs).
+  WEBHOOK_SIGNING_SECRET: `whsec_${crypto.randomBytes(32).toString("hex")}`,
 };
 const envFile = (file, values) =>
   fs.writeFileSync(file, Object.entries(values).map(([k, v]) => `${k}="${v}"`).join("\n") + "\n", { mode: 0o600 });
@@ -68,6 +72,8 @@ const originLive = await startPythonOrigin("live", signingSecrets, { dir: runDir
 const closedPort = await freePort();
 // GitHub's secret-scanning signing keys, served locally (secret-scanning.test.mjs).
 const github = await startSigningKeys(runDir);
+// The provider's webhook endpoint (webhooks.test.mjs), verifying with the Node verifier.
+const receiver = await startWebhookReceiver(secrets.WEBHOOK_SIGNING_SECRET);
 
 const mainVars = { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0", SECRET_SCANNING_KEYS_URL: github.url };
 const specs = {
@@ -95,7 +101,7 @@ fs.writeFileSync(
     .replace(/^name = "keygate"$/m, 'name = "keygate-test-clock"'),
 );
 // Also the instance where a reported leak only flags a key (ON_LEAK = "flag").
-specs.clock = { protocol: "https", envFile: secretsFile, config: clockToml, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0", SECRET_SCANNING_KEYS_URL: github.url, ON_LEAK: "flag" } };
+specs.clock = { protocol: "https", envFile: secretsFile, config: clockToml, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0", SECRET_SCANNING_KEYS_URL: github.url, ON_LEAK: "flag", WEBHOOK_URL: receiver.url } };
 
 const instances = {};
 let status = 1;
@@ -120,6 +126,7 @@ try {
     secrets,
     secretsFile,
     origins: { test: originTest.url, live: originLive.url },
+    webhooks: { base: receiver.base },
     github: { url: github.url, fetchesUrl: github.fetchesUrl, docFile: github.docFile, current: github.current, rotated: github.rotated },
     runDir,
   };
@@ -141,6 +148,7 @@ try {
   await Promise.all(Object.values(instances).map((w) => w.stop()));
   originTest.server.close();
   github.server.close();
+  receiver.server.close();
   await originLive.stop();
 }
 process.exit(status);

@@ -390,6 +390,18 @@ impl Verifier {
 /// ignored, so that a later version can be added alongside, but at least one `v2=` is required:
 /// a version 1 header alone is refused.
 pub fn parse_header(value: &str) -> Result<(i64, Vec<[u8; 32]>), VerifyError> {
+    parse_signatures(value, SCHEME, ["v2 must be 64 hex digits", "no v2 signature"])
+}
+
+/// Parse `t=<digits>,<scheme>=<64 hex>[,<scheme>=…]`, ignoring other schemes (shared by the
+/// identity's header and the webhooks').
+/// `messages`: what a bad signature and the lack of one are called (stable: the other languages'
+/// verifiers say the same).
+fn parse_signatures(
+    value: &str,
+    scheme: &str,
+    messages: [&'static str; 2],
+) -> Result<(i64, Vec<[u8; 32]>), VerifyError> {
     if value.len() > 1024 {
         return Err(VerifyError::Malformed("too long"));
     }
@@ -397,20 +409,18 @@ pub fn parse_header(value: &str) -> Result<(i64, Vec<[u8; 32]>), VerifyError> {
     let mut sigs = Vec::new();
     for part in value.split(',') {
         let (k, v) = part.trim().split_once('=').ok_or(VerifyError::Malformed("expected key=value pairs"))?;
-        match k {
-            "t" => {
-                if t.is_some() || v.is_empty() || v.len() > 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(VerifyError::Malformed("t must be one unix time in seconds"));
-                }
-                t = v.parse::<i64>().ok();
+        if k == "t" {
+            if t.is_some() || v.is_empty() || v.len() > 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(VerifyError::Malformed("t must be one unix time in seconds"));
             }
-            SCHEME => sigs.push(unhex32(v).ok_or(VerifyError::Malformed("v2 must be 64 hex digits"))?),
-            _ => {}
+            t = v.parse::<i64>().ok();
+        } else if k == scheme {
+            sigs.push(unhex32(v).ok_or(VerifyError::Malformed(messages[0]))?);
         }
     }
     let t = t.ok_or(VerifyError::Malformed("no t"))?;
     if sigs.is_empty() {
-        return Err(VerifyError::Malformed("no v2 signature"));
+        return Err(VerifyError::Malformed(messages[1]));
     }
     Ok((t, sigs))
 }
@@ -458,6 +468,8 @@ fn unhex32(s: &str) -> Option<[u8; 32]> {
     }
     Some(out)
 }
+
+pub mod webhook;
 
 #[cfg(test)]
 mod tests {

@@ -69,6 +69,28 @@ export interface SignedFields {
 export declare function verify(request: ReceivedRequest, options: VerifyOptions): Promise<Identity>;
 export declare function verifyRequest(request: Request, options: VerifyOptions): Promise<Identity>;
 export declare function parseHeader(value: string): { t: number; signatures: string[] };
+/** keygate's webhook signature header. */
+export declare const WEBHOOK_HEADER: "Keygate-Webhook-Signature";
+export declare function parseWebhookHeader(value: string): { t: number; signatures: string[] };
+/**
+ * Verify a webhook over its raw body (before parsing it) and resolve to the parsed event.
+ * Deliveries are at least once: deduplicate on the event's `id`.
+ */
+export declare function verifyWebhook(
+  body: string | Uint8Array | ArrayBuffer,
+  header: string | undefined | null,
+  options: VerifyOptions,
+): Promise<KeygateEvent>;
+/** A webhook event: `data.object` is the key object as it was when the event happened. */
+export interface KeygateEvent {
+  id: string;
+  object: "event";
+  type: string;
+  created: number;
+  livemode: boolean;
+  account: string;
+  data: { object: Record<string, unknown> };
+}
 export declare function canonical(t: number, fields: SignedFields): Promise<Uint8Array>;
 export declare function sign(secrets: Secret | Secret[], t: number, fields: SignedFields): Promise<string>;
 

@@ -177,6 +177,70 @@ export async function verify(request, options) {
   return Object.freeze(identity);
 }
 
+/** keygate's webhook signature header. */
+export const WEBHOOK_HEADER = "Keygate-Webhook-Signature";
+
+/** Parse `t=<digits>,v1=<64 hex>[,v1=…]` (a webhook's signature); other keys are ignored. */
+export function parseWebhookHeader(value) {
+  const bad = (why) => new KeygateVerifyError("malformed", `malformed Keygate-Webhook-Signature: ${why}`);
+  if (value.length > 1024) throw bad("too long");
+  let t = null;
+  const sigs = [];
+  for (const part of value.split(",")) {
+    const trimmed = part.trim();
+    const eq = trimmed.indexOf("=");
+    if (eq < 0) throw bad("expected key=value pairs");
+    const [k, v] = [trimmed.slice(0, eq), trimmed.slice(eq + 1)];
+    if (k === "t") {
+      if (t !== null || !/^[0-9]{1,12}$/.test(v)) throw bad("t must be one unix time in seconds");
+      t = Number(v);
+    } else if (k === "v1") {
+      if (!HEX.test(v)) throw bad("v1 must be 64 hex digits");
+      sigs.push(v);
+    }
+  }
+  if (t === null) throw bad("no t");
+  if (sigs.length === 0) throw bad("no v1 signature");
+  return { t, signatures: sigs };
+}
+
+function bytesOf(body) {
+  if (typeof body === "string") return encoder.encode(body);
+  if (body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  throw new TypeError("the body must be the raw bytes received (a string, Uint8Array, Buffer or ArrayBuffer), not parsed JSON");
+}
+
+/**
+ * Verify a webhook from keygate over the **raw** body, as received, before parsing it:
+ * `Keygate-Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. Resolves to the
+ * parsed event; throws a KeygateVerifyError (`missing`, `malformed`, `stale`, `future`,
+ * `bad_signature`) otherwise. Deliveries are at least once: deduplicate on the event's `id`.
+ *
+ * @param {string|Uint8Array|ArrayBuffer} body
+ * @param {string|undefined} header the Keygate-Webhook-Signature value
+ * @param {{secrets: string|Uint8Array|Array<string|Uint8Array>, tolerance?: number, now?: number}} options
+ */
+export async function verifyWebhook(body, header, options) {
+  const { secrets, tolerance = DEFAULT_TOLERANCE, now = Math.floor(Date.now() / 1000) } = options ?? {};
+  if (header === undefined || header === null) throw new KeygateVerifyError("missing", `missing header ${WEBHOOK_HEADER}`);
+  const { t, signatures } = parseWebhookHeader(String(header));
+  if (now - t > tolerance) throw new KeygateVerifyError("stale", `signature is ${now - t} s old`);
+  if (t - now > tolerance) throw new KeygateVerifyError("future", `signature is ${t - now} s in the future`);
+  const raw = bytesOf(body);
+  const prefix = encoder.encode(`${t}.`);
+  const message = new Uint8Array(prefix.length + raw.length);
+  message.set(prefix, 0);
+  message.set(raw, prefix.length);
+  let ok = false;
+  for (const secret of toList(secrets)) {
+    const key = await importKey(secret);
+    for (const sig of signatures) ok = (await crypto.subtle.verify("HMAC", key, fromHex(sig), message)) || ok;
+  }
+  if (!ok) throw new KeygateVerifyError("bad_signature", "no signature matches");
+  return JSON.parse(new TextDecoder().decode(raw));
+}
+
 /** Verify a Fetch API `Request` (Workers, Deno, Bun, Hono's `c.req.raw`, Node's fetch). */
 export function verifyRequest(request, options) {
   const url = new URL(request.url);

@@ -5,3 +5,4 @@ pub mod leaks;
 pub mod object;
 pub mod request;
 pub mod settings;
+pub mod webhook;

@@ -166,6 +166,12 @@ pub fn render(answer: Answer, now: UnixSeconds) -> Result<String, Error> {
         }),
         Answer::Record(r) => serde_json::to_string(&r),
         Answer::Lease(g) => serde_json::to_string(&g),
+        Answer::Deliveries(data, has_more) => serde_json::to_string(&List {
+            object: "list".into(),
+            data: data.iter().map(crate::api::webhook::DeliveryObject::from).collect::<Vec<_>>(),
+            has_more,
+        }),
+        Answer::Delivery(d) => serde_json::to_string(&crate::api::webhook::DeliveryObject::from(&d)),
         Answer::Done => Ok("{}".into()),
     };
     text.map_err(|_| Error::Internal { what: "encoding a response" })

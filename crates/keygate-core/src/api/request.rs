@@ -346,15 +346,25 @@ pub fn parse_roll(body: &[u8]) -> Result<i64, Error> {
 impl Page {
     /// Parse from query values.
     pub fn parse(limit: Option<&str>, starting_after: Option<&str>) -> Result<Page, Error> {
+        Page::parse_with(limit, starting_after, |s| crate::domain::ids::parse_event_id(s).is_some())
+    }
+
+    /// Parse from query values, where `starting_after` must be an id that `is_id` accepts (an
+    /// audit event's, or a webhook delivery's: both `evt_…`).
+    pub fn parse_with(
+        limit: Option<&str>,
+        starting_after: Option<&str>,
+        is_id: impl Fn(&str) -> bool,
+    ) -> Result<Page, Error> {
         let limit = parse_limit(limit)?;
         let starting_after = match starting_after {
             None => None,
-            Some(s) if crate::domain::ids::parse_event_id(s).is_some() => Some(s.to_owned()),
+            Some(s) if is_id(s) => Some(s.to_owned()),
             Some(_) => {
                 return Err(Error::invalid_param(
                     "parameter_invalid",
                     "starting_after",
-                    "`starting_after` must be an event id (`evt_…`).",
+                    "`starting_after` must be an event id (`evt_…`) from this list.",
                 ));
             }
         };

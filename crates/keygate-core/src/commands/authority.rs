@@ -34,7 +34,10 @@ pub struct Limits {
     /// ([`ENDED_RETENTION`]). A create or roll beyond it is `409 key_limit_reached`.
     pub max_keys: usize,
     /// Audit-log events kept per (mode, account): each new event beyond it removes the oldest.
+    /// The webhook outbox keeps as many deliveries.
     pub max_events: u64,
+    /// Whether events are also queued for the webhook endpoint (`WEBHOOK_URL` is set).
+    pub webhooks: bool,
 }
 
 /// The default of `MAX_KEYS_PER_ACCOUNT`.
@@ -45,7 +48,7 @@ pub const MAX_EVENTS: u64 = 10_000;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_keys: DEFAULT_MAX_KEYS, max_events: MAX_EVENTS }
+        Limits { max_keys: DEFAULT_MAX_KEYS, max_events: MAX_EVENTS, webhooks: false }
     }
 }
 

@@ -129,6 +129,20 @@ pub enum Command {
         /// Also end the key (`ON_EXPOSURE = "expire"`).
         expire: bool,
     },
+    /// One page of the webhook outbox, newest first (operator only).
+    Deliveries {
+        /// Account.
+        account: String,
+        /// Which page.
+        page: Page,
+    },
+    /// Another attempt of a webhook delivery, now (operator only).
+    RetryDelivery {
+        /// Account.
+        account: String,
+        /// The event's id.
+        id: String,
+    },
     /// Keys of the account found in a leak report (the full worker's secret-scanning and leak
     /// routes; never the edge).
     Leaked {
@@ -244,13 +258,16 @@ impl Command {
             | Command::Update { .. }
             | Command::Exposed { .. }
             | Command::Leaked { .. }
+            | Command::RetryDelivery { .. }
             | Command::Usage { .. }
             | Command::Lease { .. }
             | Command::Refused { .. }
             | Command::Credits { .. } => true,
-            Command::List { .. } | Command::Get { .. } | Command::Events { .. } | Command::Verify { .. } => {
-                false
-            }
+            Command::List { .. }
+            | Command::Get { .. }
+            | Command::Events { .. }
+            | Command::Deliveries { .. }
+            | Command::Verify { .. } => false,
         }
     }
 
@@ -275,6 +292,10 @@ pub enum Answer {
     Record(KeyRecord),
     /// Usage-control blocks granted (for the edge).
     Lease(LeaseGrant),
+    /// A page of the webhook outbox.
+    Deliveries(Vec<crate::domain::webhook::Delivery>, bool),
+    /// One webhook delivery.
+    Delivery(crate::domain::webhook::Delivery),
     /// Done; nothing to say.
     Done,
 }
@@ -342,6 +363,13 @@ async fn execute<S: StateStore, W: RecordWriter>(
         Command::Exposed { account, key_id, reason, expire } => {
             a.exposed(&account, &key_id, &reason, expire, now).await?;
             Answer::Done
+        }
+        Command::Deliveries { account, page } => {
+            let (data, more) = a.deliveries(&account, &page).await?;
+            Answer::Deliveries(data, more)
+        }
+        Command::RetryDelivery { account, id } => {
+            Answer::Delivery(a.retry_delivery(&account, &id, now).await?)
         }
         Command::Leaked { account, leaks, expire } => {
             a.leaked(&account, &leaks, expire, now).await?;

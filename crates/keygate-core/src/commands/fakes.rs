@@ -171,3 +171,40 @@ impl RecordWriter for MemoryKv {
         Ok(())
     }
 }
+
+/// In-memory webhook endpoint for tests: it keeps every body that reached it, answers from a
+/// script (then 200), can lose its answer after receiving ("the send landed but the call
+/// failed": a timeout after the receiver got it), and can run another command while a send is
+/// in flight.
+#[derive(Default)]
+pub struct MemoryReceiver {
+    /// What reached the receiver: each body and its signature header.
+    pub received: RefCell<Vec<(Vec<u8>, String)>>,
+    /// The next answers, in order: a status (the body reached it) or a failure before it did.
+    /// When empty, 200.
+    pub script: RefCell<std::collections::VecDeque<crate::domain::webhook::AttemptOutcome>>,
+    /// The next this many sends reach the receiver, whose answer is then lost (a timeout).
+    pub lost_answers: RefCell<usize>,
+    /// Run while the next send is in flight (another command, in the middle).
+    pub during_send: RefCell<Option<Hook>>,
+}
+
+impl crate::commands::ports::WebhookSender for MemoryReceiver {
+    async fn send(&self, body: &[u8], signature: &str) -> crate::domain::webhook::AttemptOutcome {
+        use crate::domain::webhook::AttemptOutcome;
+        let hook = self.during_send.borrow_mut().take();
+        if let Some(hook) = hook {
+            hook().await;
+        }
+        let outcome = self.script.borrow_mut().pop_front().unwrap_or(AttemptOutcome::Answered(200));
+        if matches!(outcome, AttemptOutcome::Answered(_)) {
+            self.received.borrow_mut().push((body.to_vec(), signature.to_owned()));
+            let lost = *self.lost_answers.borrow();
+            if lost > 0 {
+                *self.lost_answers.borrow_mut() = lost - 1;
+                return AttemptOutcome::Failed("timed out (injected: the receiver got it)".into());
+            }
+        }
+        outcome
+    }
+}

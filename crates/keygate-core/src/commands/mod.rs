@@ -7,3 +7,4 @@ pub mod leaks;
 pub mod ports;
 mod scope;
 mod upkeep;
+mod webhooks;

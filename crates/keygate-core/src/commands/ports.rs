@@ -41,3 +41,11 @@ pub trait RecordWriter {
     /// Remove the record under `digest` in `mode`'s namespace.
     async fn delete(&self, mode: Mode, digest: &KeyDigest) -> Result<(), StoreError>;
 }
+
+/// Sends a webhook to the provider's endpoint.
+#[allow(async_fn_in_trait)]
+pub trait WebhookSender {
+    /// POST `body` with `signature` as `Keygate-Webhook-Signature`: the endpoint's status, or
+    /// why there was none (a timeout, a connection failure).
+    async fn send(&self, body: &[u8], signature: &str) -> crate::domain::webhook::AttemptOutcome;
+}

@@ -39,6 +39,17 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
                 self.log("key.credits_refilled", &refilled.record, &Actor::system(), now, data).await?;
             }
             let key = refilled;
+            // The notices before an expiry (webhooks only: a notice changes nothing).
+            let key = match keystate::expiring_due(&key, now).filter(|_| self.limits.webhooks) {
+                Some(days) => {
+                    let noticed = keystate::mark_expiring(&key, days);
+                    self.save(&noticed).await?;
+                    let data = serde_json::json!({ "expires_at": noticed.record.expires_at, "days": days });
+                    self.enqueue("key.expiring", &noticed, data, now).await?;
+                    noticed
+                }
+                None => key,
+            };
             let next = keystate::advance(&key, now);
             if next != key {
                 let next = self.commit(next).await?;
@@ -59,7 +70,13 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let expiry = keys.iter().filter_map(|k| k.next_change(now)).min();
         let purge = keys.iter().filter_map(|k| k.ended_at.map(|t| (t + ENDED_RETENTION).max(now))).min();
         let refill = keys.iter().filter_map(|k| keystate::next_refill(k).map(|t| t.max(now))).min();
-        Ok([retry, expiry, purge, refill].into_iter().flatten().min())
+        let (notice, delivery) = if self.limits.webhooks {
+            let notice = keys.iter().filter_map(|k| keystate::next_expiring_notice(k, now)).min();
+            (notice, self.next_delivery().await?.map(|t| t.max(now)))
+        } else {
+            (None, None)
+        };
+        Ok([retry, expiry, purge, refill, notice, delivery].into_iter().flatten().min())
     }
 
     /// Remove a key that ended more than [`ENDED_RETENTION`] ago: from KV first, then from the
@@ -129,6 +146,14 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         // Retention: the newest `max_events` events are kept; each new one removes the oldest.
         if let Some(gone) = seq.checked_sub(self.limits.max_events).filter(|g| *g > 0) {
             self.state.delete(&format!("event:{gone:012}")).await.map_err(Error::from)?;
+        }
+        // The webhook, with the key as it is after the change (stored before the event is).
+        if self.limits.webhooks {
+            match self.load(&record.account, &record.id).await {
+                Ok(key) => self.enqueue(kind, &key, event.data, now).await?,
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }

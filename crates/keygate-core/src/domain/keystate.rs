@@ -75,6 +75,10 @@ pub struct StoredKey {
     /// The operator's key-value pairs (kept here only: not in the record the edge reads).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: crate::domain::settings::Metadata,
+    /// The `key.expiring` notices sent for the key's current `expires_at`: that expiry, and the
+    /// nearest notice sent, in days before it ([`EXPIRING_NOTICES`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiring_notice: Option<(UnixSeconds, i64)>,
 }
 
 /// When and how a key was found exposed.
@@ -179,6 +183,7 @@ pub fn create(
         credit_periods: 0,
         refused: BTreeMap::new(),
         metadata: params.metadata.clone(),
+        expiring_notice: None,
     };
     Ok(NewKey { key, stored })
 }
@@ -386,6 +391,40 @@ pub fn refill(key: &StoredKey, now: UnixSeconds) -> StoredKey {
 pub fn next_refill(key: &StoredKey) -> Option<UnixSeconds> {
     key.ended_at.is_none().then_some(())?;
     key.credits.and_then(|c| c.next_refill(key.record.created_at))
+}
+
+/// The notices a key gets before its `expires_at` (a rolled key's grace end included), in days.
+pub const EXPIRING_NOTICES: [i64; 2] = [7, 1];
+const DAY: UnixSeconds = 86_400;
+
+/// The `key.expiring` notice due for `key` at `now`, in days before its expiry: the nearest of
+/// [`EXPIRING_NOTICES`] whose time has come and that was not sent for this expiry (a key made
+/// to expire within a day gets only the one-day notice).
+pub fn expiring_due(key: &StoredKey, now: UnixSeconds) -> Option<i64> {
+    let at = key.next_change(now)?;
+    let sent = key.expiring_notice.filter(|(e, _)| *e == at).map(|(_, d)| d);
+    EXPIRING_NOTICES
+        .iter()
+        .rev()
+        .copied()
+        .find(|d| now >= at - d * DAY)
+        .filter(|d| sent.is_none_or(|s| s > *d))
+}
+
+/// When the next `key.expiring` notice of `key` falls due, if one is still to come.
+pub fn next_expiring_notice(key: &StoredKey, now: UnixSeconds) -> Option<UnixSeconds> {
+    if expiring_due(key, now).is_some() {
+        return Some(now);
+    }
+    let at = key.next_change(now)?;
+    EXPIRING_NOTICES.iter().map(|d| at - d * DAY).filter(|t| *t > now).min()
+}
+
+/// Record that the notice `days` before the key's current expiry was sent.
+pub fn mark_expiring(key: &StoredKey, days: i64) -> StoredKey {
+    let mut next = key.clone();
+    next.expiring_notice = key.record.expires_at.map(|at| (at, days));
+    next
 }
 
 /// Record that the key was seen exposed (the first time only).

@@ -10,3 +10,4 @@ pub mod listing;
 pub mod quota;
 pub mod record;
 pub mod settings;
+pub mod webhook;

@@ -54,21 +54,6 @@ pub const SIGNATURE_HEADER: &str = "github-public-key-signature";
 /// GitHub's document of signing keys, unless `SECRET_SCANNING_KEYS_URL` says otherwise.
 pub const DEFAULT_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
 
-/// Whether keygate may fetch from (or send to) `url`: `https`, or `http` to a loopback host
-/// (local development). Anything else could send a request in clear text over a network.
-pub fn outbound_url_allowed(url: &url::Url) -> bool {
-    match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        },
-        _ => false,
-    }
-}
-
 /// The longest a header value may be (a key identifier is 64 hex characters; a DER signature
 /// of P-256 is at most 72 bytes, 96 in base64).
 const MAX_HEADER_LEN: usize = 256;
@@ -216,15 +201,6 @@ impl KeysCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn outbound_urls_are_https_or_loopback() {
-        let ok = |u: &str| outbound_url_allowed(&url::Url::parse(u).unwrap());
-        assert!(ok("https://api.github.com/meta/public_keys/secret_scanning"));
-        assert!(ok("http://127.0.0.1:8787/keys") && ok("http://localhost/keys") && ok("http://[::1]:9/k"));
-        assert!(!ok("http://api.github.com/keys") && !ok("http://10.0.0.1/k") && !ok("ftp://localhost/k"));
-        assert!(!ok("http://localhost.evil.example/k") && !ok("file:///etc/passwd"));
-    }
 
     #[test]
     fn policy_parses() {

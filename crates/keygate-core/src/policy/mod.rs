@@ -7,6 +7,7 @@ pub mod delegation;
 pub mod gate;
 pub mod identity;
 pub mod leaks;
+pub mod outbound;
 pub mod pattern;
 pub mod pins;
 pub mod quota;

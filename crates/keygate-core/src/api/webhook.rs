@@ -1,0 +1,148 @@
+//! Webhooks on the wire: the event body the provider's endpoint receives, its signature
+//! (`keygate_verify::webhook`), the delivery object the management API lists, and the delivery
+//! of what is due in the outbox.
+
+use keygate_verify::Secret;
+
+use crate::Error;
+use crate::api::object::KeyObject;
+use crate::clock::UnixSeconds;
+use crate::commands::authority::Authority;
+use crate::commands::ports::{RecordWriter, StateStore, WebhookSender};
+use crate::domain::key::Mode;
+use crate::domain::webhook::{AttemptOutcome, Delivery, DeliveryStatus};
+
+/// The event as sent: `{"id", "object": "event", "type", "created", "livemode", "account",
+/// "data": {"object": <the key object as it was>, "detail": <what the event adds>}}`. Never a
+/// secret: the key object of a delivery never carries one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WebhookEvent {
+    /// `evt_…`, the same on every attempt: a receiver deduplicates on it.
+    pub id: String,
+    /// Always `event`.
+    pub object: String,
+    /// `key.created`, ….
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When the event happened.
+    pub created: UnixSeconds,
+    /// Whether the key is a live-mode key.
+    pub livemode: bool,
+    /// `acct_…`.
+    pub account: String,
+    /// The key object and the event's details.
+    pub data: EventData,
+}
+
+/// `data` of a [`WebhookEvent`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EventData {
+    /// The key object as it was when the event happened.
+    pub object: KeyObject,
+    /// What the event adds (the audit event's `data`: a reason, an expiry, …).
+    pub detail: serde_json::Value,
+}
+
+/// The body of delivery `d`.
+pub fn body(d: &Delivery) -> Result<Vec<u8>, Error> {
+    let mut object = KeyObject::from_stored(&d.key, d.created);
+    object.secret = None;
+    let event = WebhookEvent {
+        id: d.id.clone(),
+        object: "event".into(),
+        kind: d.kind.clone(),
+        created: d.created,
+        livemode: d.mode == Mode::Live,
+        account: d.account.clone(),
+        data: EventData { object, detail: d.detail.clone() },
+    };
+    serde_json::to_vec(&event).map_err(|_| Error::Internal { what: "encoding a webhook" })
+}
+
+/// A delivery as the management API lists it (`"object": "webhook_delivery"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeliveryObject {
+    /// The event's id.
+    pub id: String,
+    /// Always `webhook_delivery`.
+    pub object: String,
+    /// The event's type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `acct_…`.
+    pub account: String,
+    /// Mode.
+    pub mode: Mode,
+    /// The key concerned.
+    pub key_id: String,
+    /// When the event happened.
+    pub created: UnixSeconds,
+    /// `pending`, `delivered` or `failed`.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<UnixSeconds>,
+    /// When retries stop.
+    pub retry_until: UnixSeconds,
+    /// The last attempt's time.
+    pub last_attempt_at: Option<UnixSeconds>,
+    /// The last attempt's HTTP status, if it got one.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<UnixSeconds>,
+}
+
+impl From<&Delivery> for DeliveryObject {
+    fn from(d: &Delivery) -> Self {
+        DeliveryObject {
+            id: d.id.clone(),
+            object: "webhook_delivery".into(),
+            kind: d.kind.clone(),
+            account: d.account.clone(),
+            mode: d.mode,
+            key_id: d.key.record.id.clone(),
+            created: d.created,
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            retry_until: d.retry_until,
+            last_attempt_at: d.last_attempt_at,
+            last_status: d.last_status,
+            last_error: d.last_error.clone(),
+            delivered_at: d.delivered_at,
+        }
+    }
+}
+
+/// The webhook's endpoint as the deployment configures it, with its signing secrets (current
+/// first), or why it cannot be sent to (a missing secret, an invalid URL). A misconfigured
+/// webhook loses nothing: each attempt fails with that reason and is retried.
+pub type Endpoint<'a, T> = Result<(&'a T, &'a [Secret]), &'a str>;
+
+/// Send up to `limit` deliveries due by `now` (the authority's time) to `endpoint`, one after
+/// another, each recorded as it completes and signed at `signed_at` (the wall clock, which the
+/// receiver checks the signature's time against). Returns how many were attempted.
+pub async fn deliver_due<S: StateStore, W: RecordWriter, T: WebhookSender>(
+    authority: &Authority<'_, S, W>,
+    endpoint: Endpoint<'_, T>,
+    now: UnixSeconds,
+    signed_at: impl Fn() -> UnixSeconds,
+    limit: usize,
+) -> Result<usize, Error> {
+    let due = authority.due_deliveries(now, limit).await?;
+    for d in &due {
+        let outcome = match endpoint {
+            Ok((sender, secrets)) => {
+                let payload = body(d)?;
+                let signature = keygate_verify::webhook::sign(secrets, signed_at(), &payload);
+                sender.send(&payload, &signature).await
+            }
+            Err(why) => AttemptOutcome::Failed(why.to_owned()),
+        };
+        authority.record_attempt(d.seq, &outcome, now).await?;
+    }
+    Ok(due.len())
+}
