@@ -207,6 +207,13 @@ pub fn scanning_keys_url(env: &Env) -> Result<Url, Error> {
         .ok_or(Error::Misconfigured { what })
 }
 
+/// `GITHUB_TOKEN`, optional secret: sent when fetching GitHub's secret-scanning signing keys
+/// (a token without scopes lifts GitHub's limit of 60 unauthenticated calls an hour per address).
+#[cfg(feature = "authority")]
+pub fn github_token(env: &Env) -> Option<String> {
+    string(env, "GITHUB_TOKEN")
+}
+
 /// `WEBHOOK_URL`, if set: the provider's webhook endpoint (`https`, or `http` to a loopback host
 /// for local development).
 #[cfg(feature = "authority")]

@@ -15,7 +15,8 @@ use keygate_core::api::leaks::{self, Feedback};
 use keygate_core::commands::leaks::triage;
 use keygate_core::domain::leak::{REASON_GITHUB, REASON_OPERATOR, Sighting};
 use keygate_core::policy::leaks::{
-    KEY_ID_HEADER, KeysCache, SIGNATURE_HEADER, SigningKeys, signature_headers,
+    KEY_ID_HEADER, KeysCache, MAX_KEYS_DOCUMENT, SIGNATURE_HEADER, SigningKeys, parse_signature,
+    unknown_identifier,
 };
 use worker::{Delay, Env, Fetch, Request};
 
@@ -32,25 +33,39 @@ thread_local! {
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most authorities called at once for one report.
 const CONCURRENT_CALLS: usize = 8;
+/// The most leaked keys one command to an authority carries.
+const LEAKS_PER_COMMAND: usize = 50;
 
-/// `POST /secret-scanning/github`: a report from GitHub, checked against GitHub's signature over
-/// the raw body before anything else is read from it. A throttled address gets nothing checked.
+/// `POST /secret-scanning/github`: a report from GitHub. Its signature is decoded first, then
+/// checked over the raw body before anything else is read from it. A throttled address keeps
+/// only what it proves without a fetch: a report signed with a key this isolate holds.
 pub async fn github(
     req: &mut Request,
     env: &Env,
     rc: &RequestContext,
     blocked_for: Option<u32>,
 ) -> Result<Vec<Feedback>, Error> {
-    if let Some(retry_after) = blocked_for {
-        return Err(Error::TooManyFailedAttempts { retry_after });
-    }
-    let headers = req.headers();
-    let identifier = headers.get(KEY_ID_HEADER).ok().flatten();
-    let signature = headers.get(SIGNATURE_HEADER).ok().flatten();
-    let (identifier, signature) = signature_headers(identifier.as_deref(), signature.as_deref())?;
-    let body = crate::management::read_body(req, leaks::MAX_REPORT_BODY).await?;
-    let keys = signing_keys(env, identifier, rc.now).await?;
-    keys.verify(identifier, signature, &body)?;
+    let checked = async {
+        let headers = req.headers();
+        let identifier = headers.get(KEY_ID_HEADER).ok().flatten();
+        let signature = headers.get(SIGNATURE_HEADER).ok().flatten();
+        let signature = parse_signature(identifier.as_deref(), signature.as_deref())?;
+        let body = crate::management::read_body(req, leaks::MAX_REPORT_BODY).await?;
+        let (keys, fetched_now) = match blocked_for {
+            Some(_) => (cached_keys(rc.now).ok_or(Error::SigningKeysUnavailable)?, false),
+            None => signing_keys(env, &signature.identifier, rc.now).await?,
+        };
+        if !keys.knows(&signature.identifier) {
+            return Err(unknown_identifier(fetched_now));
+        }
+        keys.verify(&signature, &body)?;
+        Ok(body)
+    };
+    let body = match (checked.await, blocked_for) {
+        (Ok(body), _) => body,
+        (Err(_), Some(retry_after)) => return Err(Error::TooManyFailedAttempts { retry_after }),
+        (Err(e), None) => return Err(e),
+    };
     let sightings = leaks::parse_github_report(&body)?;
     handle(env, &sightings, REASON_GITHUB).await
 }
@@ -70,9 +85,18 @@ async fn handle(env: &Env, sightings: &[Sighting], reason: &str) -> Result<Vec<F
     let pepper = config::pepper(env)?;
     let store = crate::kv::KvRecords { env, cache_ttl: config::kv_cache_ttl(env)? };
     let triaged = triage(&store, &pepper, sightings, reason).await?;
-    let calls = triaged.leaks.into_iter().map(|((mode, account), leaks)| async move {
-        let command = Command::Leaked { account: account.clone(), leaks, expire };
-        keystore::call::<serde_json::Value>(env, mode, &account, &command).await
+    // One command per (mode, account) and 50 keys: a large report never holds one authority
+    // long.
+    let batches: Vec<_> = triaged
+        .leaks
+        .iter()
+        .flat_map(|((mode, account), leaks)| {
+            leaks.chunks(LEAKS_PER_COMMAND).map(move |c| (*mode, account, c))
+        })
+        .collect();
+    let calls = batches.into_iter().map(|(mode, account, leaks)| async move {
+        let command = Command::Leaked { account: account.clone(), leaks: leaks.to_vec(), expire };
+        keystore::call::<serde_json::Value>(env, mode, account, &command).await
     });
     let results: Vec<_> =
         futures_util::stream::iter(calls).buffer_unordered(CONCURRENT_CALLS).collect().await;
@@ -80,27 +104,50 @@ async fn handle(env: &Env, sightings: &[Sighting], reason: &str) -> Result<Vec<F
     Ok(leaks::feedback(sightings, &triaged.labels))
 }
 
-/// GitHub's signing keys, fetched first when [`KeysCache::wants_fetch`] says so. No keys at
-/// all (never fetched, or the fetch failed) is [`Error::SigningKeysUnavailable`].
-async fn signing_keys(env: &Env, identifier: &str, now: i64) -> Result<SigningKeys, Error> {
+/// GitHub's signing keys, fetched first when [`KeysCache::wants_fetch`] says so, and whether
+/// they were fetched for this report. No usable keys (never fetched, a day without a successful
+/// refresh) is [`Error::SigningKeysUnavailable`].
+async fn signing_keys(env: &Env, identifier: &str, now: i64) -> Result<(SigningKeys, bool), Error> {
+    let mut fetched_now = false;
     if KEYS.with(|k| k.borrow().wants_fetch(identifier, now)) {
         KEYS.with(|k| k.borrow_mut().attempting(now));
         let url = config::scanning_keys_url(env)?;
-        if let Some(keys) = fetch_keys(url).await {
+        if let Some(keys) = fetch_keys(url, config::github_token(env)).await {
             KEYS.with(|k| k.borrow_mut().fetched(keys, now));
+            fetched_now = true;
         }
     }
-    KEYS.with(|k| k.borrow().keys().cloned()).ok_or(Error::SigningKeysUnavailable)
+    Ok((cached_keys(now).ok_or(Error::SigningKeysUnavailable)?, fetched_now))
 }
 
-/// Fetch and parse the keys document, `None` on any failure (logged without the body).
-async fn fetch_keys(url: worker::Url) -> Option<SigningKeys> {
+/// The keys this isolate holds, without fetching.
+fn cached_keys(now: i64) -> Option<SigningKeys> {
+    KEYS.with(|k| k.borrow().keys(now).cloned())
+}
+
+/// Fetch and parse the keys document, `None` on any failure (logged without the body). GitHub's
+/// API wants a `User-Agent`, and limits calls without a token to 60 an hour per address (shared
+/// on the platform): `GITHUB_TOKEN`, if set, is sent. A redirect is not followed, and a document
+/// over [`MAX_KEYS_DOCUMENT`] is refused.
+async fn fetch_keys(url: worker::Url, token: Option<String>) -> Option<SigningKeys> {
     let fetch = async {
-        let mut resp = Fetch::Url(url).send().await.ok()?;
-        if resp.status_code() != 200 {
+        let headers = worker::Headers::new();
+        headers.set("User-Agent", "keygate-secret-scanning/1").ok()?;
+        headers.set("Accept", "application/json").ok()?;
+        if let Some(token) = token {
+            headers.set("Authorization", &format!("Bearer {token}")).ok()?;
+        }
+        let mut init = worker::RequestInit::new();
+        init.with_headers(headers).with_redirect(worker::RequestRedirect::Manual);
+        let request = Request::new_with_init(url.as_str(), &init).ok()?;
+        let mut resp = Fetch::Request(request).send().await.ok()?;
+        let declared =
+            resp.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
+        if resp.status_code() != 200 || declared.is_some_and(|n| n > MAX_KEYS_DOCUMENT) {
             return None;
         }
         let body = resp.bytes().await.ok()?;
+        (body.len() <= MAX_KEYS_DOCUMENT).then_some(())?;
         SigningKeys::from_json(&body).ok()
     };
     match select(std::pin::pin!(fetch), Delay::from(FETCH_TIMEOUT)).await {

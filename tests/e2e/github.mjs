@@ -34,6 +34,11 @@ export async function startSigningKeys(dir) {
   const server = http.createServer((req, res) => {
     if (req.url === "/keys") {
       fetches += 1;
+      // As GitHub's API: no User-Agent, no answer.
+      if (!req.headers["user-agent"]) {
+        res.writeHead(403, { "content-type": "application/json" });
+        return res.end('{"message":"Request forbidden by administrative rules. Please make sure your request has a User-Agent header"}');
+      }
       res.writeHead(200, { "content-type": "application/json" });
       res.end(fs.readFileSync(docFile));
     } else if (req.url === "/fetches") {

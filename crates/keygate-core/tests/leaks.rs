@@ -5,7 +5,9 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::block_on;
-use keygate_core::api::leaks::{MAX_REPORT_TOKENS, feedback, parse_github_report, parse_operator_report};
+use keygate_core::api::leaks::{
+    MAX_GITHUB_TOKENS, MAX_REPORT_TOKENS, feedback, parse_github_report, parse_operator_report,
+};
 use keygate_core::commands::authority::{Authority, Limits};
 use keygate_core::commands::fakes::{MemoryKv, MemoryState};
 use keygate_core::commands::leaks::triage;
@@ -14,7 +16,7 @@ use keygate_core::domain::event::{Actor, Page};
 use keygate_core::domain::key::{ApiKey, KeyType, Mode};
 use keygate_core::domain::leak::{Label, Leak, REASON_GITHUB, Sighting, token_hash};
 use keygate_core::domain::settings::CreateKey;
-use keygate_core::policy::leaks::{KEYS_TTL, KeysCache, SigningKeys};
+use keygate_core::policy::leaks::{KEYS_TTL, KeysCache, MAX_KEYS_AGE, SigningKeys, parse_signature};
 use keygate_core::rng::FixedRng;
 use keygate_core::store::{MemoryStore, StoreError};
 use p256::ecdsa::signature::Signer;
@@ -36,6 +38,11 @@ fn document(entries: &[(&str, &str)]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "public_keys": keys })).unwrap()
 }
 
+/// Decode the headers and verify, as the endpoint does.
+fn check(keys: &SigningKeys, id: &str, sig: &str, body: &[u8]) -> Result<(), keygate_core::Error> {
+    keys.verify(&parse_signature(Some(id), Some(sig))?, body)
+}
+
 fn code(e: keygate_core::Error) -> (u16, String) {
     (e.status(), e.code().to_owned())
 }
@@ -43,31 +50,31 @@ fn code(e: keygate_core::Error) -> (u16, String) {
 #[test]
 fn githubs_documented_signature_verifies_and_nothing_else_does() {
     let keys = SigningKeys::from_json(&document(&[(GITHUB_ID, GITHUB_PEM)])).unwrap();
-    keys.verify(GITHUB_ID, GITHUB_SIG, GITHUB_BODY).unwrap();
+    check(&keys, GITHUB_ID, GITHUB_SIG, GITHUB_BODY).unwrap();
 
     // One byte of the body changed after signing.
     let mut altered = GITHUB_BODY.to_vec();
     altered[11] = b'S';
     assert_eq!(
-        code(keys.verify(GITHUB_ID, GITHUB_SIG, &altered).unwrap_err()),
+        code(check(&keys, GITHUB_ID, GITHUB_SIG, &altered).unwrap_err()),
         (401, "signature_invalid".into())
     );
     // The same body with a space added (a re-serialised body is not the signed one).
     let spaced = [GITHUB_BODY, b" "].concat();
     assert_eq!(
-        code(keys.verify(GITHUB_ID, GITHUB_SIG, &spaced).unwrap_err()),
+        code(check(&keys, GITHUB_ID, GITHUB_SIG, &spaced).unwrap_err()),
         (401, "signature_invalid".into())
     );
     // Another identifier.
     let other = "f9525bf080f75b3506ca1ead061add62b8633a346606dc5fe544e29231c6ee0d";
     assert_eq!(
-        code(keys.verify(other, GITHUB_SIG, GITHUB_BODY).unwrap_err()),
+        code(check(&keys, other, GITHUB_SIG, GITHUB_BODY).unwrap_err()),
         (401, "signature_key_unknown".into())
     );
     // Not base64, base64 of something else, a truncated DER.
     for bad in ["not base64!", "aGVsbG8=", &GITHUB_SIG[..40]] {
         assert_eq!(
-            code(keys.verify(GITHUB_ID, bad, GITHUB_BODY).unwrap_err()),
+            code(check(&keys, GITHUB_ID, bad, GITHUB_BODY).unwrap_err()),
             (401, "signature_malformed".into()),
             "{bad}"
         );
@@ -77,7 +84,7 @@ fn githubs_documented_signature_verifies_and_nothing_else_does() {
     let forged: Signature = forger.sign(GITHUB_BODY);
     let forged = STANDARD.encode(forged.to_der().as_bytes());
     assert_eq!(
-        code(keys.verify(GITHUB_ID, &forged, GITHUB_BODY).unwrap_err()),
+        code(check(&keys, GITHUB_ID, &forged, GITHUB_BODY).unwrap_err()),
         (401, "signature_invalid".into())
     );
 }
@@ -89,6 +96,8 @@ fn the_keys_document_is_read_strictly_but_skips_keys_of_other_kinds() {
     let keys = SigningKeys::from_json(&document(&[("rsa", rsa), (GITHUB_ID, GITHUB_PEM)])).unwrap();
     assert_eq!(keys.len(), 1);
     assert!(keys.knows(GITHUB_ID) && !keys.knows("rsa"));
+    // A document with no usable key is a failed fetch (the cache keeps what it had).
+    assert!(SigningKeys::from_json(&document(&[("rsa", rsa)])).is_err());
     for bad in
         [&b"[]"[..], b"{}", b"{\"public_keys\": 3}", b"not json", b"{\"public_keys\": [{\"key\": \"x\"}]}"]
     {
@@ -103,14 +112,14 @@ fn a_report_signed_by_a_listed_key_verifies() {
     let keys = SigningKeys::from_json(&document(&[("ours", &pem)])).unwrap();
     let body = br#"[{"token":"sk_live_x","type":"keygate","url":"","source":"Content"}]"#;
     let sig: Signature = signer.sign(body);
-    keys.verify("ours", &STANDARD.encode(sig.to_der().as_bytes()), body).unwrap();
+    check(&keys, "ours", &STANDARD.encode(sig.to_der().as_bytes()), body).unwrap();
 }
 
 #[test]
 fn signing_keys_are_refetched_after_their_ttl_and_for_an_unknown_identifier() {
     let mut cache = KeysCache::default();
     let t = 1_000_000;
-    assert!(cache.wants_fetch(GITHUB_ID, t) && cache.keys().is_none());
+    assert!(cache.wants_fetch(GITHUB_ID, t) && cache.keys(t).is_none());
     cache.attempting(t);
     cache.fetched(SigningKeys::from_json(&document(&[(GITHUB_ID, GITHUB_PEM)])).unwrap(), t);
     // Known: no fetch until the TTL.
@@ -124,8 +133,10 @@ fn signing_keys_are_refetched_after_their_ttl_and_for_an_unknown_identifier() {
         assert!(!cache.wants_fetch("rotated", t + dt));
     }
     assert!(cache.wants_fetch("rotated", t + 120));
-    // A failed refresh keeps the keys it had.
-    assert!(cache.keys().is_some_and(|k| k.knows(GITHUB_ID)));
+    // A failed refresh keeps the keys it had, for a day at most.
+    assert!(cache.keys(t + 120).is_some_and(|k| k.knows(GITHUB_ID)));
+    assert!(cache.keys(t + MAX_KEYS_AGE - 1).is_some());
+    assert!(cache.keys(t + MAX_KEYS_AGE).is_none(), "keys a day old without a refresh are no longer trusted");
 }
 
 #[test]
@@ -159,12 +170,19 @@ fn githubs_report_is_parsed_leniently_where_github_may_grow() {
     assert_eq!(err(br#"[{"token":"a","url":7}]"#), (400, "parameter_invalid".into(), Some("[0].url".into())));
     assert_eq!(err(b"[{"), (400, "body_invalid".into(), Some("body".into())));
     let many =
-        serde_json::to_vec(&vec![serde_json::json!({"token": "x", "type": "t"}); MAX_REPORT_TOKENS + 1])
+        serde_json::to_vec(&vec![serde_json::json!({"token": "x", "type": "t"}); MAX_GITHUB_TOKENS + 1])
             .unwrap();
     assert_eq!(err(&many), (400, "too_many_tokens".into(), Some("body".into())));
     let full =
-        serde_json::to_vec(&vec![serde_json::json!({"token": "x", "type": "t"}); MAX_REPORT_TOKENS]).unwrap();
-    assert_eq!(parse_github_report(&full).unwrap().len(), MAX_REPORT_TOKENS);
+        serde_json::to_vec(&vec![serde_json::json!({"token": "x", "type": "t"}); MAX_GITHUB_TOKENS]).unwrap();
+    assert_eq!(parse_github_report(&full).unwrap().len(), MAX_GITHUB_TOKENS);
+    // Over-long fields of GitHub's are cut, never refused (GitHub does not retry a 4xx).
+    let long = serde_json::to_vec(&serde_json::json!([{"token": "x", "type": "t".repeat(500), "url": "u".repeat(5000), "source": "S".repeat(100)}])).unwrap();
+    let s = parse_github_report(&long).unwrap();
+    assert_eq!(
+        (s[0].token_type.len(), s[0].url.len(), s[0].source.as_deref().map(str::len)),
+        (128, 2048, Some(64))
+    );
 }
 
 #[test]
@@ -193,6 +211,16 @@ fn the_operators_report_is_strict_and_never_names_what_it_refuses() {
     assert_eq!(err(br#"{"tokens":[3]}"#).1.as_deref(), Some("tokens[0]"));
     assert_eq!(err(br#"{"tokens":[{"url":"u"}]}"#).1.as_deref(), Some("tokens[0].token"));
     assert_eq!(err(b"[]").0, "body_invalid");
+    // An operator's over-long field is a 400 naming it.
+    let long = format!(r#"{{"tokens":[{{"token":"x","url":"{}"}}]}}"#, "u".repeat(2049));
+    assert_eq!(err(long.as_bytes()).1.as_deref(), Some("tokens[0].url"));
+    let long = format!(r#"{{"tokens":[{{"token":"x","source":"{}"}}]}}"#, "s".repeat(65));
+    assert_eq!(err(long.as_bytes()).1.as_deref(), Some("tokens[0].source"));
+    // An operator's over-long field is a 400 naming it.
+    let long = format!(r#"{{"tokens":[{{"token":"x","url":"{}"}}]}}"#, "u".repeat(2049));
+    assert_eq!(err(long.as_bytes()).1.as_deref(), Some("tokens[0].url"));
+    let long = format!(r#"{{"tokens":[{{"token":"x","source":"{}"}}]}}"#, "s".repeat(65));
+    assert_eq!(err(long.as_bytes()).1.as_deref(), Some("tokens[0].source"));
 }
 
 const T0: i64 = 2_000_000_000;
@@ -373,6 +401,23 @@ fn the_authority_flags_or_ends_a_leaked_key_once_per_report() {
     let k = block_on(a.load("acct_a", &ended)).unwrap();
     assert_eq!((k.status_at(T0 + 5).as_str(), k.record.expires_at), ("expired", Some(T0 + 4)));
     block_on(a.leaked("acct_a", &[leak(&ended)], true, T0 + 9)).unwrap();
+    // Reported again from many places (a flood of reports, or a key copied everywhere): the
+    // first report stands, and the audit log gets nothing more, for a live key or an ended one.
+    let before = block_on(a.events("acct_a", &Page { limit: 100, starting_after: None })).unwrap().data.len();
+    for i in 0..40 {
+        let elsewhere = Leak { url: format!("https://gist.github.com/x/{i}"), ..leak(&flagged) };
+        block_on(a.leaked(
+            "acct_a",
+            &[elsewhere, Leak { url: format!("u{i}"), ..leak(&ended) }],
+            false,
+            T0 + 10 + i,
+        ))
+        .unwrap();
+    }
+    let after = block_on(a.events("acct_a", &Page { limit: 100, starting_after: None })).unwrap().data.len();
+    assert_eq!(after, before, "no event from 80 more reports");
+    let k = block_on(a.load("acct_a", &flagged)).unwrap();
+    assert_eq!(k.exposed.as_ref().and_then(|e| e.url.as_deref()), Some("https://github.com/o/r/blob/1/.env"));
     let events = block_on(a.events("acct_a", &Page { limit: 50, starting_after: None })).unwrap();
     let kinds: Vec<_> = events.data.iter().filter(|e| e.key_id == ended).map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "key.expired").count(), 1, "{kinds:?}");
@@ -402,7 +447,6 @@ fn the_scanning_pattern_matches_every_secret_and_restricted_key_and_no_publishab
 #[cfg(not(target_arch = "wasm32"))]
 mod properties {
     use super::*;
-    use keygate_core::policy::leaks::signature_headers;
     use proptest::prelude::*;
 
     fn keys() -> SigningKeys {
@@ -417,7 +461,7 @@ mod properties {
         #[test]
         fn report_parsers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
             if let Ok(s) = parse_github_report(&data) {
-                prop_assert!(s.len() <= MAX_REPORT_TOKENS);
+                prop_assert!(s.len() <= MAX_GITHUB_TOKENS);
             }
             if let Ok(s) = parse_operator_report(&data) {
                 prop_assert!(!s.is_empty() && s.len() <= MAX_REPORT_TOKENS);
@@ -448,19 +492,19 @@ mod properties {
         fn no_other_signature_verifies(sig in any::<String>(), der in proptest::collection::vec(any::<u8>(), 0..100), id in any::<String>()) {
             let k = keys();
             prop_assume!(sig != GITHUB_SIG);
-            prop_assert!(k.verify(GITHUB_ID, &sig, GITHUB_BODY).is_err());
+            prop_assert!(check(&k, GITHUB_ID, &sig, GITHUB_BODY).is_err());
             let encoded = STANDARD.encode(&der);
             prop_assume!(encoded != GITHUB_SIG);
-            prop_assert!(k.verify(GITHUB_ID, &encoded, GITHUB_BODY).is_err());
-            let _ = k.verify(&id, GITHUB_SIG, GITHUB_BODY);
-            let _ = signature_headers(Some(&id), Some(&sig));
+            prop_assert!(check(&k, GITHUB_ID, &encoded, GITHUB_BODY).is_err());
+            let _ = check(&k, &id, GITHUB_SIG, GITHUB_BODY);
+            let _ = parse_signature(Some(&id), Some(&sig));
         }
 
         /// A changed body never verifies under GitHub's signature.
         #[test]
         fn no_other_body_verifies(body in proptest::collection::vec(any::<u8>(), 0..200)) {
             prop_assume!(body != GITHUB_BODY);
-            prop_assert!(keys().verify(GITHUB_ID, GITHUB_SIG, &body).is_err());
+            prop_assert!(check(&keys(), GITHUB_ID, GITHUB_SIG, &body).is_err());
         }
     }
 }

@@ -8,11 +8,19 @@ use serde_json::{Map, Value};
 use crate::Error;
 use crate::domain::leak::{Label, Sighting, token_hash};
 
-/// The most tokens one report may carry. GitHub sends at least this many in one call; each
-/// (mode, account) with a leaked key then costs one call to its authority, and the KV reads
-/// are bulk reads (see [`crate::commands::leaks`]), which keeps a full report within the
-/// platform's 1000 operations per invocation.
+/// The most tokens an operator's report may carry (more is a 400: send several reports).
 pub const MAX_REPORT_TOKENS: usize = 1000;
+/// The most tokens a GitHub report may carry. GitHub does not retry a 4xx, so its reports are
+/// taken as large as the body limit allows; KV is read in bulk (⌈n / 100⌉ + 1 operations, see
+/// [`crate::commands::leaks`]), and each (mode, account) with leaked keys costs one call to its
+/// authority per 50 of them.
+pub const MAX_GITHUB_TOKENS: usize = 5000;
+/// The longest `url` kept (a GitHub report's is cut to it; an operator's longer one is a 400).
+pub const MAX_URL_LEN: usize = 2048;
+/// The longest `source` kept.
+pub const MAX_SOURCE_LEN: usize = 64;
+/// The longest token type kept (it is answered back).
+pub const MAX_TYPE_LEN: usize = 128;
 /// The largest report body, bytes (1000 tokens with long URLs fit several times over).
 pub const MAX_REPORT_BODY: usize = 1024 * 1024;
 
@@ -47,12 +55,12 @@ pub fn parse_github_report(body: &[u8]) -> Result<Vec<Sighting>, Error> {
         Value::Array(items) => items,
         _ => return Err(body_invalid("A secret-scanning report must be a JSON array of reported tokens.")),
     };
-    check_count(items.len(), "body")?;
+    check_count(items.len(), MAX_GITHUB_TOKENS, "body")?;
     items
         .into_iter()
         .enumerate()
         .map(|(i, item)| match item {
-            Value::Object(fields) => sighting(&fields, &format!("[{i}]"), "type"),
+            Value::Object(fields) => sighting(&fields, &format!("[{i}]"), "type", Lengths::Cut),
             _ => Err(Error::invalid_param(
                 "parameter_invalid",
                 format!("[{i}]"),
@@ -88,7 +96,7 @@ pub fn parse_operator_report(body: &[u8]) -> Result<Vec<Sighting>, Error> {
             ));
         }
     };
-    check_count(items.len(), "tokens")?;
+    check_count(items.len(), MAX_REPORT_TOKENS, "tokens")?;
     items
         .iter()
         .enumerate()
@@ -110,7 +118,7 @@ pub fn parse_operator_report(body: &[u8]) -> Result<Vec<Sighting>, Error> {
                             format!("`{at}` takes `token`, `url`, `source` and `token_type` only."),
                         ));
                     }
-                    sighting(fields, &at, "token_type")
+                    sighting(fields, &at, "token_type", Lengths::Refuse)
                 }
                 _ => Err(Error::invalid_param(
                     "parameter_invalid",
@@ -122,8 +130,22 @@ pub fn parse_operator_report(body: &[u8]) -> Result<Vec<Sighting>, Error> {
         .collect()
 }
 
+/// What to do with a `url`, `source` or type longer than keygate keeps.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lengths {
+    /// Cut it (GitHub's report: a 4xx would lose the whole report).
+    Cut,
+    /// Refuse it with a 400 naming the field (the operator's).
+    Refuse,
+}
+
 /// One reported token from its fields, at `at` in the body; its type is in `type_field`.
-fn sighting(fields: &Map<String, Value>, at: &str, type_field: &str) -> Result<Sighting, Error> {
+fn sighting(
+    fields: &Map<String, Value>,
+    at: &str,
+    type_field: &str,
+    lengths: Lengths,
+) -> Result<Sighting, Error> {
     let text = |name: &str, required: bool| -> Result<Option<String>, Error> {
         let param = format!("{at}.{name}");
         match fields.get(name) {
@@ -141,22 +163,36 @@ fn sighting(fields: &Map<String, Value>, at: &str, type_field: &str) -> Result<S
             )),
         }
     };
+    let bounded = |name: &str, value: Option<String>, max: usize| -> Result<Option<String>, Error> {
+        match value {
+            Some(v) if v.chars().count() > max => match lengths {
+                Lengths::Cut => Ok(Some(v.chars().take(max).collect())),
+                Lengths::Refuse => {
+                    let param = format!("{at}.{name}");
+                    Err(Error::invalid_param(
+                        "parameter_invalid",
+                        param.clone(),
+                        format!("`{param}` may be at most {max} characters."),
+                    ))
+                }
+            },
+            other => Ok(other),
+        }
+    };
     Ok(Sighting {
         token: text("token", true)?.unwrap_or_default(),
-        token_type: text(type_field, false)?.unwrap_or_default(),
-        url: text("url", false)?.unwrap_or_default(),
-        source: text("source", false)?.map(|s| s.to_ascii_lowercase()),
+        token_type: bounded(type_field, text(type_field, false)?, MAX_TYPE_LEN)?.unwrap_or_default(),
+        url: bounded("url", text("url", false)?, MAX_URL_LEN)?.unwrap_or_default(),
+        source: bounded("source", text("source", false)?, MAX_SOURCE_LEN)?.map(|s| s.to_ascii_lowercase()),
     })
 }
 
-fn check_count(n: usize, param: &str) -> Result<(), Error> {
-    if n > MAX_REPORT_TOKENS {
+fn check_count(n: usize, max: usize, param: &str) -> Result<(), Error> {
+    if n > max {
         return Err(Error::invalid_param(
             "too_many_tokens",
             param,
-            format!(
-                "A report may carry at most {MAX_REPORT_TOKENS} tokens; this one has {n}. Send it in several calls."
-            ),
+            format!("A report may carry at most {max} tokens; this one has {n}. Send it in several calls."),
         ));
     }
     Ok(())

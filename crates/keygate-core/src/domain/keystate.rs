@@ -437,13 +437,14 @@ pub fn mark_exposed(key: &StoredKey, reason: &str, now: UnixSeconds) -> StoredKe
 }
 
 /// Record a leak report on the key. A report says more than an exposure seen at the edge (where
-/// the key is, for anyone), so it replaces one; the same report again changes nothing.
+/// the key is, for anyone), so it replaces one; after that the first report of each source
+/// stands: a key reported again, from the same place or another (GitHub retries; a key copied
+/// into many places is reported for each), and a key that already ended, change nothing, so
+/// reports can never flood the audit log.
 pub fn mark_leaked(key: &StoredKey, leak: &crate::domain::leak::Leak, now: UnixSeconds) -> StoredKey {
     let mut next = key.clone();
-    let same = next.exposed.as_ref().is_some_and(|e| {
-        e.reason == leak.reason && e.url.as_deref() == Some(leak.url.as_str()) && e.source == leak.source
-    });
-    if !same {
+    let reported = next.exposed.as_ref().is_some_and(|e| e.reason == leak.reason);
+    if !reported && matches!(key.status_at(now), KeyStatus::Active | KeyStatus::Rolling) {
         next.exposed = Some(Exposure {
             reason: leak.reason.clone(),
             at: now,

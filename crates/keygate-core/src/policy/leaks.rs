@@ -82,13 +82,17 @@ impl SigningKeys {
         }
         let doc: Doc =
             serde_json::from_slice(doc).map_err(|_| "the signing keys document is not of GitHub's shape")?;
-        let keys = doc
+        let keys: Vec<_> = doc
             .public_keys
             .into_iter()
             .filter_map(|e| {
                 VerifyingKey::from_public_key_pem(e.key.trim()).ok().map(|k| (e.key_identifier, k))
             })
             .collect();
+        // A document without a usable key is a failed fetch: the keys held before are kept.
+        if keys.is_empty() {
+            return Err("the signing keys document lists no P-256 key");
+        }
         Ok(SigningKeys { keys })
     }
 
@@ -107,18 +111,52 @@ impl SigningKeys {
         self.keys.is_empty()
     }
 
-    /// Check `signature` (base64 of DER) over `body` with the key named `identifier`.
-    pub fn verify(&self, identifier: &str, signature: &str, body: &[u8]) -> Result<(), Error> {
-        let key = self.keys.iter().find(|(id, _)| id == identifier).map(|(_, k)| k).ok_or_else(|| {
-            rejected(
-                "signature_key_unknown",
-                "The report names a signing key (`Github-Public-Key-Identifier`) that GitHub does not list.",
-            )
-        })?;
-        let der = STANDARD.decode(signature.trim()).map_err(|_| malformed())?;
-        let signature = Signature::from_der(&der).map_err(|_| malformed())?;
-        key.verify(body, &signature)
+    /// Check `signature` over `body` with the key it names: [`unknown_identifier`]`(true)` when
+    /// no listed key has that identifier.
+    pub fn verify(&self, signature: &ReportSignature, body: &[u8]) -> Result<(), Error> {
+        let key = self
+            .keys
+            .iter()
+            .find(|(id, _)| *id == signature.identifier)
+            .map(|(_, k)| k)
+            .ok_or_else(|| unknown_identifier(true))?;
+        key.verify(body, &signature.signature)
             .map_err(|_| rejected("signature_invalid", "The report's signature does not match its body."))
+    }
+}
+
+/// A report's signature, decoded from its two headers before anything else is read (feature
+/// `scanning`).
+#[cfg(feature = "scanning")]
+#[derive(Debug, Clone)]
+pub struct ReportSignature {
+    /// `Github-Public-Key-Identifier`.
+    pub identifier: String,
+    signature: Signature,
+}
+
+/// Decode the two signature headers: `signature_missing` when either is absent or empty,
+/// `signature_malformed` when one is over-long or the signature is not base64 of DER.
+#[cfg(feature = "scanning")]
+pub fn parse_signature(identifier: Option<&str>, signature: Option<&str>) -> Result<ReportSignature, Error> {
+    let (identifier, signature) = signature_headers(identifier, signature)?;
+    let der = STANDARD.decode(signature).map_err(|_| malformed())?;
+    let signature = Signature::from_der(&der).map_err(|_| malformed())?;
+    Ok(ReportSignature { identifier: identifier.to_owned(), signature })
+}
+
+/// The answer to a report signed with a key the keys at hand do not list: when they were fetched
+/// for this report, `401 signature_key_unknown` (counted towards throttling); when a fetch was
+/// held back ([`MIN_REFRESH_INTERVAL`]), `503 signing_keys_unavailable`, not counted: GitHub may
+/// have just rotated its key, and retries.
+pub fn unknown_identifier(fetched_now: bool) -> Error {
+    if fetched_now {
+        rejected(
+            "signature_key_unknown",
+            "The report names a signing key (`Github-Public-Key-Identifier`) that GitHub does not list.",
+        )
+    } else {
+        Error::SigningKeysUnavailable
     }
 }
 
@@ -151,6 +189,11 @@ fn rejected(code: &'static str, message: &'static str) -> Error {
 
 /// How long fetched signing keys are trusted before they are fetched again, seconds.
 pub const KEYS_TTL: UnixSeconds = 3600;
+/// The longest signing keys are used without a successful refresh, seconds: a key GitHub has
+/// withdrawn stops being trusted within a day even while its document cannot be fetched.
+pub const MAX_KEYS_AGE: UnixSeconds = 86_400;
+/// The largest signing keys document read, bytes.
+pub const MAX_KEYS_DOCUMENT: usize = 64 * 1024;
 /// The least time between two fetches of the signing keys, seconds: an unknown identifier
 /// (GitHub rotated its key, or a forger made one up) triggers at most one fetch per minute.
 pub const MIN_REFRESH_INTERVAL: UnixSeconds = 60;
@@ -190,11 +233,11 @@ impl KeysCache {
         self.fetched_at = Some(now);
     }
 
-    /// The keys to check a report with, if any were ever fetched. Keys past their TTL whose
-    /// refresh failed are still used: GitHub's keys rotate rarely, and a stale key can only
-    /// accept what GitHub itself signed.
-    pub fn keys(&self) -> Option<&SigningKeys> {
-        self.keys.as_ref()
+    /// The keys to check a report with at `now`: the last ones fetched, for up to
+    /// [`MAX_KEYS_AGE`] (past their TTL while a refresh fails: GitHub's keys rotate rarely, and a
+    /// key can only accept what GitHub itself signed).
+    pub fn keys(&self, now: UnixSeconds) -> Option<&SigningKeys> {
+        self.keys.as_ref().filter(|_| self.fetched_at.is_some_and(|t| now - t < MAX_KEYS_AGE))
     }
 }
 
