@@ -336,3 +336,67 @@ fn the_outbox_keeps_as_many_deliveries_as_the_audit_log_keeps_events() {
     // The body of a delivery can always be rendered again.
     assert!(body(&kept[0]).is_ok());
 }
+
+#[test]
+fn credits_running_low_and_out_are_announced_once_each() {
+    use keygate_core::domain::quota::{Credits, LeaseAsk};
+    let w = World::new(true);
+    let params = CreateKey {
+        name: "metered".into(),
+        credits: Some(Credits::new(100, None, "credits").unwrap()),
+        ..common::plain_key(KeyType::Secret, Mode::Test)
+    };
+    let c = block_on(w.a().create(
+        ACCT,
+        &params,
+        &pepper(),
+        &mut FixedRng::new(*b"metered"),
+        T0,
+        &Actor::admin(),
+    ))
+    .unwrap();
+    let id = c.key.record.id.clone();
+    let ask = LeaseAsk { credits: true, ..LeaseAsk::default() };
+    let mut granted = 0;
+    for i in 0..200 {
+        let g = block_on(w.a().lease(ACCT, &id, ask, T0 + i)).unwrap();
+        match g.credits {
+            Some(c) if c.tokens > 0 => granted += c.tokens,
+            _ => break,
+        }
+    }
+    assert_eq!(granted, 100, "every credit leased, none more");
+    let notices: Vec<_> = w
+        .all()
+        .iter()
+        .rev()
+        .filter(|d| d.kind.starts_with("key.credits"))
+        .map(|d| (d.kind.clone(), d.detail["remaining"].as_u64()))
+        .collect();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert_eq!(notices[0].0, "key.credits_low");
+    assert!(notices[0].1.is_some_and(|r| r <= 10 && r > 0), "{notices:?}");
+    assert_eq!(notices[1], ("key.credits_exhausted".to_owned(), Some(0)));
+    // A top-up is a new allowance: running low again is announced again.
+    let key = block_on(w.a().adjust_credits(
+        ACCT,
+        &id,
+        keygate_core::domain::quota::CreditChange::Increment(50),
+        T0 + 300,
+        &Principal::Operator,
+    ))
+    .unwrap();
+    assert_eq!(key.credits.map(|c| c.remaining), Some(50));
+    for i in 0..200 {
+        if block_on(w.a().lease(ACCT, &id, ask, T0 + 400 + i)).unwrap().credits.is_none_or(|c| c.tokens == 0)
+        {
+            break;
+        }
+    }
+    let kinds: Vec<_> =
+        w.all().iter().rev().filter(|d| d.kind.starts_with("key.credits")).map(|d| d.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        ["key.credits_low", "key.credits_exhausted", "key.credits_low", "key.credits_exhausted"]
+    );
+}

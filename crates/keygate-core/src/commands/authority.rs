@@ -352,6 +352,15 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let (next, grant) = keystate::lease(&owner, &pool, ask, now);
         if next != pool {
             self.save(&next).await?;
+            // A webhook when the credits run low or out (not an audit event: nothing was changed
+            // by anyone).
+            if let Some(kind) =
+                crate::domain::quota::credits_notice(pool.credits.as_ref(), next.credits.as_ref())
+            {
+                let c = next.credits.as_ref().map(|c| (c.remaining, c.granted));
+                let data = serde_json::json!({ "remaining": c.map(|c| c.0), "granted": c.map(|c| c.1) });
+                self.enqueue(kind, &next, data, now).await?;
+            }
         }
         Ok(grant)
     }

@@ -145,6 +145,24 @@ pub struct Credits {
     /// Bumped at every refill: a lease of an earlier period is not returned into a later one.
     #[serde(default)]
     pub period: u64,
+    /// `remaining` as it was last set, refilled or changed by the operator: what "low" is
+    /// measured against ([`credits_notice`]). 0 when unknown (credits set by an older version).
+    #[serde(default)]
+    pub granted: u64,
+}
+
+/// The notice a change of credits from `before` to `after` calls for: `key.credits_exhausted`
+/// when the last credit was granted, `key.credits_low` when what is left first falls to 10 % of
+/// what was granted. Measured as the authority counts them: credits leased to an isolate count
+/// as spent, so a notice may come up to a lease block (at most 1000) early.
+pub fn credits_notice(before: Option<&Credits>, after: Option<&Credits>) -> Option<&'static str> {
+    let (before, after) = (before?, after?);
+    if before.remaining > 0 && after.remaining == 0 {
+        return Some("key.credits_exhausted");
+    }
+    let low = |c: &Credits| c.granted > 0 && c.remaining.saturating_mul(10) <= c.granted;
+    (after.remaining > 0 && low(after) && !low(before) && before.period == after.period)
+        .then_some("key.credits_low")
 }
 
 impl Credits {
@@ -166,7 +184,7 @@ impl Credits {
                 format!("`{param}.refill.amount` must be a whole number from 1 to {MAX_COUNT}"),
             ));
         }
-        Ok(Credits { remaining, refill, refilled_at: None, period: 0 })
+        Ok(Credits { remaining, refill, refilled_at: None, period: 0, granted: remaining })
     }
 
     /// When the next refill is due, counted from the last one (or from `created` if none yet).
@@ -179,6 +197,7 @@ impl Credits {
         match (self.refill, self.next_refill(created)) {
             (Some(r), Some(due)) if due <= now => {
                 self.remaining = r.amount;
+                self.granted = r.amount;
                 // The refill time itself, so that the next one stays on the calendar.
                 let mut at = due;
                 while r.interval.next_after(at) <= now {
@@ -203,6 +222,7 @@ impl Credits {
         match next.filter(|n| *n <= MAX_COUNT) {
             Some(n) => {
                 self.remaining = n;
+                self.granted = n;
                 Ok(())
             }
             None => Err(Error::invalid_param(
