@@ -17,6 +17,7 @@ use crate::keystore::{self, EdgeCommand};
 use crate::kv::KvRecords;
 use crate::platform::parsed_records;
 use crate::{config, proxy, respond, usage};
+use keygate_core::commands::command::SeenBy;
 
 /// Phases 1–4 against the KV replica: credential, key (with mode pinning), record, decision.
 pub async fn authenticate(
@@ -81,7 +82,7 @@ pub async fn handle(
     if !matches!(authn, Err(Error::Misconfigured { .. })) {
         config::EDGE_SETTINGS_READ.set(true);
     }
-    let authn = authn?;
+    let authn = authn.map_err(|e| canary_refusal(e, &headers, url, env, ctx, rc))?;
     rc.log.key(&authn.record);
     // Strict keys are confirmed with the authority on every request; others trust KV (and this
     // isolate's recent read of it), whose staleness is bounded by `KV_CACHE_TTL`, and the origin
@@ -194,13 +195,28 @@ impl FactHeaders {
 /// `ON_EXPOSURE = "expire"` the key is also ended at once.
 pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &str) -> Result<(), Error> {
     let expire = config::expire_on_exposure(env)?;
-    let (env, mode, account, key_id, reason) =
-        (env.clone(), record.mode, record.account.clone(), record.id.clone(), reason.to_owned());
-    ctx.wait_until(async move {
-        let command = EdgeCommand::Exposed { account: &account, key_id: &key_id, reason: &reason, expire };
-        let _ = keystore::call::<serde::de::IgnoredAny>(&env, mode, &account, &command).await;
-    });
+    let command = EdgeCommand::Exposed { account: &record.account, key_id: &record.id, reason, expire };
+    keystore::send_later(ctx, env, record.mode, &record.account, &command);
     Ok(())
+}
+
+/// A canary key's refusal is an unknown key's, on the wire and in the log; its use is recorded
+/// without delaying the refusal (`key.canary_used`, with what the request showed of its sender).
+/// Any other refusal is returned as it is.
+pub fn canary_refusal(
+    e: Error,
+    req: &web_sys::Headers,
+    url: &Url,
+    env: &Env,
+    ctx: &Context,
+    rc: &RequestContext,
+) -> Error {
+    let Error::CanaryKeyUsed { redacted, account, key_id, mode } = e else { return e };
+    let user_agent = header(req, "user-agent").unwrap_or_default();
+    let seen = SeenBy { ip: &rc.client_ip, user_agent: &user_agent, method: &rc.method, path: url.path() };
+    let command = EdgeCommand::CanaryUsed { account: &account, key_id: &key_id, seen };
+    keystore::send_later(ctx, env, mode, &account, &command);
+    Error::ApiKeyInvalid { redacted }
 }
 
 /// After a plain-HTTP refusal: if the request carried a real key, record it as exposed

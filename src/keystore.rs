@@ -41,6 +41,17 @@ pub async fn set_test_clock(env: &Env, account: &str, offset: i64) -> Result<(),
     to_object(env, Mode::Test, account, &url, offset.to_string()).await.map(|_| ())
 }
 
+/// Send `command` to the object for (mode, account) after the response, in `waitUntil`, and
+/// ignore its answer (best effort: a usage count, an exposure, a canary's use). Serialised here,
+/// so that every such report shares one background task in the bundle.
+pub fn send_later(ctx: &worker::Context, env: &Env, mode: Mode, account: &str, command: &EdgeCommand<'_>) {
+    let Ok(body) = serde_json::to_string(command) else { return };
+    let (env, account) = (env.clone(), account.to_owned());
+    ctx.wait_until(async move {
+        let _ = send(&env, mode, &account, body).await;
+    });
+}
+
 /// The round trip itself, not generic: one copy in the bundle whatever the answer's type.
 async fn send(env: &Env, mode: Mode, account: &str, body: String) -> Result<String, Error> {
     to_object(env, mode, account, "https://keystore.internal/command", body).await

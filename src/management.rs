@@ -266,8 +266,9 @@ async fn self_service(
     rest: &[&str],
     method: Method,
 ) -> Result<Response, Error> {
-    let authn =
-        edge::authenticate(&req.headers().0, url, env, config::staleness(env)?, throttle, rc.now).await?;
+    let authn = edge::authenticate(&req.headers().0, url, env, config::staleness(env)?, throttle, rc.now)
+        .await
+        .map_err(|e| edge::canary_refusal(e, &req.headers().0, url, env, ctx, rc))?;
     // Management acts on the authority's state, never on a possibly stale replica.
     let authn = edge::confirm_with_authority(env, authn, rc.now).await?;
     let seen = edge::FactHeaders::of(&req.headers().0);

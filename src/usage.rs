@@ -30,17 +30,13 @@ pub fn note_refused(ctx: &Context, env: &Env, record: &KeyRecord, now: i64) {
 fn report(ctx: &Context, env: &Env, record: &KeyRecord, now: i64, refused: bool) {
     let tally = if refused { &REFUSED } else { &PENDING };
     if let Some(count) = tally.with(|t| t.note(&record.id, now)) {
-        let env = env.clone();
-        let (account, key_id, mode) = (record.account.clone(), record.id.clone(), record.mode);
-        ctx.wait_until(async move {
-            let (account, key_id) = (account.as_str(), key_id.as_str());
-            let command = if refused {
-                EdgeCommand::Refused { account, key_id, at: now, count }
-            } else {
-                EdgeCommand::Usage { account, key_id, at: now, count }
-            };
-            // Best effort: a lost report only undercounts.
-            let _ = keystore::call::<serde::de::IgnoredAny>(&env, mode, account, &command).await;
-        });
+        let (account, key_id) = (record.account.as_str(), record.id.as_str());
+        let command = if refused {
+            EdgeCommand::Refused { account, key_id, at: now, count }
+        } else {
+            EdgeCommand::Usage { account, key_id, at: now, count }
+        };
+        // Best effort: a lost report only undercounts.
+        keystore::send_later(ctx, env, record.mode, account, &command);
     }
 }

@@ -52,6 +52,7 @@ fn benches(c: &mut Criterion) {
         rate_limit: None,
         credits: None,
         metadata: Default::default(),
+        canary: false,
     };
     let new =
         keystate::create("acct_bench", &params, &pepper, &mut FixedRng::new(*b"bench-seed"), 1).unwrap();

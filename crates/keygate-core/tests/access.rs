@@ -186,6 +186,7 @@ fn record(key_type: KeyType, r: Restrictions, permissions: Option<Permissions>) 
         restrictions: r,
         rate_limit: None,
         credits: false,
+        canary: false,
     }
 }
 

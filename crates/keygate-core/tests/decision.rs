@@ -28,6 +28,7 @@ fn record(k: &ApiKey, status: KeyStatus, expires_at: Option<i64>, rolled_at: Opt
         restrictions: Default::default(),
         rate_limit: None,
         credits: false,
+        canary: false,
     }
 }
 

@@ -53,6 +53,7 @@ fn identity_headers() {
         restrictions: Default::default(),
         rate_limit: None,
         credits: false,
+        canary: false,
     };
     let mut r = r;
     r.permissions = Some(

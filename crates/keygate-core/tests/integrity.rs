@@ -9,7 +9,7 @@ use common::block_on;
 use keygate_core::Error;
 use keygate_core::api::object::{KeyObject, List, render};
 use keygate_core::commands::authority::{Authority, KV_RETRY_SECONDS, Limits, Principal};
-use keygate_core::commands::command::{self, Command};
+use keygate_core::commands::command::{self, CanarySighting, Command, SeenBy};
 use keygate_core::commands::fakes::{MemoryKv, MemoryState};
 use keygate_core::domain::digest::{KeyDigest, Pepper};
 use keygate_core::domain::event::Page;
@@ -41,6 +41,7 @@ fn params(key_type: KeyType, restrictions: Restrictions, expires_at: Option<i64>
         rate_limit: None,
         credits: None,
         metadata: Default::default(),
+        canary: false,
     }
 }
 
@@ -533,6 +534,23 @@ fn the_edge_commands_are_read_as_the_commands_of_the_same_name() {
         (
             EdgeCommand::Refused { account: ACCT, key_id: "key_1", at: T0, count: 3 },
             Command::Refused { account: ACCT.into(), key_id: "key_1".into(), at: T0, count: 3 },
+        ),
+        (
+            EdgeCommand::CanaryUsed {
+                account: ACCT,
+                key_id: "key_1",
+                seen: SeenBy { ip: "203.0.113.9", user_agent: "curl/8 \"x\"", method: "GET", path: "/v1/a" },
+            },
+            Command::CanaryUsed {
+                account: ACCT.into(),
+                key_id: "key_1".into(),
+                seen: CanarySighting {
+                    ip: "203.0.113.9".into(),
+                    user_agent: "curl/8 \"x\"".into(),
+                    method: "GET".into(),
+                    path: "/v1/a".into(),
+                },
+            },
         ),
     ];
     for (edge, full) in pairs {

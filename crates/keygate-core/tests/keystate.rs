@@ -27,6 +27,7 @@ fn fresh(expires_at: Option<i64>) -> (keygate_core::domain::key::ApiKey, StoredK
         rate_limit: None,
         credits: None,
         metadata: Default::default(),
+        canary: false,
     };
     let new = keystate::create("acct_1", &params, &pepper(), &mut FixedRng::new(*b"abcdefgh"), T0).unwrap();
     (new.key, new.stored)

@@ -1,7 +1,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! Property tests: the parsers never panic on any input, and what keygate writes, it reads back.
 use keygate_core::domain::key::{ApiKey, KEY_LEN, KeyType, Mode};
-use keygate_core::policy::credential::{Credential, check_query};
+use keygate_core::policy::credential::{Credential, check_query, decode_base64};
 use keygate_core::policy::pattern::{EndpointPattern, OriginRule};
 use keygate_core::rng::FixedRng;
 use proptest::prelude::*;
@@ -19,8 +19,42 @@ fn basic(s: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s))
 }
 
+/// The base64 crate, configured as Basic credentials were decoded with it: the oracle for
+/// `decode_base64`.
+fn oracle(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const ENGINE: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    ENGINE.decode(text).ok()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn basic_base64_agrees_with_the_base64_crate(text in "[A-Za-z0-9+/=_\\-. ]{0,24}") {
+        prop_assert_eq!(decode_base64(&text), oracle(&text), "{:?}", text);
+    }
+
+    #[test]
+    fn basic_base64_agrees_on_encoded_bytes(data in proptest::collection::vec(any::<u8>(), 0..40), strip in 0usize..3, flip in any::<u8>()) {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&data);
+        prop_assert_eq!(decode_base64(&encoded), Some(data.clone()));
+        // Padding removed, in part or whole, and one symbol changed: still the crate's answer.
+        let trimmed = &encoded[..encoded.len() - strip.min(encoded.len() - encoded.trim_end_matches('=').len())];
+        prop_assert_eq!(decode_base64(trimmed), oracle(trimmed));
+        if !trimmed.is_empty() {
+            let mut bytes = trimmed.as_bytes().to_vec();
+            let i = usize::from(flip) % bytes.len();
+            bytes[i] = b"AZaz09+/=-"[usize::from(flip) % 10];
+            let changed = String::from_utf8(bytes).unwrap();
+            prop_assert_eq!(decode_base64(&changed), oracle(&changed), "{:?}", changed);
+        }
+    }
 
     #[test]
     fn generated_keys_round_trip(t in key_type(), m in mode(), seed in proptest::collection::vec(any::<u8>(), 1..64)) {

@@ -85,6 +85,7 @@ fn record(key_type: KeyType, restrictions: Restrictions) -> KeyRecord {
         restrictions,
         rate_limit: None,
         credits: false,
+        canary: false,
     }
 }
 

@@ -72,6 +72,9 @@ pub struct KeyObject {
     /// The operator's key-value pairs (`{}` when none).
     #[serde(default)]
     pub metadata: crate::domain::settings::Metadata,
+    /// Whether this is a canary key (honeytoken): refused as unknown, its uses recorded.
+    #[serde(default)]
+    pub canary: bool,
 }
 
 /// A key's credits in the API.
@@ -122,6 +125,7 @@ impl KeyObject {
             shares_usage_controls_with: k.shares_with.clone(),
             refused: k.refused.clone(),
             metadata: k.metadata.clone(),
+            canary: k.record.canary,
         }
     }
 }

@@ -79,11 +79,13 @@ impl CreateKey {
             },
             Some(_) => return Err(wrong_type("expires_at", "an integer (unix seconds)")),
         };
-        let strict = match obj.get("strict") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(wrong_type("strict", "a boolean")),
+        let flag = |name: &str| match obj.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(wrong_type(name, "a boolean")),
         };
+        let strict = flag("strict")?;
+        let canary = flag("canary")?;
         let settings = KeySettings::from_object(&obj)?;
         let permissions = settings.permissions.flatten();
         let restrictions = Restrictions {
@@ -108,6 +110,7 @@ impl CreateKey {
             rate_limit,
             credits,
             metadata,
+            canary,
         })
     }
 }
@@ -187,11 +190,12 @@ pub fn parse_metadata(v: &Value) -> Result<MetadataChange, Error> {
     Ok(MetadataChange { clear: false, set })
 }
 
-const CREATE_FIELDS: [&str; 12] = [
+const CREATE_FIELDS: [&str; 13] = [
     "type",
     "mode",
     "expires_at",
     "strict",
+    "canary",
     // What a `PATCH` may change too, from here on (`UPDATE_FIELDS`).
     "name",
     "permissions",
@@ -204,7 +208,7 @@ const CREATE_FIELDS: [&str; 12] = [
 ];
 
 /// What a `PATCH` may change.
-const UPDATE_FIELDS: &[&str] = CREATE_FIELDS.split_at(4).1;
+const UPDATE_FIELDS: &[&str] = CREATE_FIELDS.split_at(5).1;
 
 impl KeySettings {
     fn from_object(obj: &Map<String, Value>) -> Result<KeySettings, Error> {

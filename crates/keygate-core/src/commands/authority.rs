@@ -292,6 +292,37 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         Ok(())
     }
 
+    /// A canary key was presented: count it, and record a `key.canary_used` event (audit log
+    /// and webhook) with what the request showed of its sender, at most once a minute per key
+    /// ([`keystate::CANARY_EVENT_INTERVAL`]). A key that is not a canary, or that ended, is left
+    /// alone.
+    pub async fn canary_used(
+        &self,
+        account: &str,
+        key_id: &str,
+        seen: &crate::commands::command::CanarySighting,
+        now: UnixSeconds,
+    ) -> Result<(), Error> {
+        let key = self.load(account, key_id).await?;
+        if !key.record.canary || !matches!(key.status_at(now), KeyStatus::Active | KeyStatus::Rolling) {
+            return Ok(());
+        }
+        let (next, event) = keystate::canary_used(&key, now);
+        self.save(&next).await?;
+        if event {
+            let cut = |s: &str| s.chars().take(crate::commands::command::MAX_SEEN_LEN).collect::<String>();
+            let data = serde_json::json!({
+                "ip": cut(&seen.ip),
+                "user_agent": cut(&seen.user_agent),
+                "method": cut(&seen.method),
+                "path": cut(&seen.path),
+                "uses": next.canary_seen.map(|(u, _)| u),
+            });
+            self.log("key.canary_used", &next.record, &Actor::system(), now, data).await?;
+        }
+        Ok(())
+    }
+
     /// Keys of this account found in a leak report: each is marked exposed with the report (the
     /// key object and a `key.exposed` event show where it was found), and ended too when
     /// `expire` (`ON_LEAK = "expire"`). A key removed since the report was triaged is skipped;

@@ -173,6 +173,15 @@ pub enum Command {
         /// How many.
         count: u64,
     },
+    /// A canary key was presented (the edge, or self-service): record it.
+    CanaryUsed {
+        /// Account.
+        account: String,
+        /// Key.
+        key_id: String,
+        /// What the request showed of its sender.
+        seen: CanarySighting,
+    },
     /// Change a key's credits (operator only).
     Credits {
         /// Account.
@@ -243,7 +252,46 @@ pub enum EdgeCommand<'a> {
         /// How many.
         count: u64,
     },
+    /// [`Command::CanaryUsed`].
+    CanaryUsed {
+        /// Account.
+        account: &'a str,
+        /// Key.
+        key_id: &'a str,
+        /// What the request showed of its sender.
+        seen: SeenBy<'a>,
+    },
 }
+
+/// What a request that presented a canary showed of its sender (the authority cuts each field to
+/// [`MAX_SEEN_LEN`] characters before it keeps it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CanarySighting {
+    /// `CF-Connecting-IP`.
+    pub ip: String,
+    /// `User-Agent`, or empty.
+    pub user_agent: String,
+    /// The method.
+    pub method: String,
+    /// The path (never the query, which could carry anything).
+    pub path: String,
+}
+
+/// [`CanarySighting`], borrowed from what the edge holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SeenBy<'a> {
+    /// `CF-Connecting-IP`.
+    pub ip: &'a str,
+    /// `User-Agent`, or empty.
+    pub user_agent: &'a str,
+    /// The method.
+    pub method: &'a str,
+    /// The path.
+    pub path: &'a str,
+}
+
+/// The longest field of a [`CanarySighting`] kept.
+pub const MAX_SEEN_LEN: usize = 256;
 
 impl Command {
     /// Whether this command writes (the object's storage or KV), and so must run alone: no other
@@ -262,6 +310,7 @@ impl Command {
             | Command::Usage { .. }
             | Command::Lease { .. }
             | Command::Refused { .. }
+            | Command::CanaryUsed { .. }
             | Command::Credits { .. } => true,
             Command::List { .. }
             | Command::Get { .. }
@@ -386,6 +435,10 @@ async fn execute<S: StateStore, W: RecordWriter>(
         }
         Command::Credits { account, key_id, change, by } => {
             Answer::Key(a.adjust_credits(&account, &key_id, change, now, &by).await?)
+        }
+        Command::CanaryUsed { account, key_id, seen } => {
+            a.canary_used(&account, &key_id, &seen, now).await?;
+            Answer::Done
         }
     })
 }

@@ -58,6 +58,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
                 };
                 if !query.matches(&key, now)
                     || bound.as_ref().is_some_and(|c| !delegation::within(&key.record, c))
+                    || (key.record.canary && !matches!(by, Principal::Operator))
                 {
                     continue;
                 }
@@ -123,6 +124,11 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     ) -> Result<StoredKey, Error> {
         let bound = self.caller_bound(account, by, now).await?;
         let key = self.load(account, key_id).await?;
+        // A canary is the operator's secret: to a key of the account (which may be stolen) it
+        // does not exist.
+        if key.record.canary && !matches!(by, Principal::Operator) {
+            return Err(Error::NotFound { what: "key".into() });
+        }
         match bound {
             Some(caller) if !delegation::within(&key.record, &caller) => Err(Error::KeyOutOfScope),
             _ => Ok(key),

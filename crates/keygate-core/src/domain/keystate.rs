@@ -79,6 +79,9 @@ pub struct StoredKey {
     /// nearest notice sent, in days before it ([`EXPIRING_NOTICES`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiring_notice: Option<(UnixSeconds, i64)>,
+    /// A canary's uses seen, and when the last `key.canary_used` event was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_seen: Option<(u64, UnixSeconds)>,
 }
 
 /// When and how a key was found exposed.
@@ -168,6 +171,7 @@ pub fn create(
         restrictions: params.restrictions.clone(),
         rate_limit: params.rate_limit,
         credits: params.credits.is_some(),
+        canary: params.canary,
     };
     let stored = StoredKey {
         record,
@@ -184,6 +188,7 @@ pub fn create(
         refused: BTreeMap::new(),
         metadata: params.metadata.clone(),
         expiring_notice: None,
+        canary_seen: None,
     };
     Ok(NewKey { key, stored })
 }
@@ -229,6 +234,7 @@ pub fn roll(
         rate_limit: old.record.rate_limit,
         credits: None,
         metadata: old.metadata.clone(),
+        canary: old.record.canary,
     };
     let mut successor = create(&old.record.account, &params, pepper, rng, now)?;
     successor.stored.record.rolled_from = Some(old.record.id.clone());
@@ -391,6 +397,22 @@ pub fn refill(key: &StoredKey, now: UnixSeconds) -> StoredKey {
 pub fn next_refill(key: &StoredKey) -> Option<UnixSeconds> {
     key.ended_at.is_none().then_some(())?;
     key.credits.and_then(|c| c.next_refill(key.record.created_at))
+}
+
+/// The fewest seconds between two `key.canary_used` events of one key: a canary hammered from
+/// many addresses is counted, not logged a thousand times.
+pub const CANARY_EVENT_INTERVAL: UnixSeconds = 60;
+
+/// Count a use of a canary key at `now`; `true` when it gets an event (the first use, or the
+/// first one [`CANARY_EVENT_INTERVAL`] after the last event).
+pub fn canary_used(key: &StoredKey, now: UnixSeconds) -> (StoredKey, bool) {
+    let mut next = key.clone();
+    let (uses, last) = key.canary_seen.map_or((0, None), |(u, t)| (u, Some(t)));
+    let event = last.is_none_or(|t| now - t >= CANARY_EVENT_INTERVAL);
+    next.canary_seen = Some((uses + 1, if event { now } else { last.unwrap_or(now) }));
+    let minute = now - now.rem_euclid(60);
+    next.last_used = Some(next.last_used.map_or(minute, |t| t.max(minute)));
+    (next, event)
 }
 
 /// The notices a key gets before its `expires_at` (a rolled key's grace end included), in days.

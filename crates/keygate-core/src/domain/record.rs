@@ -81,6 +81,10 @@ pub struct KeyRecord {
     /// Whether the key spends credits; how many it has left is the authority's alone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub credits: bool,
+    /// A canary key (honeytoken): planted where attackers look, refused at the edge exactly as
+    /// an unknown key, and its use recorded (`key.canary_used`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub canary: bool,
 }
 
 impl KeyRecord {

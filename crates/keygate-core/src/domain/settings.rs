@@ -163,6 +163,9 @@ pub struct CreateKey {
     /// The operator's key-value pairs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: Metadata,
+    /// A canary key (honeytoken), refused as unknown and reported when used.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub canary: bool,
 }
 
 /// Settings that a create or an update may carry. The outer `Option` is "given or not"; an

@@ -157,6 +157,18 @@ pub enum Error {
     /// The keys a signature is checked with could not be fetched: the report is refused (503)
     /// and its sender retries.
     SigningKeysUnavailable,
+    /// A canary key was presented. It is answered exactly as [`Error::ApiKeyInvalid`] (same
+    /// status, code, message and headers); only keygate knows, to record its use.
+    CanaryKeyUsed {
+        /// The key as presented, redacted.
+        redacted: String,
+        /// Its account.
+        account: String,
+        /// Its id.
+        key_id: String,
+        /// Its mode.
+        mode: crate::domain::key::Mode,
+    },
     /// Too many failed authentications from this client address: throttled.
     TooManyFailedAttempts {
         /// Seconds until the client may try again.
@@ -276,6 +288,7 @@ impl Error {
         matches!(
             self,
             ApiKeyInvalid { .. }
+                | CanaryKeyUsed { .. }
                 | ApiKeyRevoked { .. }
                 | ApiKeyExpired { .. }
                 | AuthorizationMalformed { .. }

@@ -65,7 +65,7 @@ wire_table! {
         "The Basic auth password must be empty: put the API key in the username and leave the password blank (curl -u YOUR_KEY:).".into();
     Self::ApiKeyInQuery { param } => 400, InvalidRequest, "api_key_in_query",
         format!("API keys are not accepted in the query string (found `{param}`), where they leak into logs and browser history. Send the key in the Authorization header instead.");
-    Self::ApiKeyInvalid { redacted } => 401, Authentication, "api_key_invalid",
+    Self::ApiKeyInvalid { redacted } | Self::CanaryKeyUsed { redacted, .. } => 401, Authentication, "api_key_invalid",
         format!("Invalid API key provided: {redacted}");
     Self::ApiKeyRevoked { redacted } => 403, Authentication, "api_key_revoked",
         format!("The API key {redacted} has been revoked. Use an active key.");

@@ -92,6 +92,20 @@ pub async fn authenticate<S: RecordStore>(
             records.parse(&digest, raw, now)?
         }
     };
+    // A canary is refused as an unknown key, whatever its state; one that can still be used is
+    // reported (by the caller), one that ended is simply unknown.
+    if record.canary {
+        let redacted = key.redacted();
+        return Err(match decision::decide(&key, &record, now) {
+            Ok(_) => Error::CanaryKeyUsed {
+                redacted,
+                account: record.account.clone(),
+                key_id: record.id.clone(),
+                mode: record.mode,
+            },
+            Err(_) => Error::ApiKeyInvalid { redacted },
+        });
+    }
     // Phase 4: the policy decision.
     let decision = decision::decide(&key, &record, now)?;
     throttle.known.remember(&digest, now);
@@ -194,7 +208,8 @@ impl ParsedRecords {
             return None;
         }
         let map = self.map.borrow();
-        let r = map.get(digest.as_str())?;
+        // A canary is read from the store every time, as an unknown key is.
+        let r = map.get(digest.as_str()).filter(|r| !r.record.canary)?;
         let age = now - r.read_at;
         (0..fresh_for).contains(&age).then(|| Rc::clone(&r.record))
     }

@@ -113,5 +113,6 @@ pub fn plain_key(
         rate_limit: None,
         credits: None,
         metadata: Default::default(),
+        canary: false,
     }
 }
