@@ -73,6 +73,13 @@ if wants bundles; then
       wrangler deploy --dry-run --config "$config" --outdir .e2e/dist
     test -n "$(find .e2e/dist -name '*.wasm' -size +1k)"
   done
+  # The lean edge's budget: its wasm, gzip -9, at most 200 KB (what `npm run bench` reports).
+  node -e '
+    const fs = require("fs"), zlib = require("zlib");
+    const n = zlib.gzipSync(fs.readFileSync("build-edge/index_bg.wasm"), { level: 9 }).length;
+    console.log(`lean edge: ${(n / 1000).toFixed(1)} KB gzipped (budget 200 KB)`);
+    if (n > 200000) { console.error("the lean edge is over its 200 KB budget"); process.exit(1); }
+  '
 fi
 
 if wants packages; then

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::future::{Either, select};
 use keygate_core::commands::ports::WebhookSender;
 use keygate_core::domain::webhook::AttemptOutcome;
-use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Url};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Url};
 
 /// The longest an attempt may take before it counts as failed (and is retried).
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,12 +33,27 @@ impl WebhookSender for Endpoint {
             Ok(r) => r,
             Err(_) => return AttemptOutcome::Failed("the request could not be built".into()),
         };
+        // On a timeout the request is aborted, not left open: an open connection would count
+        // against the platform's limit of six and hold up the next attempts.
+        let controller = AbortController::default();
         let fetch = Fetch::Request(request);
-        let call = std::pin::pin!(fetch.send());
+        let signal = controller.signal();
+        let call = std::pin::pin!(fetch.send_with_signal(&signal));
         match select(call, Delay::from(TIMEOUT)).await {
-            Either::Left((Ok(resp), _)) => AttemptOutcome::Answered(resp.status_code()),
+            Either::Left((Ok(resp), _)) => {
+                let status = resp.status_code();
+                // The answer's body is not wanted: cancelled, not left on the connection.
+                let resp: web_sys::Response = resp.into();
+                if let Some(body) = resp.body() {
+                    let _ = body.cancel();
+                }
+                AttemptOutcome::Answered(status)
+            }
             Either::Left((Err(_), _)) => AttemptOutcome::Failed("the endpoint could not be reached".into()),
-            Either::Right(_) => AttemptOutcome::Failed(format!("no answer within {} s", TIMEOUT.as_secs())),
+            Either::Right(_) => {
+                controller.abort();
+                AttemptOutcome::Failed(format!("no answer within {} s", TIMEOUT.as_secs()))
+            }
         }
     }
 }

@@ -89,7 +89,10 @@ impl KeyStore {
     /// at once if some were left).
     async fn deliver(&self, endpoint: Result<(worker::Url, Vec<keygate_verify::Secret>), &'static str>) {
         let storage = self.state.storage();
-        let now = authority_now(&storage).await;
+        // The authority's time, read afresh for each attempt (the `test-clock` build's offset is
+        // fixed for the alarm's length); signatures carry the wall clock's.
+        let offset = authority_now(&storage).await - WorkerClock.now();
+        let now = || WorkerClock.now() + offset;
         let (state, kv) = (DoState(storage), KvWriter(&self.env));
         let a = Authority { state: &state, kv: &kv, limits: limits(&self.env) };
         let limit = crate::webhooks::PER_ALARM;
@@ -103,6 +106,7 @@ impl KeyStore {
         if let Err(e) = sent {
             worker::console_error!("keygate: webhook delivery failed: {}", e.code());
         }
+        let now = now();
         let next = a.next_alarm(now).await;
         schedule(&state.0, next.unwrap_or(Some(now + keygate_core::commands::authority::KV_RETRY_SECONDS)))
             .await;

@@ -62,7 +62,7 @@ impl World {
     }
     fn deliver(&self, rx: &MemoryReceiver, now: i64) -> usize {
         let secrets = [secret()];
-        block_on(deliver_due(&self.a(), Ok((rx, &secrets)), now, || now, 50)).unwrap()
+        block_on(deliver_due(&self.a(), Ok((rx, &secrets)), || now, || now, 50)).unwrap()
     }
     fn all(&self) -> Vec<keygate_core::domain::webhook::Delivery> {
         block_on(self.a().deliveries(ACCT, &Page { limit: 100, starting_after: None })).unwrap().0
@@ -190,7 +190,7 @@ fn a_misconfigured_endpoint_loses_nothing() {
     let sent = block_on(deliver_due::<_, _, MemoryReceiver>(
         &w.a(),
         Err("WEBHOOK_SIGNING_SECRET is missing"),
-        T0,
+        || T0,
         || T0,
         50,
     ))
@@ -201,8 +201,26 @@ fn a_misconfigured_endpoint_loses_nothing() {
         (d.status, d.last_error.as_deref()),
         (DeliveryStatus::Pending, Some("WEBHOOK_SIGNING_SECRET is missing"))
     );
+    assert_eq!(d.attempts, 0, "not an attempt: the deployment's own fault");
+    assert_eq!(d.next_attempt_at, Some(T0 + 300), "looked at again in five minutes");
     assert!(rx.received.borrow().is_empty());
-    assert_eq!(w.deliver(&rx, T0 + 60), 1);
+    // A week of misconfiguration: still pending, with a window that starts when it is fixed.
+    let mut now = T0;
+    for _ in 0..(7 * 86_400 / 300) {
+        now += 300;
+        block_on(deliver_due::<_, _, MemoryReceiver>(
+            &w.a(),
+            Err("WEBHOOK_URL is invalid"),
+            || now,
+            || now,
+            50,
+        ))
+        .unwrap();
+    }
+    let d = &w.all()[0];
+    assert_eq!((d.status, d.attempts), (DeliveryStatus::Pending, 0));
+    assert!(d.retry_until >= now + RETRY_WINDOW - 300);
+    assert_eq!(w.deliver(&rx, now + 300), 1);
     assert_eq!(w.all()[0].status, DeliveryStatus::Delivered);
 }
 
@@ -296,7 +314,8 @@ fn expiry_notices_come_seven_days_and_one_day_before_once_each() {
         .map(|d| (d.key.record.id.clone(), d.detail["days"].as_i64()))
         .collect();
     assert!(notices.contains(&(soon.clone(), Some(1))), "{notices:?}");
-    assert!(notices.contains(&(rolling.clone(), Some(7))), "{notices:?}");
+    // Two days of grace: the notice says two days, not seven.
+    assert!(notices.contains(&(rolling.clone(), Some(2))), "{notices:?}");
     block_on(w.a().sync(T0 + DAY + 1)).unwrap();
     let for_rolling =
         w.all().iter().filter(|d| d.kind == "key.expiring" && d.key.record.id == rolling).count();
@@ -316,12 +335,14 @@ fn the_outbox_keeps_as_many_deliveries_as_the_audit_log_keeps_events() {
         .unwrap();
         block_on(w.a().update(ACCT, &id, &settings, T0 + i, &Principal::Operator)).unwrap();
     }
+    // Nothing was sent yet: every pending delivery is kept (up to twice the retention).
+    assert_eq!(w.all().len(), 5);
+    let rx = MemoryReceiver::default();
+    assert_eq!(w.deliver(&rx, T0 + 10), 5);
+    // Once settled, those beyond the retention go.
     let kept = w.all();
     assert_eq!(kept.len(), 3);
     assert!(kept.iter().all(|d| d.kind == "key.updated"));
-    // Dropped entries are no longer due either.
-    let rx = MemoryReceiver::default();
-    assert_eq!(w.deliver(&rx, T0 + 10), 3);
     // Paging, newest first.
     let first = block_on(w.a().deliveries(ACCT, &Page { limit: 2, starting_after: None })).unwrap();
     assert_eq!((first.0.len(), first.1), (2, true));
@@ -399,4 +420,118 @@ fn credits_running_low_and_out_are_announced_once_each() {
         kinds,
         ["key.credits_low", "key.credits_exhausted", "key.credits_low", "key.credits_exhausted"]
     );
+}
+
+#[test]
+fn a_fault_after_the_kv_write_keeps_the_event_and_its_webhook() {
+    let w = std::rc::Rc::new(World::new(true));
+    let (id, _) = w.create(None, b"lost-event", T0);
+    let w2 = w.clone();
+    *w.kv.during_put.borrow_mut() = Some(Box::new(move || {
+        Box::pin(async move {
+            // The platform fails (or the object is reset) while KV takes the record.
+            *w2.state.fault.borrow_mut() = Some(keygate_core::store::StoreError::Failed("injected".into()));
+        })
+    }));
+    assert!(block_on(w.a().revoke(ACCT, &id, T0 + 1, &Principal::Operator)).is_err());
+    *w.state.fault.borrow_mut() = None;
+    assert_eq!(block_on(w.a().load(ACCT, &id)).unwrap().record.status.as_str(), "revoked");
+    // The event and its webhook were written with the change, before the KV write.
+    let kinds: Vec<_> = w.all().iter().rev().map(|d| d.kind.clone()).collect();
+    assert_eq!(kinds, ["key.created", "key.revoked"]);
+    let audit = block_on(w.a().events(ACCT, &Page { limit: 10, starting_after: None })).unwrap().data;
+    assert!(audit.iter().any(|e| e.kind == "key.revoked"));
+}
+
+#[test]
+fn pending_deliveries_outlive_the_retention_until_twice_as_many_events_then_are_counted() {
+    let mut w = World::new(true);
+    w.limits.max_events = 3;
+    let (id, _) = w.create(None, b"retention-2", T0);
+    for i in 0..7 {
+        let settings = keygate_core::domain::settings::KeySettings::from_json(
+            format!(r#"{{"name":"m{i}"}}"#).as_bytes(),
+        )
+        .unwrap();
+        block_on(w.a().update(ACCT, &id, &settings, T0 + i, &Principal::Operator)).unwrap();
+    }
+    // 8 events, none sent: the oldest two were dropped only past twice the retention (6).
+    assert_eq!(w.all().len(), 6);
+    let dropped =
+        block_on(keygate_core::commands::ports::StateStore::get(&w.state, "meta:outbox_dropped")).unwrap();
+    assert_eq!(dropped.as_deref(), Some("2"));
+}
+
+#[test]
+fn an_entry_this_version_cannot_read_never_blocks_the_others() {
+    let w = World::new(true);
+    let (id, _) = w.create(None, b"poison", T0);
+    block_on(w.a().revoke(ACCT, &id, T0 + 1, &Principal::Operator)).unwrap();
+    let newer = r#"{"written":"by a newer version"}"#;
+    block_on(keygate_core::commands::ports::StateStore::put(&w.state, "outbox:000000000001", newer)).unwrap();
+    let rx = MemoryReceiver::default();
+    assert_eq!(w.deliver(&rx, T0 + 2), 1);
+    assert_eq!(events(&rx, T0 + 2).iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["key.revoked"]);
+    assert!(block_on(w.a().next_alarm(T0 + 3)).unwrap().is_none_or(|t| t > T0 + 3), "no hot alarm");
+    assert_eq!(w.all().len(), 1, "the unreadable entry is not listed");
+}
+
+#[test]
+fn event_ids_never_repeat_across_outboxes() {
+    let (a, b) = (World::new(true), World::new(true));
+    a.create(None, b"one", T0);
+    b.create(None, b"two", T0);
+    assert_ne!(a.all()[0].id, b.all()[0].id, "the same (mode, account, seq) in two outboxes");
+}
+
+#[test]
+fn an_endpoint_that_does_not_answer_pauses_the_outbox_instead_of_timing_out_for_each() {
+    let w = World::new(true);
+    for i in 0..5u8 {
+        w.create(None, &[b's', b'l', b'o', b'w', i], T0);
+    }
+    let rx = MemoryReceiver::default();
+    rx.script.borrow_mut().push_back(AttemptOutcome::Failed("no answer within 10 s".into()));
+    assert_eq!(w.deliver(&rx, T0), 1, "one timeout, then the others wait");
+    assert_eq!(block_on(w.a().next_alarm(T0)).unwrap(), Some(T0 + 60));
+    assert_eq!(w.deliver(&rx, T0 + 30), 0, "paused");
+    assert_eq!(w.deliver(&rx, T0 + 60), 5, "the endpoint is back: everything goes");
+}
+
+#[test]
+fn a_lease_returned_unspent_does_not_announce_exhaustion_again() {
+    use keygate_core::domain::quota::{Credits, LeaseAsk};
+    let w = World::new(true);
+    let params = CreateKey {
+        credits: Some(Credits::new(100, None, "credits").unwrap()),
+        ..common::plain_key(KeyType::Secret, Mode::Test)
+    };
+    let made = block_on(w.a().create(
+        ACCT,
+        &params,
+        &pepper(),
+        &mut FixedRng::new(*b"returned"),
+        T0,
+        &Actor::admin(),
+    ));
+    let id = made.unwrap().key.record.id;
+    let ask = LeaseAsk { credits: true, ..LeaseAsk::default() };
+    let early = block_on(w.a().lease(ACCT, &id, ask, T0)).unwrap().credits.unwrap();
+    for i in 1..300 {
+        if block_on(w.a().lease(ACCT, &id, ask, T0 + i)).unwrap().credits.is_none_or(|c| c.tokens == 0) {
+            break;
+        }
+    }
+    let back =
+        LeaseAsk { credits: true, returned: Some((early.period, early.tokens)), ..LeaseAsk::default() };
+    block_on(w.a().lease(ACCT, &id, back, T0 + 500)).unwrap();
+    for i in 0..50 {
+        if block_on(w.a().lease(ACCT, &id, ask, T0 + 501 + i)).unwrap().credits.is_none_or(|c| c.tokens == 0)
+        {
+            break;
+        }
+    }
+    let kinds: Vec<_> =
+        w.all().iter().rev().filter(|d| d.kind.starts_with("key.credits")).map(|d| d.kind.clone()).collect();
+    assert_eq!(kinds, ["key.credits_low", "key.credits_exhausted"], "once per grant");
 }

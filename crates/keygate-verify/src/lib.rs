@@ -209,13 +209,26 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
 
 /// A signing secret with its HMAC key schedule computed once.
 #[derive(Clone)]
-pub struct Secret(HmacSha256);
+pub struct Secret(HmacSha256, usize);
+
+/// The shortest secret a webhook verifier accepts, bytes (keygate refuses shorter ones too).
+pub const MIN_SECRET_LEN: usize = 32;
 
 impl Secret {
     /// From the secret's bytes. Any length is accepted by HMAC; callers enforce a minimum.
     pub fn new(secret: &[u8]) -> Secret {
         // HMAC accepts keys of every length, so this cannot fail.
-        Secret(<HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!()))
+        Secret(<HmacSha256 as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!()), secret.len())
+    }
+
+    /// The secret's length in bytes.
+    pub fn len(&self) -> usize {
+        self.1
+    }
+
+    /// Whether the secret is empty (a variable that was never set).
+    pub fn is_empty(&self) -> bool {
+        self.1 == 0
     }
 
     fn tag(&self, message: &[u8]) -> [u8; 32] {
@@ -269,6 +282,9 @@ pub enum VerifyError {
     },
     /// No `v2` signature matches any secret.
     BadSignature,
+    /// A secret given to the verifier is shorter than [`MIN_SECRET_LEN`] (an unset variable,
+    /// say): nothing is verified with it.
+    WeakSecret,
 }
 
 impl fmt::Display for VerifyError {
@@ -279,6 +295,7 @@ impl fmt::Display for VerifyError {
             VerifyError::Stale { age } => write!(f, "signature is {age} s old"),
             VerifyError::Future { ahead } => write!(f, "signature is {ahead} s in the future"),
             VerifyError::BadSignature => f.write_str("no signature matches"),
+            VerifyError::WeakSecret => write!(f, "a signing secret is shorter than {MIN_SECRET_LEN} bytes"),
         }
     }
 }

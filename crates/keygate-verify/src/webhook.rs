@@ -55,6 +55,10 @@ pub fn verify(
     now: i64,
     tolerance: i64,
 ) -> Result<i64, VerifyError> {
+    // An empty or short secret (an unset variable) would accept anyone's signature.
+    if secrets.is_empty() || secrets.iter().any(|s| s.len() < crate::MIN_SECRET_LEN) {
+        return Err(VerifyError::WeakSecret);
+    }
     let (t, candidates) = parse(header)?;
     if now - t > tolerance {
         return Err(VerifyError::Stale { age: now - t });

@@ -98,3 +98,18 @@ fn malformed_headers_are_named() {
     }
     assert_eq!(parse(&"t=1,".repeat(300)), Err(VerifyError::Malformed("too long")));
 }
+
+#[test]
+fn a_short_or_missing_secret_verifies_nothing() {
+    let body = br#"{"id":"evt_forged","type":"key.revoked"}"#;
+    let t = 1_767_225_600;
+    // What an attacker signs with an empty secret, for a receiver whose variable is unset.
+    let forged = sign(&[Secret::new(b"")], t, body);
+    assert_eq!(verify(&[Secret::new(b"")], &forged, body, t, 300), Err(VerifyError::WeakSecret));
+    assert_eq!(verify(&[], &forged, body, t, 300), Err(VerifyError::WeakSecret));
+    let short = Secret::new(b"0123456789abcdef0123456789abcde");
+    assert_eq!(
+        verify(std::slice::from_ref(&short), &sign(std::slice::from_ref(&short), t, body), body, t, 300),
+        Err(VerifyError::WeakSecret)
+    );
+}

@@ -21,7 +21,7 @@ export interface Identity {
   readonly signedAt: number;
 }
 
-export type VerifyErrorCode = "missing" | "malformed" | "stale" | "future" | "bad_signature";
+export type VerifyErrorCode = "missing" | "malformed" | "stale" | "future" | "bad_signature" | "weak_secret";
 
 export declare class KeygateVerifyError extends Error {
   readonly code: VerifyErrorCode;
@@ -81,6 +81,14 @@ export declare function verifyWebhook(
   header: string | undefined | null,
   options: VerifyOptions,
 ): Promise<KeygateEvent>;
+/** Check a webhook's signature over its raw body; resolves to the signature's time. */
+export declare function verifyWebhookSignature(
+  body: string | Uint8Array | ArrayBuffer,
+  header: string | undefined | null,
+  options: VerifyOptions,
+): Promise<number>;
+/** The shortest webhook secret accepted, bytes. */
+export declare const MIN_SECRET_LEN: 32;
 /** A webhook event: `data.object` is the key object as it was when the event happened. */
 export interface KeygateEvent {
   id: string;

@@ -53,7 +53,8 @@ function lookup(headers) {
 
 /** Parse `t=<digits>,v2=<64 hex>[,v2=…]`; unknown keys (`v1` included) are ignored. */
 export function parseHeader(value) {
-  if (value.length > 1024) throw new KeygateVerifyError("malformed", "malformed Keygate-Signature: too long");
+  // Bytes, as the Rust verifier counts them.
+  if (encoder.encode(value).length > 1024) throw new KeygateVerifyError("malformed", "malformed Keygate-Signature: too long");
   let t = null;
   const sigs = [];
   for (const part of value.split(",")) {
@@ -183,7 +184,8 @@ export const WEBHOOK_HEADER = "Keygate-Webhook-Signature";
 /** Parse `t=<digits>,v1=<64 hex>[,v1=…]` (a webhook's signature); other keys are ignored. */
 export function parseWebhookHeader(value) {
   const bad = (why) => new KeygateVerifyError("malformed", `malformed Keygate-Webhook-Signature: ${why}`);
-  if (value.length > 1024) throw bad("too long");
+  // Bytes, as the Rust verifier counts them.
+  if (encoder.encode(value).length > 1024) throw bad("too long");
   let t = null;
   const sigs = [];
   for (const part of value.split(",")) {
@@ -211,18 +213,39 @@ function bytesOf(body) {
   throw new TypeError("the body must be the raw bytes received (a string, Uint8Array, Buffer or ArrayBuffer), not parsed JSON");
 }
 
+/** The shortest webhook secret accepted, bytes: an unset variable must not verify anything. */
+export const MIN_SECRET_LEN = 32;
+
 /**
  * Verify a webhook from keygate over the **raw** body, as received, before parsing it:
  * `Keygate-Webhook-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`. Resolves to the
  * parsed event; throws a KeygateVerifyError (`missing`, `malformed`, `stale`, `future`,
- * `bad_signature`) otherwise. Deliveries are at least once: deduplicate on the event's `id`.
+ * `bad_signature`, `weak_secret`) otherwise. Deliveries are at least once: deduplicate on the
+ * event's `id`.
  *
  * @param {string|Uint8Array|ArrayBuffer} body
  * @param {string|undefined} header the Keygate-Webhook-Signature value
  * @param {{secrets: string|Uint8Array|Array<string|Uint8Array>, tolerance?: number, now?: number}} options
  */
 export async function verifyWebhook(body, header, options) {
+  await verifyWebhookSignature(body, header, options);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytesOf(body)));
+  } catch {
+    throw new KeygateVerifyError("malformed", "the webhook body is not JSON");
+  }
+}
+
+/**
+ * Check a webhook's signature over its raw body and resolve to the signature's time, without
+ * parsing the body (see verifyWebhook).
+ */
+export async function verifyWebhookSignature(body, header, options) {
   const { secrets, tolerance = DEFAULT_TOLERANCE, now = Math.floor(Date.now() / 1000) } = options ?? {};
+  const list = toList(secrets);
+  if (list.some((secret) => (typeof secret === "string" ? encoder.encode(secret) : secret).length < MIN_SECRET_LEN)) {
+    throw new KeygateVerifyError("weak_secret", `a signing secret is shorter than ${MIN_SECRET_LEN} bytes`);
+  }
   if (header === undefined || header === null) throw new KeygateVerifyError("missing", `missing header ${WEBHOOK_HEADER}`);
   const { t, signatures } = parseWebhookHeader(String(header));
   if (now - t > tolerance) throw new KeygateVerifyError("stale", `signature is ${now - t} s old`);
@@ -233,12 +256,12 @@ export async function verifyWebhook(body, header, options) {
   message.set(prefix, 0);
   message.set(raw, prefix.length);
   let ok = false;
-  for (const secret of toList(secrets)) {
+  for (const secret of list) {
     const key = await importKey(secret);
     for (const sig of signatures) ok = (await crypto.subtle.verify("HMAC", key, fromHex(sig), message)) || ok;
   }
   if (!ok) throw new KeygateVerifyError("bad_signature", "no signature matches");
-  return JSON.parse(new TextDecoder().decode(raw));
+  return t;
 }
 
 /** Verify a Fetch API `Request` (Workers, Deno, Bun, Hono's `c.req.raw`, Node's fetch). */

@@ -122,27 +122,44 @@ impl From<&Delivery> for DeliveryObject {
 /// webhook loses nothing: each attempt fails with that reason and is retried.
 pub type Endpoint<'a, T> = Result<(&'a T, &'a [Secret]), &'a str>;
 
-/// Send up to `limit` deliveries due by `now` (the authority's time) to `endpoint`, one after
-/// another, each recorded as it completes and signed at `signed_at` (the wall clock, which the
-/// receiver checks the signature's time against). Returns how many were attempted.
+/// The longest one alarm spends sending, seconds: what is left waits for the next alarm, so that
+/// the object's other upkeep (KV retries every few seconds) is never held up for long.
+pub const SEND_BUDGET: UnixSeconds = 20;
+
+/// Send up to `limit` deliveries due at `now()` (the authority's time, read again for each
+/// attempt) to `endpoint`, one after another, each recorded as it completes and signed at
+/// `signed_at()` (the wall clock, which the receiver checks the signature's time against).
+/// Stops at the first attempt the endpoint did not answer at all (a timeout, a refused
+/// connection): the outbox is paused until that delivery's next attempt, as the others would
+/// wait out the same timeout. Returns how many were attempted.
 pub async fn deliver_due<S: StateStore, W: RecordWriter, T: WebhookSender>(
     authority: &Authority<'_, S, W>,
     endpoint: Endpoint<'_, T>,
-    now: UnixSeconds,
+    now: impl Fn() -> UnixSeconds,
     signed_at: impl Fn() -> UnixSeconds,
     limit: usize,
 ) -> Result<usize, Error> {
-    let due = authority.due_deliveries(now, limit).await?;
+    let started = now();
+    let due = authority.due_deliveries(started, limit).await?;
+    let mut attempted = 0;
     for d in &due {
+        if now() - started >= SEND_BUDGET {
+            break;
+        }
         let outcome = match endpoint {
             Ok((sender, secrets)) => {
                 let payload = body(d)?;
                 let signature = keygate_verify::webhook::sign(secrets, signed_at(), &payload);
                 sender.send(&payload, &signature).await
             }
-            Err(why) => AttemptOutcome::Failed(why.to_owned()),
+            Err(why) => AttemptOutcome::NotSent(why.to_owned()),
         };
-        authority.record_attempt(d.seq, &outcome, now).await?;
+        attempted += 1;
+        let recorded = authority.record_attempt(d.seq, &outcome, now()).await?;
+        if let (AttemptOutcome::Failed(_), Some(at)) = (&outcome, recorded.and_then(|r| r.next_attempt_at)) {
+            authority.pause_deliveries(at).await?;
+            break;
+        }
     }
-    Ok(due.len())
+    Ok(attempted)
 }

@@ -121,10 +121,8 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         // Indexed first: an entry whose key was never stored is skipped by lists.
         self.ensure_index(Some(stored)).await?;
         self.index_new(&new.stored.record).await?;
-        let stored = self.commit(new.stored).await?;
-        let data =
-            serde_json::json!({ "type": stored.record.key_type, "expires_at": stored.record.expires_at });
-        self.log("key.created", &stored.record, actor, now, data).await?;
+        let data = serde_json::json!({ "type": new.stored.record.key_type, "expires_at": new.stored.record.expires_at });
+        let stored = self.commit_logged(new.stored, "key.created", actor, now, data).await?;
         Ok(Created { key: stored, secret: new.key })
     }
 
@@ -147,21 +145,18 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         // Both states are stored before either reaches KV, so no failure can lose the successor.
         self.ensure_index(Some(stored)).await?;
         self.index_new(&successor.stored.record).await?;
+        // And both events are recorded before anything reaches KV, so no fault can lose one.
         self.save(&retired).await?;
         self.save(&successor.stored).await?;
-        let retired = self.replicate(retired).await?;
-        let stored = self.replicate(successor.stored).await?;
-        let data =
-            serde_json::json!({ "rolled_to": stored.record.id, "expires_at": retired.record.expires_at });
+        let data = serde_json::json!({
+            "rolled_to": successor.stored.record.id,
+            "expires_at": retired.record.expires_at,
+        });
         self.log("key.rolled", &retired.record, actor, now, data).await?;
-        self.log(
-            "key.created",
-            &stored.record,
-            actor,
-            now,
-            serde_json::json!({ "rolled_from": old.record.id }),
-        )
-        .await?;
+        let data = serde_json::json!({ "rolled_from": old.record.id });
+        self.log("key.created", &successor.stored.record, actor, now, data).await?;
+        self.replicate(retired).await?;
+        let stored = self.replicate(successor.stored).await?;
         Ok(Created { key: stored, secret: successor.key })
     }
 
@@ -241,13 +236,14 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             return Ok(old);
         }
         // A change of the authority's own state only (credits) is stored; KV has nothing new.
+        let data = data(&next);
         let next = if next.kv_synced && next.record == old.record {
             self.save(&next).await?;
+            self.log(kind, &next.record, &by.actor(), now, data).await?;
             next
         } else {
-            self.commit(next).await?
+            self.commit_logged(next, kind, &by.actor(), now, data).await?
         };
-        self.log(kind, &next.record, &by.actor(), now, data(&next)).await?;
         Ok(next)
     }
 
@@ -284,9 +280,8 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         if expire {
             let ended = keystate::expire(&marked, now);
             if ended != marked {
-                let ended = self.commit(ended).await?;
                 let data = serde_json::json!({ "expires_at": ended.record.expires_at, "reason": reason });
-                self.log("key.expired", &ended.record, &Actor::system(), now, data).await?;
+                self.commit_logged(ended, "key.expired", &Actor::system(), now, data).await?;
             }
         }
         Ok(())
@@ -380,14 +375,13 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
                 None => break,
             }
         }
-        let (next, grant) = keystate::lease(&owner, &pool, ask, now);
+        let (mut next, grant) = keystate::lease(&owner, &pool, ask, now);
         if next != pool {
-            self.save(&next).await?;
             // A webhook when the credits run low or out (not an audit event: nothing was changed
-            // by anyone).
-            if let Some(kind) =
-                crate::domain::quota::credits_notice(pool.credits.as_ref(), next.credits.as_ref())
-            {
+            // by anyone), once per grant: the flag is saved with the lease.
+            let notice = crate::domain::quota::credits_notice(pool.credits.as_ref(), next.credits.as_mut());
+            self.save(&next).await?;
+            if let Some(kind) = notice {
                 let c = next.credits.as_ref().map(|c| (c.remaining, c.granted));
                 let data = serde_json::json!({ "remaining": c.map(|c| c.0), "granted": c.map(|c| c.1) });
                 self.enqueue(kind, &next, data, now).await?;

@@ -44,7 +44,8 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
                 Some(days) => {
                     let noticed = keystate::mark_expiring(&key, days);
                     self.save(&noticed).await?;
-                    let data = serde_json::json!({ "expires_at": noticed.record.expires_at, "days": days });
+                    let at = noticed.record.expires_at.unwrap_or(now);
+                    let data = serde_json::json!({ "expires_at": at, "days": keystate::days_left(at, now) });
                     self.enqueue("key.expiring", &noticed, data, now).await?;
                     noticed
                 }
@@ -52,10 +53,9 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             };
             let next = keystate::advance(&key, now);
             if next != key {
-                let next = self.commit(next).await?;
                 let data =
                     serde_json::json!({ "expires_at": next.record.expires_at, "reason": "expires_at" });
-                self.log("key.expired", &next.record, &Actor::system(), now, data).await?;
+                self.commit_logged(next, "key.expired", &Actor::system(), now, data).await?;
             } else if !key.kv_synced {
                 self.replicate(key).await?;
             }
@@ -91,12 +91,22 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         self.count_indexed(-1).await
     }
 
-    /// Store first, then replicate.
-    pub(crate) async fn commit(&self, key: StoredKey) -> Result<StoredKey, Error> {
+    /// Store `key` and record the event `kind` about it (audit log, and webhook outbox), then
+    /// replicate it: the change, its event and its webhook are written together, before any I/O
+    /// outside the object, so that a fault during or after the KV write cannot lose the event.
+    pub(crate) async fn commit_logged(
+        &self,
+        key: StoredKey,
+        kind: &str,
+        actor: &Actor,
+        now: UnixSeconds,
+        data: serde_json::Value,
+    ) -> Result<StoredKey, Error> {
+        self.save(&key).await?;
+        self.log(kind, &key.record, actor, now, data).await?;
         if key.kv_synced {
             return Ok(key);
         }
-        self.save(&key).await?;
         self.replicate(key).await
     }
 

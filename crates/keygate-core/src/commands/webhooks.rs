@@ -8,9 +8,15 @@
 //! * `outbox_due:{at:012}:{seq:012}` → `""`: the pending deliveries by due time
 //! * `outbox_id:{event id}` → `seq`
 //!
-//! Retention: the newest [`Limits::max_events`](crate::commands::authority::Limits) entries, as
-//! for the audit log; an entry still pending when it falls out is dropped (and counted in the
-//! log line of its removal by the glue).
+//! * `meta:outbox_nonce`: drawn at random once, so that event ids never repeat across outboxes
+//! * `meta:outbox_paused_until`: set when the endpoint did not answer, so that one alarm does not
+//!   wait out a timeout for every due delivery
+//!
+//! Retention: delivered and failed entries are removed once [`Limits::max_events`] newer ones
+//! exist, as audit events are. A pending entry is kept until it settles, up to twice that many;
+//! beyond that it is dropped, and counted in `meta:outbox_dropped` (shown with the list).
+//!
+//! [`Limits::max_events`]: crate::commands::authority::Limits
 
 use crate::Error;
 use crate::clock::UnixSeconds;
@@ -21,6 +27,9 @@ use crate::domain::keystate::StoredKey;
 use crate::domain::webhook::{AttemptOutcome, Delivery, DeliveryStatus, is_webhook_event};
 
 const SEQ: &str = "meta:outbox_seq";
+const NONCE: &str = "meta:outbox_nonce";
+const PAUSED: &str = "meta:outbox_paused_until";
+const DROPPED: &str = "meta:outbox_dropped";
 const DUE: &str = "outbox_due:";
 
 fn entry(seq: u64) -> String {
@@ -44,20 +53,51 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         if !self.limits.webhooks || !is_webhook_event(kind) {
             return Ok(());
         }
-        let last = self.state.get(SEQ).await.map_err(Error::from)?;
-        let seq = last.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0) + 1;
-        let delivery = Delivery::new(seq, kind, key, detail, now);
+        let seq = self.last_seq().await? + 1;
+        let nonce = match self.state.get(NONCE).await.map_err(Error::from)? {
+            Some(n) => n,
+            None => {
+                let mut bytes = [0u8; 12];
+                crate::rng::Rng::fill(&mut crate::rng::SystemRng, &mut bytes)?;
+                let n = crate::domain::digest::hex(&bytes);
+                self.state.put(NONCE, &n).await.map_err(Error::from)?;
+                n
+            }
+        };
+        let delivery = Delivery::new(&nonce, seq, kind, key, detail, now);
         self.put_delivery(None, &delivery).await?;
         self.state.put(&format!("outbox_id:{}", delivery.id), &seq.to_string()).await.map_err(Error::from)?;
         self.state.put(SEQ, &seq.to_string()).await.map_err(Error::from)?;
-        if let Some(gone) = seq.checked_sub(self.limits.max_events).filter(|g| *g > 0) {
+        // Retention: the entry that just fell out, if it settled; a pending one only twice as far.
+        if let Some(gone) = seq.checked_sub(self.limits.max_events).filter(|g| *g > 0)
+            && self.delivery(gone).await?.is_some_and(|d| d.status != DeliveryStatus::Pending)
+        {
+            self.drop_delivery(gone).await?;
+        }
+        if let Some(gone) = seq.checked_sub(2 * self.limits.max_events).filter(|g| *g > 0)
+            && let Some(d) = self.delivery(gone).await?
+        {
+            if d.status == DeliveryStatus::Pending {
+                let dropped = self.state.get(DROPPED).await.map_err(Error::from)?;
+                let n = dropped.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) + 1;
+                self.state.put(DROPPED, &n.to_string()).await.map_err(Error::from)?;
+            }
             self.drop_delivery(gone).await?;
         }
         Ok(())
     }
 
-    /// Up to `limit` pending deliveries due by `now`, the earliest first.
+    async fn last_seq(&self) -> Result<u64, Error> {
+        let last = self.state.get(SEQ).await.map_err(Error::from)?;
+        Ok(last.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0))
+    }
+
+    /// Up to `limit` pending deliveries due by `now`, the earliest first (none while the outbox
+    /// is paused: the endpoint did not answer a moment ago).
     pub async fn due_deliveries(&self, now: UnixSeconds, limit: usize) -> Result<Vec<Delivery>, Error> {
+        if self.paused_until().await?.is_some_and(|t| t > now) {
+            return Ok(Vec::new());
+        }
         let rows = self.state.scan(DUE, None, limit).await.map_err(Error::from)?;
         let mut out = Vec::with_capacity(rows.len());
         for (name, _) in rows {
@@ -65,13 +105,26 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             if at > now {
                 break;
             }
-            match self.delivery(seq).await? {
-                Some(d) if d.status == DeliveryStatus::Pending => out.push(d),
-                // A stray due entry (its delivery dropped, or already settled): remove it.
-                _ => self.state.delete(&name).await.map_err(Error::from)?,
+            // An entry this version cannot read (written by a newer one, before a rollback) is
+            // left where it is, off the due list: it never blocks the others.
+            match self.delivery(seq).await {
+                Ok(Some(d)) if d.status == DeliveryStatus::Pending => out.push(d),
+                Ok(_) | Err(Error::RecordCorrupt) => self.state.delete(&name).await.map_err(Error::from)?,
+                Err(e) => return Err(e),
             }
         }
         Ok(out)
+    }
+
+    /// Hold every delivery until `until`: the endpoint did not answer (a timeout, a refused
+    /// connection), so the others would not be answered either.
+    pub async fn pause_deliveries(&self, until: UnixSeconds) -> Result<(), Error> {
+        self.state.put(PAUSED, &until.to_string()).await.map_err(Error::from)
+    }
+
+    async fn paused_until(&self) -> Result<Option<UnixSeconds>, Error> {
+        let text = self.state.get(PAUSED).await.map_err(Error::from)?;
+        Ok(text.and_then(|t| t.parse().ok()))
     }
 
     /// Record an attempt at delivery `seq` made at `now`, on the delivery as stored now (an
@@ -85,6 +138,10 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let Some(current) = self.delivery(seq).await? else { return Ok(None) };
         let next = current.attempted(outcome, now);
         self.put_delivery(Some(&current), &next).await?;
+        // Settled after it fell out of retention: removed now.
+        if next.status != DeliveryStatus::Pending && seq + self.limits.max_events <= self.last_seq().await? {
+            self.drop_delivery(seq).await?;
+        }
         Ok(Some(next))
     }
 
@@ -108,13 +165,12 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             .list("outbox:", end.as_deref(), true, Some(page.limit + 1))
             .await
             .map_err(Error::from)?;
-        let mut data = Vec::with_capacity(rows.len());
-        for (_, text) in rows {
-            let d: Delivery = serde_json::from_str(&text).map_err(|_| Error::RecordCorrupt)?;
-            if d.account == account {
-                data.push(d);
-            }
-        }
+        // An entry this version cannot read is not listed (it is never sent either).
+        let mut data: Vec<Delivery> = rows
+            .iter()
+            .filter_map(|(_, text)| serde_json::from_str::<Delivery>(text).ok())
+            .filter(|d| d.account == account)
+            .collect();
         let more = data.len() > page.limit;
         data.truncate(page.limit);
         Ok((data, more))
@@ -130,10 +186,13 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         Ok(next)
     }
 
-    /// When the earliest pending delivery is due, if any is.
+    /// When the earliest pending delivery is due, if any is (not before a pause ends).
     pub async fn next_delivery(&self) -> Result<Option<UnixSeconds>, Error> {
         let first = self.state.scan(DUE, None, 1).await.map_err(Error::from)?;
-        Ok(first.first().and_then(|(name, _)| parse_due(name)).map(|(at, _)| at))
+        let Some(at) = first.first().and_then(|(name, _)| parse_due(name)).map(|(at, _)| at) else {
+            return Ok(None);
+        };
+        Ok(Some(self.paused_until().await?.map_or(at, |p| at.max(p))))
     }
 
     async fn delivery(&self, seq: u64) -> Result<Option<Delivery>, Error> {

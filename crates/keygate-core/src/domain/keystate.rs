@@ -433,6 +433,12 @@ pub fn expiring_due(key: &StoredKey, now: UnixSeconds) -> Option<i64> {
         .filter(|d| sent.is_none_or(|s| s > *d))
 }
 
+/// Whole days left before `at` at `now`, rounded up: what a `key.expiring` notice says (one sent
+/// 3 days before an expiry says 3, not 7).
+pub fn days_left(at: UnixSeconds, now: UnixSeconds) -> i64 {
+    (at - now + DAY - 1).div_euclid(DAY).max(0)
+}
+
 /// When the next `key.expiring` notice of `key` falls due, if one is still to come.
 pub fn next_expiring_notice(key: &StoredKey, now: UnixSeconds) -> Option<UnixSeconds> {
     if expiring_due(key, now).is_some() {

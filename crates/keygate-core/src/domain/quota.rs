@@ -149,20 +149,35 @@ pub struct Credits {
     /// measured against ([`credits_notice`]). 0 when unknown (credits set by an older version).
     #[serde(default)]
     pub granted: u64,
+    /// The notices sent since credits were last granted: 1 `key.credits_low`, 2
+    /// `key.credits_exhausted` (so that a lease returned unspent does not announce them again).
+    #[serde(default)]
+    pub noticed: u8,
 }
 
 /// The notice a change of credits from `before` to `after` calls for: `key.credits_exhausted`
 /// when the last credit was granted, `key.credits_low` when what is left first falls to 10 % of
 /// what was granted. Measured as the authority counts them: credits leased to an isolate count
 /// as spent, so a notice may come up to a lease block (at most 1000) early.
-pub fn credits_notice(before: Option<&Credits>, after: Option<&Credits>) -> Option<&'static str> {
+///
+/// Each notice is sent once per grant (`noticed`, which this sets on `after`).
+pub fn credits_notice(before: Option<&Credits>, after: Option<&mut Credits>) -> Option<&'static str> {
     let (before, after) = (before?, after?);
-    if before.remaining > 0 && after.remaining == 0 {
-        return Some("key.credits_exhausted");
-    }
-    let low = |c: &Credits| c.granted > 0 && c.remaining.saturating_mul(10) <= c.granted;
-    (after.remaining > 0 && low(after) && !low(before) && before.period == after.period)
-        .then_some("key.credits_low")
+    let (kind, flag) = if before.remaining > 0 && after.remaining == 0 {
+        ("key.credits_exhausted", 2)
+    } else if after.remaining > 0
+        && after.granted > 0
+        && after.remaining.saturating_mul(10) <= after.granted
+        && before.period == after.period
+    {
+        ("key.credits_low", 1)
+    } else {
+        return None;
+    };
+    (after.noticed & flag == 0).then(|| {
+        after.noticed |= flag;
+        kind
+    })
 }
 
 impl Credits {
@@ -184,7 +199,7 @@ impl Credits {
                 format!("`{param}.refill.amount` must be a whole number from 1 to {MAX_COUNT}"),
             ));
         }
-        Ok(Credits { remaining, refill, refilled_at: None, period: 0, granted: remaining })
+        Ok(Credits { remaining, refill, refilled_at: None, period: 0, granted: remaining, noticed: 0 })
     }
 
     /// When the next refill is due, counted from the last one (or from `created` if none yet).
@@ -198,6 +213,7 @@ impl Credits {
             (Some(r), Some(due)) if due <= now => {
                 self.remaining = r.amount;
                 self.granted = r.amount;
+                self.noticed = 0;
                 // The refill time itself, so that the next one stays on the calendar.
                 let mut at = due;
                 while r.interval.next_after(at) <= now {
@@ -223,6 +239,7 @@ impl Credits {
             Some(n) => {
                 self.remaining = n;
                 self.granted = n;
+                self.noticed = 0;
                 Ok(())
             }
             None => Err(Error::invalid_param(

@@ -102,13 +102,22 @@ pub struct Delivery {
 pub enum AttemptOutcome {
     /// The endpoint answered with this status (2xx: delivered).
     Answered(u16),
-    /// No answer: a timeout, a connection failure, or the deployment's own misconfiguration.
+    /// No answer: a timeout or a connection failure.
     Failed(String),
+    /// Not sent: the deployment's own webhook settings are wrong. It does not count as an
+    /// attempt, and the retry window starts again once they are fixed: a misconfiguration, however
+    /// long, loses nothing.
+    NotSent(String),
 }
 
+/// How soon a delivery held back by a misconfiguration is looked at again, seconds.
+pub const MISCONFIGURED_RECHECK: UnixSeconds = 300;
+
 impl Delivery {
-    /// A new pending delivery of event `kind` about `key`, at `seq` in its outbox, due at once.
+    /// A new pending delivery of event `kind` about `key`, at `seq` in its outbox (whose random
+    /// `nonce` makes its ids unique across outboxes and deployments), due at once.
     pub fn new(
+        nonce: &str,
         seq: u64,
         kind: &str,
         key: &StoredKey,
@@ -116,7 +125,7 @@ impl Delivery {
         now: UnixSeconds,
     ) -> Delivery {
         Delivery {
-            id: event_id(key.record.mode, &key.record.account, seq),
+            id: event_id(nonce, key.record.mode, &key.record.account, seq),
             seq,
             kind: kind.to_owned(),
             account: key.record.account.clone(),
@@ -139,6 +148,12 @@ impl Delivery {
     /// [`backoff`], or failed when that would fall after `retry_until`.
     pub fn attempted(&self, outcome: &AttemptOutcome, now: UnixSeconds) -> Delivery {
         let mut next = self.clone();
+        if let AttemptOutcome::NotSent(why) = outcome {
+            next.last_error = Some(why.chars().take(MAX_ERROR_LEN).collect());
+            next.next_attempt_at = Some(now + MISCONFIGURED_RECHECK);
+            next.retry_until = next.retry_until.max(now + RETRY_WINDOW);
+            return next;
+        }
         next.attempts += 1;
         next.last_attempt_at = Some(now);
         match outcome {
@@ -154,7 +169,7 @@ impl Delivery {
                 next.last_status = Some(*status);
                 next.last_error = Some(format!("the endpoint answered {status}"));
             }
-            AttemptOutcome::Failed(why) => {
+            AttemptOutcome::Failed(why) | AttemptOutcome::NotSent(why) => {
                 next.last_status = None;
                 next.last_error = Some(why.chars().take(MAX_ERROR_LEN).collect());
             }
@@ -180,10 +195,12 @@ impl Delivery {
     }
 }
 
-/// The event id of outbox entry `seq` of (mode, account): `evt_` and the first 24 hex digits
-/// of SHA-256 of `mode:account:seq`.
-pub fn event_id(mode: Mode, account: &str, seq: u64) -> String {
-    let digest = Sha256::digest(format!("{}:{account}:{seq}", mode.as_str()).as_bytes());
+/// The event id of outbox entry `seq` of (mode, account), whose outbox drew `nonce` at random:
+/// `evt_` and the first 24 hex digits of SHA-256 of `nonce:mode:account:seq`. A recreated
+/// namespace or another deployment draws another nonce, so ids never repeat for a receiver that
+/// deduplicates on them.
+pub fn event_id(nonce: &str, mode: Mode, account: &str, seq: u64) -> String {
+    let digest = Sha256::digest(format!("{nonce}:{}:{account}:{seq}", mode.as_str()).as_bytes());
     let mut id = String::from("evt_");
     id.push_str(&crate::domain::digest::hex(&digest)[..24]);
     id
@@ -210,12 +227,13 @@ mod tests {
 
     #[test]
     fn event_ids_differ_by_mode_account_and_seq() {
-        let a = event_id(Mode::Test, "acct_1", 1);
+        let a = event_id("n1", Mode::Test, "acct_1", 1);
         assert!(a.starts_with("evt_") && a.len() == 28 && is_event_id(&a), "{a}");
         assert!(!is_event_id("evt_000000000001") && !is_event_id(&a.to_uppercase()));
-        assert_ne!(a, event_id(Mode::Live, "acct_1", 1));
-        assert_ne!(a, event_id(Mode::Test, "acct_2", 1));
-        assert_ne!(a, event_id(Mode::Test, "acct_1", 2));
-        assert_eq!(a, event_id(Mode::Test, "acct_1", 1));
+        assert_ne!(a, event_id("n1", Mode::Live, "acct_1", 1));
+        assert_ne!(a, event_id("n1", Mode::Test, "acct_2", 1));
+        assert_ne!(a, event_id("n1", Mode::Test, "acct_1", 2));
+        assert_ne!(a, event_id("n2", Mode::Test, "acct_1", 1), "another outbox");
+        assert_eq!(a, event_id("n1", Mode::Test, "acct_1", 1));
     }
 }
