@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npx keygate …`: keygate's management API from a terminal (issue 18, part 3: the key commands).
+// `npx keygate …`: keygate's management API from a terminal (issue 18, part 3): keys, the audit
+// log, leak reports and the secret-scanning pattern, webhook deliveries.
 // KEYGATE_URL and KEYGATE_ADMIN_TOKEN say where and as whom; locally, without them, it uses
 // `npm start`'s URL and the ADMIN_TOKEN in `.dev.vars`. A raw key is never taken from the command
 // line (other users can read it from the process list): `keys lookup` reads it from stdin.
@@ -133,9 +134,11 @@ keys
   .option("-n, --name <name>", "a label")
   .option("--expires-at <unix>", "expiry, unix seconds", integer("--expires-at"))
   .option("--metadata <key=value>", "metadata (repeatable)", pair)
+  .option("--canary", "a canary key (honeytoken): refused as unknown wherever it is used, its uses recorded")
   .option(...json)
   .action(async (o) => {
     const body = { type: o.type, mode: o.mode };
+    if (o.canary) body.canary = true;
     if (o.name !== undefined) body.name = o.name;
     if (o.expiresAt !== undefined) body.expires_at = o.expiresAt;
     if (o.metadata) body.metadata = o.metadata;
@@ -241,6 +244,75 @@ program
     const table = new Table({ head: ["id", "type", "key", "actor", "at"] });
     for (const e of page.data) table.push([e.id, e.type, e.key_id, e.actor, when(e.created_at)]);
     console.log(table.toString());
+  });
+
+/** Read raw tokens, one per line, from a file or stdin (never from the command line). */
+function tokensFrom(file) {
+  const text = file && file !== "-" ? fs.readFileSync(file, "utf8") : fs.readFileSync(0, "utf8");
+  return text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+}
+
+const leaks = program.command("leaks").description("report keys found in public by another scanner");
+leaks
+  .command("report [file]")
+  .description("report raw tokens, one per line, from FILE or stdin; keys among them are flagged or ended (ON_LEAK)")
+  .option("--url <url>", "where they were found")
+  .option("--source <source>", "what kind of place (pastebin, commit, …)")
+  .option(...json)
+  .action(async (file, o) => {
+    const tokens = tokensFrom(file);
+    if (!tokens.length) fail("no_tokens", "Give a file of tokens, one per line, or pipe them into stdin.");
+    const feedback = [];
+    // The API takes up to 1000 tokens a call.
+    for (let i = 0; i < tokens.length; i += 1000) {
+      const items = tokens.slice(i, i + 1000).map((token) => ({ token, ...(o.url ? { url: o.url } : {}), ...(o.source ? { source: o.source } : {}) }));
+      feedback.push(...(await call("POST", "/leaks", { tokens: items })));
+    }
+    if (o.json) return console.log(JSON.stringify(feedback, null, 2));
+    const table = new Table({ head: ["line", "token sha256", "label"] });
+    feedback.forEach((f, i) => table.push([i + 1, `${f.token_hash.slice(0, 16)}…`, f.label]));
+    console.log(table.toString());
+    const found = feedback.filter((f) => f.label === "true_positive").length;
+    console.log(`${found} of ${feedback.length} were keys of this deployment`);
+  });
+
+program
+  .command("scanning-pattern")
+  .description("the regular expression to register with GitHub's secret scanning for this deployment's keys")
+  .option(...json)
+  .action(async (o) => {
+    const p = await call("GET", "/secret-scanning/pattern");
+    if (o.json) return console.log(JSON.stringify(p, null, 2));
+    console.log(p.pattern);
+  });
+
+const webhooks = program.command("webhooks").description("an account's webhook deliveries (WEBHOOK_URL)");
+webhooks
+  .command("list")
+  .description("the deliveries, newest first, with their attempts")
+  .requiredOption(...account)
+  .requiredOption("-m, --mode <mode>", "test or live")
+  .option("--limit <n>", "deliveries (1 to 100)", integer("--limit"))
+  .option(...json)
+  .action(async (o) => {
+    const q = new URLSearchParams({ mode: o.mode, ...(o.limit ? { limit: String(o.limit) } : {}) });
+    const page = await call("GET", `/accounts/${encodeURIComponent(o.account)}/webhook_deliveries?${q}`);
+    if (o.json) return console.log(JSON.stringify(page.data, null, 2));
+    const table = new Table({ head: ["id", "type", "key", "status", "attempts", "last", "next", "error"] });
+    for (const d of page.data) {
+      table.push([d.id, d.type, d.key_id, d.status, d.attempts, d.last_status ?? "", when(d.next_attempt_at), d.last_error ?? ""]);
+    }
+    console.log(table.toString());
+  });
+webhooks
+  .command("retry <id>")
+  .description("attempt a delivery again now")
+  .requiredOption(...account)
+  .option(...json)
+  .action(async (id, o) => {
+    const d = await call("POST", `/accounts/${encodeURIComponent(o.account)}/webhook_deliveries/${encodeURIComponent(id)}/retry`);
+    if (o.json) return console.log(JSON.stringify(d, null, 2));
+    console.log(`${d.id} ${d.type}: ${d.status}, next attempt ${when(d.next_attempt_at)}`);
   });
 
 await program.parseAsync(process.argv);

@@ -92,3 +92,52 @@ describe("the CLI", () => {
     assert.match(down.err, /unreachable/);
   });
 });
+
+describe("the CLI: leaks, the scanning pattern, canary keys and webhooks", () => {
+  it("reports leaked tokens from stdin or a file, never from the command line, and prints the pattern", () => {
+    const account = newAccount();
+    const k = json(cli(["keys", "create", "-a", account, "-t", "secret", "-m", "test", "--json"]));
+    const report = json(cli(["leaks", "report", "--source", "pastebin", "--json"], { input: `${k.secret}\nnot-a-key\n\n` }));
+    assert.deepEqual(report.map((f) => f.label), ["true_positive", "false_positive"]);
+    assert.ok(!JSON.stringify(report).includes(k.secret), "the token is never printed back");
+    assert.equal(json(cli(["keys", "get", k.id, "-a", account, "--json"])).exposed.source, "pastebin");
+    // From a file, as a table with a summary.
+    const file = path.join(E.runDir, `leaks-${account}.txt`);
+    fs.writeFileSync(file, `not-a-key\n${k.secret}\n`, { mode: 0o600 });
+    const table = cli(["leaks", "report", file]);
+    fs.rmSync(file);
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /1 of 2 were keys of this deployment/);
+    assert.ok(!table.out.includes(k.secret));
+    const empty = cli(["leaks", "report"], { input: "" });
+    assert.equal(empty.code, 1);
+    assert.match(empty.err, /no_tokens/);
+    const pattern = cli(["scanning-pattern"]);
+    assert.equal(pattern.code, 0, pattern.err);
+    assert.ok(new RegExp(`^${pattern.out.trim()}$`).test(k.secret), pattern.out);
+    assert.equal(json(cli(["scanning-pattern", "--json"])).object, "secret_scanning_pattern");
+    // A canary key, marked in the table's JSON.
+    const canary = json(cli(["keys", "create", "-a", account, "-t", "secret", "-m", "live", "--canary", "--json"]));
+    assert.equal(canary.canary, true);
+  });
+
+  it("lists an account's webhook deliveries and retries one (the clock instance sends webhooks)", async () => {
+    const account = newAccount();
+    const env = { KEYGATE_URL: E.urls.clock };
+    json(cli(["keys", "create", "-a", account, "-t", "secret", "-m", "test", "--json"], { env }));
+    let deliveries = [];
+    for (let i = 0; i < 100 && !deliveries.some((d) => d.status === "delivered"); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      deliveries = json(cli(["webhooks", "list", "-a", account, "-m", "test", "--json"], { env }));
+    }
+    assert.equal(deliveries.length, 1);
+    assert.equal(deliveries[0].type, "key.created");
+    assert.match(cli(["webhooks", "list", "-a", account, "-m", "test"], { env }).out, /key\.created/);
+    const retried = json(cli(["webhooks", "retry", deliveries[0].id, "-a", account, "--json"], { env }));
+    assert.equal(retried.status, "pending");
+    const unknown = cli(["webhooks", "retry", `evt_${"0".repeat(24)}`, "-a", account], { env });
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /resource_missing/);
+    assert.notEqual(cli(["webhooks", "list", "-a", account], { env }).code, 0, "--mode is required");
+  });
+});
