@@ -8,8 +8,10 @@ import fs from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import { Command, InvalidArgumentError } from "commander";
 import Table from "cli-table3";
+import { SECRETS, checkConfigs, checkDevVars, initDevVars, newSecret, readConfigs, readDevVars } from "./lib/doctor.mjs";
 
 const LOCAL_URL = "https://127.0.0.1:8787";
 
@@ -314,5 +316,135 @@ webhooks
     if (o.json) return console.log(JSON.stringify(d, null, 2));
     console.log(`${d.id} ${d.type}: ${d.status}, next attempt ${when(d.next_attempt_at)}`);
   });
+
+/** Run wrangler (from PATH) with `args`, `input` on stdin; never echoes what it is given. */
+function wrangler(args, input) {
+  const r = spawnSync("wrangler", args, { input, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  if (r.error) fail("wrangler_missing", `wrangler could not be run (${r.error.code}); install it (npm install wrangler) or put it on PATH.`);
+  return r;
+}
+
+/** The secrets a deployed worker has (`wrangler secret list`). */
+function deployedSecrets(config) {
+  const r = wrangler(["secret", "list", "--format", "json", "--config", config]);
+  if (r.status !== 0) fail("wrangler_failed", `wrangler secret list --config ${config}: ${(r.stderr || r.stdout).trim().split("\n").at(-1)}`);
+  try {
+    return new Set(JSON.parse(r.stdout).map((s) => s.name));
+  } catch {
+    fail("wrangler_failed", `wrangler secret list --config ${config} did not print JSON`);
+  }
+}
+
+program
+  .command("init")
+  .description("generate strong local secrets into .dev.vars; with --production, set every required secret on both workers (wrangler secret put)")
+  .option("--production", "set the secrets on the deployed workers (wrangler.toml and wrangler.edge.toml)")
+  .option("--dir <dir>", "where .dev.vars and the wrangler files are", ".")
+  .action((o) => {
+    const dir = path.resolve(o.dir);
+    if (!o.production) {
+      const { file, generated, kept } = initDevVars(dir);
+      for (const n of generated) console.log(`generated ${n} in ${path.relative(process.cwd(), file) || file}`);
+      for (const n of kept) console.log(`kept ${n} (already set; a new KEY_PEPPER would invalidate every key)`);
+      return;
+    }
+    // The same KEY_PEPPER on both workers: the edge digests what the authority stored.
+    const values = {};
+    const value = (name) => (values[name] ??= newSecret(name));
+    for (const [worker, config] of [["full", "wrangler.toml"], ["edge", "wrangler.edge.toml"]]) {
+      const file = path.join(dir, config);
+      const existing = deployedSecrets(file);
+      for (const name of SECRETS[worker]) {
+        if (existing.has(name)) {
+          console.log(`kept ${name} on ${config} (already set; a new KEY_PEPPER would invalidate every key)`);
+          // A pepper already set on one worker must be the one set on the other: refuse to guess.
+          if (name === "KEY_PEPPER" && values.KEY_PEPPER) {
+            fail("pepper_mismatch", `KEY_PEPPER was just set on the other worker but ${config} has its own: set the same value on both by hand.`);
+          }
+          continue;
+        }
+        if (name === "KEY_PEPPER" && worker === "edge" && !values.KEY_PEPPER) {
+          fail("pepper_unknown", `${config} has no KEY_PEPPER but wrangler.toml has one, which cannot be read back: put the same value with \`wrangler secret put KEY_PEPPER --config ${config}\`.`);
+        }
+        const r = wrangler(["secret", "put", name, "--config", file], `${value(name)}\n`);
+        if (r.status !== 0) fail("wrangler_failed", `wrangler secret put ${name} --config ${config} failed`);
+        console.log(`set ${name} on ${config}`);
+      }
+    }
+  });
+
+program
+  .command("doctor")
+  .description("check the configuration and a running deployment, and say precisely what is wrong")
+  .option("--dir <dir>", "where the wrangler files and .dev.vars are", ".")
+  .option("--offline", "check the files only, not the deployment or the origins")
+  .option("--production", "check the deployed workers' secrets (wrangler secret list) instead of .dev.vars")
+  .option(...json)
+  .action(async (o) => {
+    const dir = path.resolve(o.dir);
+    // `.dev.vars` (and its ADMIN_TOKEN, unless KEYGATE_ADMIN_TOKEN is set) are read from there.
+    process.chdir(dir);
+    const configs = readConfigs(dir);
+    const findings = checkConfigs(configs);
+    const vars = configs.full.config?.vars ?? {};
+    if (o.production) {
+      for (const [worker, config] of [["full", "wrangler.toml"], ["edge", "wrangler.edge.toml"]]) {
+        const have = deployedSecrets(path.join(dir, config));
+        for (const name of SECRETS[worker]) findings.push({ ok: have.has(name), what: `${config} secret ${name}: ${have.has(name) ? "set" : "missing (keygate init --production)"}` });
+      }
+    } else {
+      findings.push(...checkDevVars(readDevVars(path.join(dir, ".dev.vars")), vars));
+    }
+    if (!o.offline) findings.push(...(await checkDeployment(dir, vars)));
+    const bad = findings.filter((f) => !f.ok);
+    if (o.json) console.log(JSON.stringify(findings, null, 2));
+    else {
+      for (const f of findings) console.log(`${f.ok ? "ok  " : "FAIL"} ${f.what}`);
+      console.log(bad.length ? `\n${bad.length} problem${bad.length > 1 ? "s" : ""} found` : "\nno problem found");
+    }
+    if (bad.length) process.exit(1);
+  });
+
+/** A running deployment: the management API with the operator's token, and each origin. */
+async function checkDeployment(dir, vars) {
+  const out = [];
+  const { url } = target();
+  let res;
+  try {
+    res = await api("GET", "/secret-scanning/pattern");
+  } catch (e) {
+    return [{ ok: false, what: `${url}: unreachable (${e.message})` }];
+  }
+  const err = res.json?.error;
+  if (res.status === 200) out.push({ ok: true, what: `${url}: the management API answers, and the admin token is accepted` });
+  else if (err) out.push({ ok: false, what: `${url}: ${res.status} ${err.code}: ${err.message}` });
+  else out.push({ ok: false, what: `${url}: ${res.status}, not keygate's JSON (is this keygate?)` });
+  for (const name of ["ORIGIN_TEST", "ORIGIN_LIVE"]) {
+    if (!vars[name]) continue;
+    const reached = await reachable(vars[name]);
+    out.push({ ok: reached === true, what: `${name} ${vars[name]}: ${reached === true ? "reachable from here" : `unreachable from here (${reached})`}` });
+  }
+  return out;
+}
+
+/** Whether `origin` answers anything at all within 5 s: true, or why not. */
+function reachable(origin) {
+  return new Promise((resolve) => {
+    let u;
+    try {
+      u = new URL(origin);
+    } catch {
+      return resolve("not a URL");
+    }
+    const mod = u.protocol === "https:" ? https : http;
+    const req = mod.request(u, { method: "HEAD", timeout: 5000, rejectUnauthorized: !loopback(u.hostname) }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer within 5 s")));
+    req.on("error", (e) => resolve(e.code ?? e.message));
+    req.end();
+  });
+}
 
 await program.parseAsync(process.argv);

@@ -141,3 +141,110 @@ describe("the CLI: leaks, the scanning pattern, canary keys and webhooks", () =>
     assert.notEqual(cli(["webhooks", "list", "-a", account], { env }).code, 0, "--mode is required");
   });
 });
+
+describe("the CLI: init and doctor", () => {
+  const tmp = () => fs.mkdtempSync(path.join(E.runDir, "cli-"));
+
+  it("init generates strong local secrets once, never printing them, and keeps what is there", () => {
+    const dir = tmp();
+    const first = cli(["init", "--dir", dir]);
+    assert.equal(first.code, 0, first.err);
+    const vars = Object.fromEntries(fs.readFileSync(path.join(dir, ".dev.vars"), "utf8").trim().split("\n").map((l) => l.split("=")).map(([k, v]) => [k, v.replace(/"/g, "")]));
+    assert.deepEqual(Object.keys(vars).sort(), ["ADMIN_TOKEN", "KEY_PEPPER", "ORIGIN_SIGNING_SECRET"]);
+    for (const [name, value] of Object.entries(vars)) {
+      assert.ok(value.length >= 64, `${name} is long`);
+      assert.ok(!first.out.includes(value) && !first.err.includes(value), `${name} is never printed`);
+    }
+    assert.match(vars.ADMIN_TOKEN, /^adm_[0-9a-f]{64}$/);
+    assert.equal(fs.statSync(path.join(dir, ".dev.vars")).mode & 0o777, 0o600);
+    const before = fs.readFileSync(path.join(dir, ".dev.vars"), "utf8");
+    const again = cli(["init", "--dir", dir]);
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /kept KEY_PEPPER/);
+    assert.equal(fs.readFileSync(path.join(dir, ".dev.vars"), "utf8"), before, "nothing replaced");
+  });
+
+  it("init --production sets each worker's secrets through wrangler, the same pepper on both, and never overwrites one", () => {
+    const dir = tmp();
+    for (const f of ["wrangler.toml", "wrangler.edge.toml"]) fs.copyFileSync(path.join(ROOT, f), path.join(dir, f));
+    // A stand-in for wrangler on PATH: it records each call and what it was given on stdin.
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, "package.json"), '{"type":"commonjs"}');
+    const calls = path.join(dir, "calls.jsonl");
+    fs.writeFileSync(path.join(bin, "wrangler"), `#!${process.execPath}
+const fs = require("fs");
+const args = process.argv.slice(2);
+const config = require("path").basename(args[args.indexOf("--config") + 1] || "");
+const input = args[1] === "put" ? fs.readFileSync(0, "utf8") : "";
+fs.appendFileSync(${JSON.stringify(calls)}, JSON.stringify({ args, config, input }) + "\\n");
+if (args[1] === "list") process.stdout.write(process.env["FAKE_" + config.replace(/\\W/g, "_")] || "[]");
+`, { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH}` };
+    const run = (extra = {}) => cli(["init", "--production", "--dir", dir], { env: { ...env, ...extra } });
+    const r = run();
+    assert.equal(r.code, 0, r.err);
+    const puts = fs.readFileSync(calls, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((c) => c.args[1] === "put");
+    assert.deepEqual(puts.map((c) => `${c.config} ${c.args[2]}`), ["wrangler.toml KEY_PEPPER", "wrangler.toml ADMIN_TOKEN", "wrangler.edge.toml KEY_PEPPER", "wrangler.edge.toml ORIGIN_SIGNING_SECRET"]);
+    const pepper = puts.filter((c) => c.args[2] === "KEY_PEPPER").map((c) => c.input.trim());
+    assert.equal(pepper[0], pepper[1], "the same pepper on both workers");
+    for (const c of puts) {
+      assert.ok(c.input.trim().length >= 64);
+      assert.ok(!r.out.includes(c.input.trim()) && !r.err.includes(c.input.trim()), "never printed");
+    }
+    // Set already: kept, nothing put.
+    fs.rmSync(calls);
+    const all = JSON.stringify([{ name: "KEY_PEPPER" }, { name: "ADMIN_TOKEN" }, { name: "ORIGIN_SIGNING_SECRET" }]);
+    const kept = run({ FAKE_wrangler_toml: all, FAKE_wrangler_edge_toml: all });
+    assert.equal(kept.code, 0, kept.err);
+    assert.ok(!fs.readFileSync(calls, "utf8").includes('"put"'), "nothing overwritten");
+    assert.match(kept.out, /kept KEY_PEPPER on wrangler\.toml/);
+    // The full worker has a pepper the edge lacks: it cannot be read back, so refuse to guess.
+    const half = run({ FAKE_wrangler_toml: JSON.stringify([{ name: "KEY_PEPPER" }]) });
+    assert.equal(half.code, 1);
+    assert.match(half.err, /pepper_unknown/);
+  });
+
+  it("doctor passes a good setup, and names each thing that is wrong", () => {
+    const dir = tmp();
+    const origins = (text) => text.replace(/^ORIGIN_TEST = .*$/m, `ORIGIN_TEST = "${E.origins.test}"`).replace(/^ORIGIN_LIVE = .*$/m, `ORIGIN_LIVE = "${E.origins.live}"`);
+    const write = (name, text) => fs.writeFileSync(path.join(dir, name), text);
+    const full = origins(fs.readFileSync(path.join(ROOT, "wrangler.toml"), "utf8"));
+    const edge = origins(fs.readFileSync(path.join(ROOT, "wrangler.edge.toml"), "utf8"));
+    write("wrangler.toml", full);
+    write("wrangler.edge.toml", edge);
+    write(".dev.vars", Object.entries(E.secrets).map(([k, v]) => `${k}="${v}"`).join("\n"));
+    const good = cli(["doctor", "--dir", dir]);
+    assert.equal(good.code, 0, good.out + good.err);
+    assert.match(good.out, /no problem found/);
+    assert.match(good.out, /the admin token is accepted/);
+    assert.match(good.out, /ORIGIN_TEST .*reachable from here/);
+    const problems = (r) => r.out.split("\n").filter((l) => l.startsWith("FAIL"));
+    // The two files disagree; a var is invalid; a secret is missing; an origin is down; a wrong token.
+    write("wrangler.edge.toml", edge.replace('LOG_REQUESTS = "denied"', 'LOG_REQUESTS = "all"'));
+    write("wrangler.toml", full.replace('ON_EXPOSURE = "flag"', 'ON_EXPOSURE = "flag"\nON_LEAK = "maybe"').replace(/^ORIGIN_LIVE = .*$/m, 'ORIGIN_LIVE = "http://127.0.0.1:9"'));
+    write(".dev.vars", `KEY_PEPPER="${E.secrets.KEY_PEPPER}"\nADMIN_TOKEN="short"\n`);
+    const bad = cli(["doctor", "--dir", dir], { env: { KEYGATE_ADMIN_TOKEN: "adm_wrong_wrong_wrong_wrong_wrong_wrong" } });
+    assert.equal(bad.code, 1);
+    const p = problems(bad).join("\n");
+    assert.match(p, /var LOG_REQUESTS is the same in wrangler\.toml and wrangler\.edge\.toml/);
+    assert.match(p, /var ON_LEAK is the same/, "set in one file only");
+    assert.match(p, /var ON_LEAK: "expire" or "flag"/);
+    assert.match(p, /var ORIGIN_LIVE is the same/);
+    assert.match(p, /\.dev\.vars ADMIN_TOKEN: shorter than 32 bytes/);
+    assert.match(p, /\.dev\.vars ORIGIN_SIGNING_SECRET: missing/);
+    assert.match(p, /401 admin_token_invalid/);
+    assert.match(p, /ORIGIN_LIVE http:\/\/127\.0\.0\.1:9: unreachable from here/);
+    assert.match(bad.out, /\d+ problems found/);
+    // --offline: the files only; --json for scripts.
+    const offline = cli(["doctor", "--dir", dir, "--offline", "--json"]);
+    assert.equal(offline.code, 1);
+    const findings = JSON.parse(offline.out);
+    assert.ok(findings.every((f) => typeof f.ok === "boolean" && typeof f.what === "string"));
+    assert.ok(!findings.some((f) => /admin token|reachable/.test(f.what)), "nothing fetched offline");
+    // No wrangler files at all.
+    const empty = cli(["doctor", "--dir", tmp(), "--offline"]);
+    assert.equal(empty.code, 1);
+    assert.match(empty.out, /wrangler\.toml: not found/);
+  });
+});

@@ -1,0 +1,167 @@
+// `keygate doctor` and `keygate init`: what a deployment needs, checked or made. Pure functions
+// over the two wrangler files and `.dev.vars`, so that they are tested without a deployment; the
+// CLI adds the calls to a running one and to wrangler.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { parse as parseToml } from "smol-toml";
+
+/** The secrets each worker needs: the full worker (wrangler.toml) and the lean edge. */
+export const SECRETS = {
+  full: ["KEY_PEPPER", "ADMIN_TOKEN"],
+  edge: ["KEY_PEPPER", "ORIGIN_SIGNING_SECRET"],
+  // What `npm start` runs locally: one worker, which proxies too.
+  local: ["KEY_PEPPER", "ADMIN_TOKEN", "ORIGIN_SIGNING_SECRET"],
+};
+/** How each generated secret starts (as scripts/setup.sh makes them). */
+export const PREFIXES = { KEY_PEPPER: "", ADMIN_TOKEN: "adm_", ORIGIN_SIGNING_SECRET: "sig_", WEBHOOK_SIGNING_SECRET: "whsec_" };
+const MIN_SECRET = 32;
+
+/** A strong secret for `name`: its prefix and 32 random bytes in hex. */
+export function newSecret(name) {
+  return `${PREFIXES[name] ?? ""}${crypto.randomBytes(32).toString("hex")}`;
+}
+
+/** Parse a dotenv-style file (`NAME="value"` lines) into an object; {} if it does not exist. */
+export function readDevVars(file) {
+  if (!fs.existsSync(file)) return {};
+  const out = {};
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2].trim().replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
+  }
+  return out;
+}
+
+/**
+ * Add the secrets `npm start` needs to `.dev.vars` in `dir` (created with mode 0600), each only
+ * if absent: an existing secret is never replaced (a new KEY_PEPPER would invalidate every key).
+ * Returns the names generated and the names kept; never a value.
+ */
+export function initDevVars(dir, names = SECRETS.local) {
+  const file = path.join(dir, ".dev.vars");
+  const have = readDevVars(file);
+  const generated = names.filter((n) => !have[n]);
+  const kept = names.filter((n) => have[n]);
+  if (generated.length) {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+    const lines = generated.map((n) => `${n}="${newSecret(n)}"`).join("\n");
+    fs.writeFileSync(file, `${text}${text && !text.endsWith("\n") ? "\n" : ""}${lines}\n`, { mode: 0o600 });
+  }
+  fs.chmodSync(file, 0o600);
+  return { file, generated, kept };
+}
+
+/** Both wrangler files of `dir`, parsed; a file that cannot be read or parsed is a finding. */
+export function readConfigs(dir) {
+  const read = (name) => {
+    const file = path.join(dir, name);
+    try {
+      return { file, config: parseToml(fs.readFileSync(file, "utf8")) };
+    } catch (e) {
+      return { file, error: e.code === "ENOENT" ? "not found" : `not valid TOML (${String(e.message).split("\n")[0]})` };
+    }
+  };
+  return { full: read("wrangler.toml"), edge: read("wrangler.edge.toml") };
+}
+
+const plain = (v) => JSON.parse(JSON.stringify(v ?? null));
+const same = (a, b) => JSON.stringify(plain(a)) === JSON.stringify(plain(b));
+
+/** Each check: `{ ok, what }`; `what` says precisely what is right or wrong. */
+export function checkConfigs({ full, edge }) {
+  const out = [];
+  const check = (ok, what) => out.push({ ok: Boolean(ok), what });
+  for (const f of [full, edge]) check(!f.error, `${path.basename(f.file)}: ${f.error ?? "read"}`);
+  if (full.error || edge.error) return out;
+  const F = full.config;
+  const E = edge.config;
+  // The two files agree where the edge and the authority must.
+  check(F.compatibility_date === E.compatibility_date, "compatibility_date is the same in both files");
+  const vars = new Set([...Object.keys(F.vars ?? {}), ...Object.keys(E.vars ?? {})]);
+  for (const name of [...vars].sort()) {
+    check((F.vars ?? {})[name] === (E.vars ?? {})[name], `var ${name} is the same in wrangler.toml and wrangler.edge.toml`);
+  }
+  check(same(F.kv_namespaces, E.kv_namespaces), "[[kv_namespaces]] are the same in both files");
+  check(same(F.ratelimits, E.ratelimits), "[[ratelimits]] are the same in both files");
+  // Bindings.
+  for (const mode of ["TEST", "LIVE"]) {
+    const kv = (F.kv_namespaces ?? []).find((k) => k.binding === `KEYS_${mode}`);
+    check(kv?.id, `KV namespace KEYS_${mode} is bound, with an id`);
+  }
+  const ids = (F.kv_namespaces ?? []).map((k) => k.id);
+  check(new Set(ids).size === ids.length, "KEYS_TEST and KEYS_LIVE are different namespaces");
+  const ds = (F.durable_objects?.bindings ?? []).find((b) => b.name === "KEYSTORE");
+  check(ds?.class_name === "KeyStore", "wrangler.toml binds KEYSTORE to its class KeyStore");
+  const migrated = (F.migrations ?? []).some((m) => (m.new_sqlite_classes ?? []).includes("KeyStore"));
+  check(migrated, "wrangler.toml has a migration with KeyStore in new_sqlite_classes");
+  const edgeDs = (E.durable_objects?.bindings ?? []).find((b) => b.name === "KEYSTORE");
+  check(edgeDs?.script_name === F.name, `wrangler.edge.toml binds KEYSTORE to the full worker's class (script_name = "${F.name}")`);
+  const authority = (E.services ?? []).find((s) => s.binding === "AUTHORITY");
+  check(authority?.service === F.name, `wrangler.edge.toml binds AUTHORITY to the full worker (service = "${F.name}")`);
+  const rl = (F.ratelimits ?? []).find((r) => r.name === "AUTH_FAILURES");
+  check(rl && rl.simple?.limit >= 1 && [10, 60].includes(rl.simple?.period), "AUTH_FAILURES is a rate limit with a limit and a period of 10 or 60 s");
+  // Vars, as the worker reads them (an invalid one is a 500 misconfigured at run time).
+  for (const [name, ok, why] of varChecks(F.vars ?? {})) check(ok, `var ${name}: ${why}`);
+  return out;
+}
+
+/** [name, ok, what] for each var keygate reads that is set (or required). */
+export function varChecks(v) {
+  const url = (s, https) => {
+    try {
+      const u = new URL(s);
+      const loop = ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+      return https ? u.protocol === "https:" || (u.protocol === "http:" && loop) : ["http:", "https:"].includes(u.protocol);
+    } catch {
+      return false;
+    }
+  };
+  const int = (s, lo, hi) => /^\d+$/.test(String(s)) && Number(s) >= lo && Number(s) <= hi;
+  const json = (s, shape) => {
+    try {
+      return shape(JSON.parse(s));
+    } catch {
+      return false;
+    }
+  };
+  const out = [];
+  const set = (name) => v[name] !== undefined && v[name] !== "";
+  for (const name of ["ORIGIN_TEST", "ORIGIN_LIVE"]) {
+    out.push([name, url(v[name] ?? "", false), set(name) ? "an absolute http(s) URL" : "missing: where this mode's requests go"]);
+  }
+  const optional = [
+    ["KV_CACHE_TTL", (s) => int(s, 30, 86400), "seconds, 30 to 86400"],
+    ["EDGE_CACHE_TTL", (s) => int(s, 0, 60), "seconds, 0 to 60"],
+    ["MAX_KEYS_PER_ACCOUNT", (s) => int(s, 1, 100000), "1 to 100000"],
+    ["ON_EXPOSURE", (s) => ["flag", "expire"].includes(s), '"flag" or "expire"'],
+    ["ON_LEAK", (s) => ["flag", "expire"].includes(s), '"expire" or "flag"'],
+    ["LOG_REQUESTS", (s) => ["denied", "all", "none"].includes(s), '"denied", "all" or "none"'],
+    ["PUBLISHABLE_ALLOWLIST", (s) => json(s, (a) => Array.isArray(a) && a.every((p) => typeof p === "string")), "a JSON array of \"METHOD /path\""],
+    ["RESOURCE_MAP", (s) => json(s, (o) => o && typeof o === "object" && !Array.isArray(o)), "a JSON object"],
+    ["WEBHOOK_URL", (s) => url(s, true), "https (http only to a loopback host)"],
+    ["SECRET_SCANNING_KEYS_URL", (s) => url(s, true), "https (http only to a loopback host)"],
+    ["ERROR_DOC_URL", (s) => url(s, false), "an absolute URL"],
+  ];
+  for (const [name, ok, why] of optional) if (set(name)) out.push([name, ok(v[name]), why]);
+  return out;
+}
+
+/** The local secrets (`.dev.vars`) `npm start` needs, and the optional ones if set. */
+export function checkDevVars(devVars, vars = {}) {
+  const out = [];
+  for (const name of SECRETS.local) {
+    const v = devVars[name];
+    out.push({ ok: Boolean(v) && Buffer.byteLength(v) >= MIN_SECRET, what: `.dev.vars ${name}: ${v ? (Buffer.byteLength(v) >= MIN_SECRET ? "set" : `shorter than ${MIN_SECRET} bytes`) : "missing (keygate init makes it)"}` });
+  }
+  for (const name of ["ADMIN_TOKEN_PREVIOUS", "ORIGIN_SIGNING_SECRET_PREVIOUS", "WEBHOOK_SIGNING_SECRET", "WEBHOOK_SIGNING_SECRET_PREVIOUS"]) {
+    if (devVars[name] !== undefined) {
+      const long = Buffer.byteLength(devVars[name]) >= MIN_SECRET;
+      out.push({ ok: long, what: `.dev.vars ${name}: ${long ? "set" : `shorter than ${MIN_SECRET} bytes`}` });
+    }
+  }
+  if (vars.WEBHOOK_URL) {
+    out.push({ ok: Boolean(devVars.WEBHOOK_SIGNING_SECRET), what: `WEBHOOK_URL is set, so WEBHOOK_SIGNING_SECRET ${devVars.WEBHOOK_SIGNING_SECRET ? "is" : "must be"} in .dev.vars` });
+  }
+  return out;
+}
