@@ -239,14 +239,17 @@ program
   .requiredOption("-m, --mode <mode>", "test or live")
   .option("--limit <n>", "events (1 to 100)", integer("--limit"))
   .option(...json)
-  .action(async (o) => {
-    const q = new URLSearchParams({ mode: o.mode, ...(o.limit ? { limit: String(o.limit) } : {}) });
-    const page = await call("GET", `/accounts/${encodeURIComponent(o.account)}/events?${q}`);
-    if (o.json) return console.log(JSON.stringify(page.data, null, 2));
-    const table = new Table({ head: ["id", "type", "key", "actor", "at"] });
-    for (const e of page.data) table.push([e.id, e.type, e.key_id, e.actor, when(e.created_at)]);
-    console.log(table.toString());
-  });
+  .action((o) => showPage("events", o, ["id", "type", "key", "actor", "at"], (e) => [e.id, e.type, e.key_id, e.actor, when(e.created_at)]));
+
+/** One page of an account's list in one mode (`events`, `webhook_deliveries`): a table, or JSON. */
+async function showPage(list, o, head, row) {
+  const q = new URLSearchParams({ mode: o.mode, ...(o.limit ? { limit: String(o.limit) } : {}) });
+  const page = await call("GET", `/accounts/${encodeURIComponent(o.account)}/${list}?${q}`);
+  if (o.json) return console.log(JSON.stringify(page.data, null, 2));
+  const table = new Table({ head });
+  for (const item of page.data) table.push(row(item));
+  console.log(table.toString());
+}
 
 /** Read raw tokens, one per line, from a file or stdin (never from the command line). */
 function tokensFrom(file) {
@@ -296,16 +299,11 @@ webhooks
   .requiredOption("-m, --mode <mode>", "test or live")
   .option("--limit <n>", "deliveries (1 to 100)", integer("--limit"))
   .option(...json)
-  .action(async (o) => {
-    const q = new URLSearchParams({ mode: o.mode, ...(o.limit ? { limit: String(o.limit) } : {}) });
-    const page = await call("GET", `/accounts/${encodeURIComponent(o.account)}/webhook_deliveries?${q}`);
-    if (o.json) return console.log(JSON.stringify(page.data, null, 2));
-    const table = new Table({ head: ["id", "type", "key", "status", "attempts", "last", "next", "error"] });
-    for (const d of page.data) {
-      table.push([d.id, d.type, d.key_id, d.status, d.attempts, d.last_status ?? "", when(d.next_attempt_at), d.last_error ?? ""]);
-    }
-    console.log(table.toString());
-  });
+  .action((o) =>
+    showPage("webhook_deliveries", o, ["id", "type", "key", "status", "attempts", "last", "next", "error"], (d) => [
+      d.id, d.type, d.key_id, d.status, d.attempts, d.last_status ?? "", when(d.next_attempt_at), d.last_error ?? "",
+    ]),
+  );
 webhooks
   .command("retry <id>")
   .description("attempt a delivery again now")

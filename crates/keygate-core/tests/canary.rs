@@ -5,11 +5,11 @@ mod common;
 
 use common::block_on;
 use keygate_core::api::error_body::ErrorBody;
-use keygate_core::commands::authority::{Authority, Limits, Principal};
+use keygate_core::commands::authority::{Authority, Principal};
 use keygate_core::commands::command::CanarySighting;
 use keygate_core::commands::fakes::{MemoryKv, MemoryState};
 use keygate_core::domain::digest::Pepper;
-use keygate_core::domain::event::{Actor, Page};
+use keygate_core::domain::event::Page;
 use keygate_core::domain::key::{ApiKey, KeyType, Mode};
 use keygate_core::domain::listing::KeyQuery;
 use keygate_core::domain::settings::CreateKey;
@@ -17,7 +17,6 @@ use keygate_core::policy::gate::{ParsedRecords, Presented, authenticate};
 use keygate_core::policy::pins::HostPins;
 use keygate_core::policy::throttle::{KnownGood, Throttle};
 use keygate_core::rng::FixedRng;
-use keygate_core::store::MemoryStore;
 
 const T0: i64 = 2_000_000_000;
 const ACCT: &str = "acct_canary";
@@ -26,39 +25,29 @@ fn pepper() -> Pepper {
     Pepper::new("canary-pepper-canary-pepper-canary-pe").unwrap()
 }
 
-struct World {
-    state: MemoryState,
-    kv: MemoryKv,
-    store: MemoryStore,
+struct World(common::Replicated);
+
+impl std::ops::Deref for World {
+    type Target = common::Replicated;
+    fn deref(&self) -> &common::Replicated {
+        &self.0
+    }
 }
 
 impl World {
     fn new() -> Self {
-        World { state: MemoryState::new(), kv: MemoryKv::default(), store: MemoryStore::new() }
+        World(common::Replicated::new("canary-pepper-canary-pepper-canary-pe"))
     }
     fn a(&self) -> Authority<'_, MemoryState, MemoryKv> {
-        Authority { state: &self.state, kv: &self.kv, limits: Limits::default() }
+        self.0.authority()
     }
     /// A key made by the authority, its record put where the edge reads it.
     fn key(&self, canary: bool, seed: &[u8]) -> (String, String) {
         let params = CreateKey { name: "k".into(), canary, ..common::plain_key(KeyType::Secret, Mode::Live) };
-        let c = block_on(self.a().create(
-            ACCT,
-            &params,
-            &pepper(),
-            &mut FixedRng::new(seed.to_vec()),
-            T0,
-            &Actor::admin(),
-        ))
-        .unwrap();
-        let secret = c.secret.expose_secret().to_owned();
-        self.sync_kv(&secret);
-        (c.key.record.id.clone(), secret)
+        self.0.key(ACCT, &params, &mut FixedRng::new(seed.to_vec()), T0)
     }
     fn sync_kv(&self, secret: &str) {
-        let digest = pepper().digest_str(secret);
-        let record = self.kv.record(Mode::Live, &digest).unwrap();
-        self.store.put(Mode::Live, &digest, serde_json::to_string(&record).unwrap());
+        self.0.replicate(Mode::Live, secret);
     }
     fn present(&self, records: &ParsedRecords, secret: &str, now: i64) -> Result<(), keygate_core::Error> {
         let auth = format!("Bearer {secret}");

@@ -8,17 +8,17 @@ use common::block_on;
 use keygate_core::api::leaks::{
     MAX_GITHUB_TOKENS, MAX_REPORT_TOKENS, feedback, parse_github_report, parse_operator_report,
 };
-use keygate_core::commands::authority::{Authority, Limits};
+use keygate_core::commands::authority::Authority;
 use keygate_core::commands::fakes::{MemoryKv, MemoryState};
 use keygate_core::commands::leaks::triage;
 use keygate_core::domain::digest::Pepper;
-use keygate_core::domain::event::{Actor, Page};
+use keygate_core::domain::event::Page;
 use keygate_core::domain::key::{ApiKey, KeyType, Mode};
 use keygate_core::domain::leak::{Label, Leak, REASON_GITHUB, Sighting, token_hash};
 use keygate_core::domain::settings::CreateKey;
 use keygate_core::policy::leaks::{KEYS_TTL, KeysCache, MAX_KEYS_AGE, SigningKeys, parse_signature};
 use keygate_core::rng::FixedRng;
-use keygate_core::store::{MemoryStore, StoreError};
+use keygate_core::store::StoreError;
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey};
 use p256::pkcs8::{EncodePublicKey, LineEnding};
@@ -230,31 +230,28 @@ fn pepper() -> Pepper {
 }
 
 /// Keys made by an authority, with their records copied into the edge's read store.
-struct World {
-    state: MemoryState,
-    kv: MemoryKv,
-    store: MemoryStore,
-}
+struct World(common::Replicated);
 
 impl World {
     fn new() -> Self {
-        World { state: MemoryState::new(), kv: MemoryKv::default(), store: MemoryStore::new() }
+        World(common::Replicated::new("leaks-pepper-leaks-pepper-leaks-pepper"))
     }
 
     fn authority(&self) -> Authority<'_, MemoryState, MemoryKv> {
-        Authority { state: &self.state, kv: &self.kv, limits: Limits::default() }
+        self.0.authority()
     }
 
     /// A new key of `account`; its record is also put where triage reads it.
     fn key(&self, account: &str, key_type: KeyType, mode: Mode, rng: &mut FixedRng) -> (String, String) {
         let params = CreateKey { name: "n".into(), ..common::plain_key(key_type, mode) };
-        let c =
-            block_on(self.authority().create(account, &params, &pepper(), rng, T0, &Actor::admin())).unwrap();
-        let secret = c.secret.expose_secret().to_owned();
-        let digest = pepper().digest_str(&secret);
-        let record = self.kv.record(mode, &digest).unwrap();
-        self.store.put(mode, &digest, serde_json::to_string(&record).unwrap());
-        (c.key.record.id.clone(), secret)
+        self.0.key(account, &params, rng, T0)
+    }
+}
+
+impl std::ops::Deref for World {
+    type Target = common::Replicated;
+    fn deref(&self) -> &common::Replicated {
+        &self.0
     }
 }
 

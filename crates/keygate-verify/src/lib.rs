@@ -248,14 +248,19 @@ impl fmt::Debug for Secret {
 pub fn sign(secrets: &[Secret], t: i64, s: &Signed) -> String {
     let mut message = Message::new();
     write_canonical(t, s, &mut message);
-    let message = message.as_slice();
+    signature_header(secrets, t, SCHEME, message.as_slice())
+}
+
+/// `t=<t>,<scheme>=<hex>` with one tag of `message` per secret: the identity's header and the
+/// webhooks' alike.
+fn signature_header(secrets: &[Secret], t: i64, scheme: &str, message: &[u8]) -> String {
     let mut t_buf = [0u8; 20];
     let mut out = String::with_capacity(22 + secrets.len() * 68);
     out.push_str("t=");
     out.extend(decimal(t, &mut t_buf).iter().map(|&b| b as char));
     for secret in secrets {
         out.push(',');
-        out.push_str(SCHEME);
+        out.push_str(scheme);
         out.push('=');
         push_hex(&mut out, &secret.tag(message));
     }

@@ -13,7 +13,7 @@
 //! assert_eq!(verify(&[secret], &header, body, 1_767_225_630, 300), Ok(1_767_225_600));
 //! ```
 
-use crate::{Secret, VerifyError, decimal, push_hex};
+use crate::{Secret, VerifyError, decimal};
 
 /// The header.
 pub const HEADER: &str = "Keygate-Webhook-Signature";
@@ -32,16 +32,7 @@ fn message(t: i64, body: &[u8]) -> Vec<u8> {
 
 /// The header value for `body` sent at `t`: `t=<t>,v1=<hex>` with one `v1=` per secret.
 pub fn sign(secrets: &[Secret], t: i64, body: &[u8]) -> String {
-    let m = message(t, body);
-    let mut buf = [0u8; 20];
-    let mut out = String::with_capacity(22 + secrets.len() * 68);
-    out.push_str("t=");
-    out.extend(decimal(t, &mut buf).iter().map(|&b| b as char));
-    for secret in secrets {
-        out.push_str(",v1=");
-        push_hex(&mut out, &secret.tag(&m));
-    }
-    out
+    crate::signature_header(secrets, t, SCHEME, &message(t, body))
 }
 
 /// Check `header` over the raw `body` at `now`: some `v1=` must be the HMAC of `<t>.<body>` under

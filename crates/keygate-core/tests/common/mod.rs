@@ -116,3 +116,61 @@ pub fn plain_key(
         canary: false,
     }
 }
+
+/// Keys made by an authority over in-memory storage and KV, with each record also put in the
+/// edge's read store (as KV replicates it): for tests of what the edge, or a reader of KV, sees
+/// of keys the authority made.
+pub struct Replicated {
+    pub state: keygate_core::commands::fakes::MemoryState,
+    pub kv: keygate_core::commands::fakes::MemoryKv,
+    pub store: keygate_core::store::MemoryStore,
+    pub pepper: Pepper,
+}
+
+impl Replicated {
+    pub fn new(pepper: &str) -> Self {
+        Replicated {
+            state: Default::default(),
+            kv: Default::default(),
+            store: Default::default(),
+            pepper: Pepper::new(pepper).unwrap(),
+        }
+    }
+
+    pub fn authority(
+        &self,
+    ) -> keygate_core::commands::authority::Authority<
+        '_,
+        keygate_core::commands::fakes::MemoryState,
+        keygate_core::commands::fakes::MemoryKv,
+    > {
+        keygate_core::commands::authority::Authority {
+            state: &self.state,
+            kv: &self.kv,
+            limits: keygate_core::commands::authority::Limits::default(),
+        }
+    }
+
+    /// Create a key of `account` with `params` at `now`; its record is put in the read store.
+    /// Returns its id and its secret.
+    pub fn key(
+        &self,
+        account: &str,
+        params: &keygate_core::domain::settings::CreateKey,
+        rng: &mut keygate_core::rng::FixedRng,
+        now: i64,
+    ) -> (String, String) {
+        let admin = keygate_core::domain::event::Actor::admin();
+        let c = block_on(self.authority().create(account, params, &self.pepper, rng, now, &admin)).unwrap();
+        let secret = c.secret.expose_secret().to_owned();
+        self.replicate(params.mode, &secret);
+        (c.key.record.id.clone(), secret)
+    }
+
+    /// Copy the KV record of the key `secret` into the read store, as it is now.
+    pub fn replicate(&self, mode: Mode, secret: &str) {
+        let digest = self.pepper.digest_str(secret);
+        let record = self.kv.record(mode, &digest).unwrap();
+        self.store.put(mode, &digest, serde_json::to_string(&record).unwrap());
+    }
+}
