@@ -19,11 +19,7 @@ const LOCAL_URL = "https://127.0.0.1:8787";
 function target() {
   const url = process.env.KEYGATE_URL ?? LOCAL_URL;
   let token = process.env.KEYGATE_ADMIN_TOKEN;
-  if (!token) {
-    const vars = path.join(process.cwd(), ".dev.vars");
-    const line = fs.existsSync(vars) ? fs.readFileSync(vars, "utf8").split("\n").find((l) => l.startsWith("ADMIN_TOKEN=")) : undefined;
-    token = line?.slice("ADMIN_TOKEN=".length).trim().replace(/^"(.*)"$/, "$1");
-  }
+  if (!token) token = readDevVars(path.join(process.cwd(), ".dev.vars")).ADMIN_TOKEN;
   if (!token) fail("no_admin_token", "Set KEYGATE_ADMIN_TOKEN (or run where `.dev.vars` has ADMIN_TOKEN).");
   return { url: url.replace(/\/+$/, ""), token };
 }
@@ -333,39 +329,59 @@ function deployedSecrets(config) {
   }
 }
 
+/** `--dir`, resolved, or exit with a precise error if it is not a directory. */
+function directory(dir) {
+  const d = path.resolve(dir);
+  if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) fail("dir_missing", `${d} is not a directory (--dir).`);
+  return d;
+}
+
+const KEPT_WHY = { KEY_PEPPER: "; a new KEY_PEPPER would invalidate every key" };
+
 program
   .command("init")
   .description("generate strong local secrets into .dev.vars; with --production, set every required secret on both workers (wrangler secret put)")
   .option("--production", "set the secrets on the deployed workers (wrangler.toml and wrangler.edge.toml)")
   .option("--dir <dir>", "where .dev.vars and the wrangler files are", ".")
   .action((o) => {
-    const dir = path.resolve(o.dir);
+    const dir = directory(o.dir);
     if (!o.production) {
       const { file, generated, kept } = initDevVars(dir);
       for (const n of generated) console.log(`generated ${n} in ${path.relative(process.cwd(), file) || file}`);
-      for (const n of kept) console.log(`kept ${n} (already set; a new KEY_PEPPER would invalidate every key)`);
+      for (const n of kept) console.log(`kept ${n} (already in .dev.vars${KEPT_WHY[n] ?? ""})`);
       return;
     }
-    // The same KEY_PEPPER on both workers: the edge digests what the authority stored.
+    const configs = readConfigs(dir);
+    for (const c of [configs.full, configs.edge]) if (c.error) fail("config_unreadable", `${c.file}: ${c.error}`);
+    const vars = configs.full.config.vars ?? {};
+    const workers = [
+      // With WEBHOOK_URL set, the full worker signs webhooks too.
+      ["full", "wrangler.toml", [...SECRETS.full, ...(vars.WEBHOOK_URL ? ["WEBHOOK_SIGNING_SECRET"] : [])]],
+      ["edge", "wrangler.edge.toml", SECRETS.edge],
+    ];
+    // Everything is decided before anything is written: both workers' secrets are read first.
+    const have = Object.fromEntries(workers.map(([w, config]) => [w, deployedSecrets(path.join(dir, config))]));
+    // The same KEY_PEPPER on both workers: the edge digests what the authority stored. One that
+    // already has one cannot be matched (a secret cannot be read back): refuse, write nothing.
+    if (have.full.has("KEY_PEPPER") !== have.edge.has("KEY_PEPPER")) {
+      const [has, lacks] = have.full.has("KEY_PEPPER") ? ["wrangler.toml", "wrangler.edge.toml"] : ["wrangler.edge.toml", "wrangler.toml"];
+      fail("pepper_unknown", `${has} has a KEY_PEPPER and ${lacks} has none; it cannot be read back, so nothing was set: put the same value with \`wrangler secret put KEY_PEPPER --config ${lacks}\`, then run init again.`);
+    }
     const values = {};
     const value = (name) => (values[name] ??= newSecret(name));
-    for (const [worker, config] of [["full", "wrangler.toml"], ["edge", "wrangler.edge.toml"]]) {
-      const file = path.join(dir, config);
-      const existing = deployedSecrets(file);
-      for (const name of SECRETS[worker]) {
-        if (existing.has(name)) {
-          console.log(`kept ${name} on ${config} (already set; a new KEY_PEPPER would invalidate every key)`);
-          // A pepper already set on one worker must be the one set on the other: refuse to guess.
-          if (name === "KEY_PEPPER" && values.KEY_PEPPER) {
-            fail("pepper_mismatch", `KEY_PEPPER was just set on the other worker but ${config} has its own: set the same value on both by hand.`);
-          }
+    const done = [];
+    for (const [w, config, names] of workers) {
+      for (const name of names) {
+        if (have[w].has(name)) {
+          console.log(`kept ${name} on ${config} (already set${KEPT_WHY[name] ?? ""})`);
           continue;
         }
-        if (name === "KEY_PEPPER" && worker === "edge" && !values.KEY_PEPPER) {
-          fail("pepper_unknown", `${config} has no KEY_PEPPER but wrangler.toml has one, which cannot be read back: put the same value with \`wrangler secret put KEY_PEPPER --config ${config}\`.`);
+        const r = wrangler(["secret", "put", name, "--config", path.join(dir, config)], `${value(name)}\n`);
+        if (r.status !== 0) {
+          const half = name === "KEY_PEPPER" && done.includes("wrangler.toml KEY_PEPPER");
+          fail("wrangler_failed", `wrangler secret put ${name} --config ${config} failed${half ? "; wrangler.toml now has a KEY_PEPPER the edge lacks: remove it (wrangler secret delete KEY_PEPPER) and run init again" : ""}.`);
         }
-        const r = wrangler(["secret", "put", name, "--config", file], `${value(name)}\n`);
-        if (r.status !== 0) fail("wrangler_failed", `wrangler secret put ${name} --config ${config} failed`);
+        done.push(`${config} ${name}`);
         console.log(`set ${name} on ${config}`);
       }
     }
@@ -379,21 +395,28 @@ program
   .option("--production", "check the deployed workers' secrets (wrangler secret list) instead of .dev.vars")
   .option(...json)
   .action(async (o) => {
-    const dir = path.resolve(o.dir);
+    const dir = directory(o.dir);
     // `.dev.vars` (and its ADMIN_TOKEN, unless KEYGATE_ADMIN_TOKEN is set) are read from there.
     process.chdir(dir);
     const configs = readConfigs(dir);
     const findings = checkConfigs(configs);
     const vars = configs.full.config?.vars ?? {};
     if (o.production) {
+      const needs = { full: [...SECRETS.full, ...(vars.WEBHOOK_URL ? ["WEBHOOK_SIGNING_SECRET"] : [])], edge: SECRETS.edge };
       for (const [worker, config] of [["full", "wrangler.toml"], ["edge", "wrangler.edge.toml"]]) {
         const have = deployedSecrets(path.join(dir, config));
-        for (const name of SECRETS[worker]) findings.push({ ok: have.has(name), what: `${config} secret ${name}: ${have.has(name) ? "set" : "missing (keygate init --production)"}` });
+        for (const name of needs[worker]) findings.push({ ok: have.has(name), what: `${config} secret ${name}: ${have.has(name) ? "set" : "missing (keygate init --production)"}` });
       }
     } else {
       findings.push(...checkDevVars(readDevVars(path.join(dir, ".dev.vars")), vars));
     }
-    if (!o.offline) findings.push(...(await checkDeployment(dir, vars)));
+    if (o.offline) {
+      // Files only.
+    } else if (o.production && !process.env.KEYGATE_URL) {
+      findings.push({ ok: false, what: "--production: KEYGATE_URL is not set, so the deployment was not checked (set it to the API's URL, or add --offline)" });
+    } else {
+      findings.push(...(await checkDeployment(dir, vars)));
+    }
     const bad = findings.filter((f) => !f.ok);
     if (o.json) console.log(JSON.stringify(findings, null, 2));
     else {
@@ -406,7 +429,10 @@ program
 /** A running deployment: the management API with the operator's token, and each origin. */
 async function checkDeployment(dir, vars) {
   const out = [];
-  const { url } = target();
+  const url = (process.env.KEYGATE_URL ?? LOCAL_URL).replace(/\/+$/, "");
+  if (!process.env.KEYGATE_ADMIN_TOKEN && !readDevVars(path.join(dir, ".dev.vars")).ADMIN_TOKEN) {
+    return [{ ok: false, what: `${url}: not checked: no admin token (set KEYGATE_ADMIN_TOKEN, or ADMIN_TOKEN in .dev.vars)` }];
+  }
   let res;
   try {
     res = await api("GET", "/secret-scanning/pattern");

@@ -200,9 +200,16 @@ pub fn report_exposure(ctx: &Context, env: &Env, record: &KeyRecord, reason: &st
     Ok(())
 }
 
+thread_local! {
+    /// Canaries presented in this isolate, reported at most once a key and minute.
+    static CANARIES: keygate_core::policy::usage::Tally = keygate_core::policy::usage::Tally::new(1_000);
+}
+
 /// A canary key's refusal is an unknown key's, on the wire and in the log; its use is recorded
-/// without delaying the refusal (`key.canary_used`, with what the request showed of its sender).
-/// Any other refusal is returned as it is.
+/// without delaying the refusal (`key.canary_used`, with what the request showed of its sender),
+/// at most once a key and minute per isolate, with the count of presentations since: a flood of
+/// a canary costs its authority one write a minute per isolate, not one per request. Any other
+/// refusal is returned as it is.
 pub fn canary_refusal(
     e: Error,
     req: &web_sys::Headers,
@@ -212,10 +219,18 @@ pub fn canary_refusal(
     rc: &RequestContext,
 ) -> Error {
     let Error::CanaryKeyUsed { redacted, account, key_id, mode } = e else { return e };
-    let user_agent = header(req, "user-agent").unwrap_or_default();
-    let seen = SeenBy { ip: &rc.client_ip, user_agent: &user_agent, method: &rc.method, path: url.path() };
-    let command = EdgeCommand::CanaryUsed { account: &account, key_id: &key_id, seen };
-    keystore::send_later(ctx, env, mode, &account, &command);
+    if let Some(count) = CANARIES.with(|t| t.note(&key_id, rc.now)) {
+        let user_agent = header(req, "user-agent").unwrap_or_default();
+        let seen = SeenBy {
+            ip: &rc.client_ip,
+            user_agent: &user_agent,
+            method: &rc.method,
+            path: url.path(),
+            count,
+        };
+        let command = EdgeCommand::CanaryUsed { account: &account, key_id: &key_id, seen };
+        keystore::send_later(ctx, env, mode, &account, &command);
+    }
     Error::ApiKeyInvalid { redacted }
 }
 

@@ -22,13 +22,16 @@ export function newSecret(name) {
   return `${PREFIXES[name] ?? ""}${crypto.randomBytes(32).toString("hex")}`;
 }
 
-/** Parse a dotenv-style file (`NAME="value"` lines) into an object; {} if it does not exist. */
+/** One `.dev.vars` line as dotenv reads it (`NAME=v`, `export NAME=v`, `NAME: v`), or null. */
+const DEV_VAR = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(.*)$/;
+
+/** Parse a dotenv file (as wrangler reads `.dev.vars`: the last of a name wins); {} if absent. */
 export function readDevVars(file) {
   if (!fs.existsSync(file)) return {};
   const out = {};
   for (const line of fs.readFileSync(file, "utf8").split("\n")) {
-    const m = /^\s*([A-Z0-9_]+)\s*=\s*(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2].trim().replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
+    const m = DEV_VAR.exec(line);
+    if (m && !line.trim().startsWith("#")) out[m[1]] = m[2].trim().replace(/^"(.*)"$/, "$1").replace(/^'(.*)'$/, "$1");
   }
   return out;
 }
@@ -40,11 +43,13 @@ export function readDevVars(file) {
  */
 export function initDevVars(dir, names = SECRETS.local) {
   const file = path.join(dir, ".dev.vars");
-  const have = readDevVars(file);
-  const generated = names.filter((n) => !have[n]);
-  const kept = names.filter((n) => have[n]);
+  // A name on any line at all (even empty, even commented out by a later edit) is left alone:
+  // appending a second one would replace the first for wrangler.
+  const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+  const named = new Set(text.split("\n").map((l) => DEV_VAR.exec(l.replace(/^\s*#\s*/, ""))?.[1]).filter(Boolean));
+  const generated = names.filter((n) => !named.has(n));
+  const kept = names.filter((n) => named.has(n));
   if (generated.length) {
-    const text = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
     const lines = generated.map((n) => `${n}="${newSecret(n)}"`).join("\n");
     fs.writeFileSync(file, `${text}${text && !text.endsWith("\n") ? "\n" : ""}${lines}\n`, { mode: 0o600 });
   }
@@ -126,7 +131,12 @@ export function varChecks(v) {
     }
   };
   const out = [];
-  const set = (name) => v[name] !== undefined && v[name] !== "";
+  // A worker reads a var as a string: an unquoted TOML number or boolean is not one, and is
+  // ignored (its default is used) or refused.
+  for (const [name, value] of Object.entries(v)) {
+    if (typeof value !== "string") out.push([name, false, `must be a quoted string (got ${JSON.stringify(value)})`]);
+  }
+  const set = (name) => typeof v[name] === "string" && v[name] !== "";
   for (const name of ["ORIGIN_TEST", "ORIGIN_LIVE"]) {
     out.push([name, url(v[name] ?? "", false), set(name) ? "an absolute http(s) URL" : "missing: where this mode's requests go"]);
   }
@@ -137,14 +147,43 @@ export function varChecks(v) {
     ["ON_EXPOSURE", (s) => ["flag", "expire"].includes(s), '"flag" or "expire"'],
     ["ON_LEAK", (s) => ["flag", "expire"].includes(s), '"expire" or "flag"'],
     ["LOG_REQUESTS", (s) => ["denied", "all", "none"].includes(s), '"denied", "all" or "none"'],
-    ["PUBLISHABLE_ALLOWLIST", (s) => json(s, (a) => Array.isArray(a) && a.every((p) => typeof p === "string")), "a JSON array of \"METHOD /path\""],
-    ["RESOURCE_MAP", (s) => json(s, (o) => o && typeof o === "object" && !Array.isArray(o)), "a JSON object"],
+    ["PUBLISHABLE_ALLOWLIST", (s) => json(s, (a) => Array.isArray(a) && a.every(endpoint)), 'a JSON array of "METHOD /path" (the path starts with /)'],
+    ["RESOURCE_MAP", (s) => json(s, resourceMap), 'a JSON object: an optional "prefix" starting with /, and "routes" of "/path pattern": "resource"'],
     ["WEBHOOK_URL", (s) => url(s, true), "https (http only to a loopback host)"],
     ["SECRET_SCANNING_KEYS_URL", (s) => url(s, true), "https (http only to a loopback host)"],
     ["ERROR_DOC_URL", (s) => url(s, false), "an absolute URL"],
   ];
   for (const [name, ok, why] of optional) if (set(name)) out.push([name, ok(v[name]), why]);
   return out;
+}
+
+/** One `"METHOD /path"` entry, as the worker's pattern parser (policy/pattern.rs) takes it. */
+function endpoint(p) {
+  if (typeof p !== "string") return false;
+  const t = p.trim();
+  const i = t.indexOf(" ");
+  return i > 0 && (t.slice(0, i) === "*" || /^[A-Z]+$/.test(t.slice(0, i))) && pathPattern(t.slice(i + 1).trim());
+}
+
+/** A path pattern: `/`, then segments that are literal, `*`, `{name}`, or a final `**`. */
+function pathPattern(path) {
+  if (!path.startsWith("/")) return false;
+  const parts = path.length === 1 ? [] : path.slice(1).split("/");
+  return parts.every(
+    (seg, i) =>
+      seg !== "" &&
+      (seg === "**" ? i === parts.length - 1 : seg === "*" || /^\{.+\}$/.test(seg) || (/^[\x21-\x7e]+$/.test(seg) && !/[{}*?#]/.test(seg))),
+  );
+}
+
+/** `RESOURCE_MAP`'s shape: `{"prefix": "/v1/", "routes": {"/v1/x/*": "x"}}`, both optional. */
+function resourceMap(o) {
+  if (!o || typeof o !== "object" || Array.isArray(o)) return false;
+  if (Object.keys(o).some((k) => !["prefix", "routes"].includes(k))) return false;
+  if (o.prefix !== undefined && !(typeof o.prefix === "string" && o.prefix.startsWith("/") && o.prefix.endsWith("/"))) return false;
+  const routes = o.routes ?? {};
+  if (typeof routes !== "object" || Array.isArray(routes)) return false;
+  return Object.entries(routes).every(([k, r]) => pathPattern(k) && typeof r === "string" && /^[a-z0-9_.]{1,64}$/.test(r));
 }
 
 /** The local secrets (`.dev.vars`) `npm start` needs, and the optional ones if set. */

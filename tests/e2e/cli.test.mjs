@@ -162,6 +162,17 @@ describe("the CLI: init and doctor", () => {
     assert.equal(again.code, 0, again.err);
     assert.match(again.out, /kept KEY_PEPPER/);
     assert.equal(fs.readFileSync(path.join(dir, ".dev.vars"), "utf8"), before, "nothing replaced");
+    // Lines wrangler's dotenv reads too (`export NAME=`, `NAME: value`) count as set.
+    const other = tmp();
+    fs.writeFileSync(path.join(other, ".dev.vars"), 'export KEY_PEPPER="0123456789abcdef0123456789abcdef01"\nADMIN_TOKEN: adm_0123456789abcdef0123456789abcdef\n');
+    const third = cli(["init", "--dir", other]);
+    assert.equal(third.code, 0, third.err);
+    assert.deepEqual(third.out.match(/^generated (\w+)/gm), ["generated ORIGIN_SIGNING_SECRET"]);
+    assert.equal(fs.readFileSync(path.join(other, ".dev.vars"), "utf8").match(/KEY_PEPPER/g).length, 1);
+    // A directory that is not there is a precise error, not a stack trace.
+    const nowhere = cli(["init", "--dir", path.join(dir, "nope")]);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.err, /^keygate: dir_missing: /);
   });
 
   it("init --production sets each worker's secrets through wrangler, the same pepper on both, and never overwrites one", () => {
@@ -199,10 +210,21 @@ if (args[1] === "list") process.stdout.write(process.env["FAKE_" + config.replac
     assert.equal(kept.code, 0, kept.err);
     assert.ok(!fs.readFileSync(calls, "utf8").includes('"put"'), "nothing overwritten");
     assert.match(kept.out, /kept KEY_PEPPER on wrangler\.toml/);
-    // The full worker has a pepper the edge lacks: it cannot be read back, so refuse to guess.
-    const half = run({ FAKE_wrangler_toml: JSON.stringify([{ name: "KEY_PEPPER" }]) });
-    assert.equal(half.code, 1);
-    assert.match(half.err, /pepper_unknown/);
+    // One worker has a pepper the other lacks: it cannot be read back, so refuse, and write
+    // nothing at all (both lists are read before any put).
+    for (const [name, has] of [["FAKE_wrangler_toml", "wrangler.toml"], ["FAKE_wrangler_edge_toml", "wrangler.edge.toml"]]) {
+      fs.rmSync(calls, { force: true });
+      const half = run({ [name]: JSON.stringify([{ name: "KEY_PEPPER" }]) });
+      assert.equal(half.code, 1);
+      assert.match(half.err, new RegExp(`pepper_unknown: ${has.replace(".", "\\.")} has a KEY_PEPPER`));
+      assert.ok(!fs.readFileSync(calls, "utf8").includes('"put"'), "nothing written");
+    }
+    // doctor --production reads the deployed secrets; without KEYGATE_URL it says it did not check
+    // the deployment, rather than checking the local one.
+    const noUrl = cli(["doctor", "--production", "--dir", dir], { env: { ...env, KEYGATE_URL: "", FAKE_wrangler_toml: all, FAKE_wrangler_edge_toml: all } });
+    assert.equal(noUrl.code, 1);
+    assert.match(noUrl.out, /KEYGATE_URL is not set, so the deployment was not checked/);
+    assert.match(noUrl.out, /ok   wrangler\.edge\.toml secret ORIGIN_SIGNING_SECRET: set/);
   });
 
   it("doctor passes a good setup, and names each thing that is wrong", () => {
@@ -242,6 +264,19 @@ if (args[1] === "list") process.stdout.write(process.env["FAKE_" + config.replac
     const findings = JSON.parse(offline.out);
     assert.ok(findings.every((f) => typeof f.ok === "boolean" && typeof f.what === "string"));
     assert.ok(!findings.some((f) => /admin token|reachable/.test(f.what)), "nothing fetched offline");
+    // Vars a worker would not read as meant: an unquoted number, an allowlist entry without a
+    // leading slash.
+    write("wrangler.toml", full.replace('EDGE_CACHE_TTL = "5"', "EDGE_CACHE_TTL = 5").replace('"POST /v1/tokens"', '"POST v1/tokens"'));
+    write("wrangler.edge.toml", edge);
+    const typed = problems(cli(["doctor", "--dir", dir, "--offline"])).join("\n");
+    assert.match(typed, /var EDGE_CACHE_TTL: must be a quoted string \(got 5\)/);
+    assert.match(typed, /var PUBLISHABLE_ALLOWLIST: a JSON array of "METHOD \/path"/);
+    // No admin token anywhere: one failed check, the others still reported.
+    write(".dev.vars", `KEY_PEPPER="${E.secrets.KEY_PEPPER}"\n`);
+    const tokenless = cli(["doctor", "--dir", dir], { env: { KEYGATE_ADMIN_TOKEN: "" } });
+    assert.equal(tokenless.code, 1);
+    assert.match(tokenless.out, /not checked: no admin token/);
+    assert.match(tokenless.out, /var EDGE_CACHE_TTL/);
     // No wrangler files at all.
     const empty = cli(["doctor", "--dir", tmp(), "--offline"]);
     assert.equal(empty.code, 1);

@@ -127,6 +127,7 @@ fn its_use_is_recorded_at_most_once_a_minute_and_self_service_never_sees_it() {
         user_agent: "x".repeat(1000),
         method: "GET".into(),
         path: "/v1/charges".into(),
+        count: 1,
     };
     for i in 0..5 {
         block_on(w.a().canary_used(ACCT, &id, &seen(&format!("203.0.113.{i}")), T0 + i)).unwrap();
@@ -170,4 +171,40 @@ fn its_use_is_recorded_at_most_once_a_minute_and_self_service_never_sees_it() {
     block_on(w.a().canary_used(ACCT, &real_id, &seen("192.0.2.1"), T0)).unwrap();
     let after = block_on(w.a().events(ACCT, &Page { limit: 50, starting_after: None })).unwrap().data.len();
     assert_eq!(after, before + 1, "only the second key's creation");
+}
+
+#[test]
+fn a_canary_reported_as_leaked_stays_a_canary_and_the_report_is_recorded_as_a_use() {
+    use keygate_core::domain::leak::{Leak, REASON_GITHUB};
+    let w = World::new();
+    let (id, canary) = w.key(true, b"canary-leak");
+    let leak = Leak {
+        key_id: id.clone(),
+        reason: REASON_GITHUB.into(),
+        url: "https://gist.github.com/x/1".into(),
+        source: Some("gist".into()),
+    };
+    // Reported (by GitHub, or by an attacker who posted it to disarm it), under `expire`.
+    block_on(w.a().leaked(ACCT, &[leak], true, T0 + 5)).unwrap();
+    let key = block_on(w.a().load(ACCT, &id)).unwrap();
+    assert_eq!(key.status_at(T0 + 6).as_str(), "active", "not ended");
+    assert!(key.exposed.is_none(), "not marked exposed");
+    let events = block_on(w.a().events(ACCT, &Page { limit: 10, starting_after: None })).unwrap().data;
+    let used: Vec<_> = events.iter().filter(|e| e.kind == "key.canary_used").collect();
+    assert_eq!(used.len(), 1);
+    assert_eq!(used[0].data["url"], "https://gist.github.com/x/1");
+    // Still refused as an unknown key, and still reported when used.
+    w.sync_kv(&canary);
+    let e = w.present(&ParsedRecords::new(16), &canary, T0 + 7).unwrap_err();
+    assert!(matches!(e, keygate_core::Error::CanaryKeyUsed { .. }), "{e:?}");
+}
+
+#[test]
+fn an_isolates_report_counts_every_presentation_it_stands_for() {
+    let w = World::new();
+    let (id, _) = w.key(true, b"canary-count");
+    let seen = CanarySighting { ip: "192.0.2.1".into(), count: 40, ..Default::default() };
+    block_on(w.a().canary_used(ACCT, &id, &seen, T0)).unwrap();
+    block_on(w.a().canary_used(ACCT, &id, &CanarySighting { count: 0, ..seen }, T0 + 1)).unwrap();
+    assert_eq!(block_on(w.a().load(ACCT, &id)).unwrap().canary_seen.map(|(u, _)| u), Some(41));
 }

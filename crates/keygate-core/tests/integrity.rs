@@ -539,7 +539,13 @@ fn the_edge_commands_are_read_as_the_commands_of_the_same_name() {
             EdgeCommand::CanaryUsed {
                 account: ACCT,
                 key_id: "key_1",
-                seen: SeenBy { ip: "203.0.113.9", user_agent: "curl/8 \"x\"", method: "GET", path: "/v1/a" },
+                seen: SeenBy {
+                    ip: "203.0.113.9",
+                    user_agent: "curl/8 \"x\"",
+                    method: "GET",
+                    path: "/v1/a",
+                    count: 3,
+                },
             },
             Command::CanaryUsed {
                 account: ACCT.into(),
@@ -549,6 +555,7 @@ fn the_edge_commands_are_read_as_the_commands_of_the_same_name() {
                     user_agent: "curl/8 \"x\"".into(),
                     method: "GET".into(),
                     path: "/v1/a".into(),
+                    count: 3,
                 },
             },
         ),

@@ -302,17 +302,29 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         if !key.record.canary || !matches!(key.status_at(now), KeyStatus::Active | KeyStatus::Rolling) {
             return Ok(());
         }
-        let (next, event) = keystate::canary_used(&key, now);
+        let cut = |s: &str| s.chars().take(crate::commands::command::MAX_SEEN_LEN).collect::<String>();
+        let data = serde_json::json!({
+            "ip": cut(&seen.ip),
+            "user_agent": cut(&seen.user_agent),
+            "method": cut(&seen.method),
+            "path": cut(&seen.path),
+        });
+        self.canary_seen(key, seen.count, data, now).await
+    }
+
+    /// Count `count` uses of the canary `key`, and record `data` as a `key.canary_used` event
+    /// if its minute allows ([`keystate::CANARY_EVENT_INTERVAL`]), with the uses so far.
+    async fn canary_seen(
+        &self,
+        key: StoredKey,
+        count: u64,
+        mut data: serde_json::Value,
+        now: UnixSeconds,
+    ) -> Result<(), Error> {
+        let (next, event) = keystate::canary_used(&key, count, now);
         self.save(&next).await?;
         if event {
-            let cut = |s: &str| s.chars().take(crate::commands::command::MAX_SEEN_LEN).collect::<String>();
-            let data = serde_json::json!({
-                "ip": cut(&seen.ip),
-                "user_agent": cut(&seen.user_agent),
-                "method": cut(&seen.method),
-                "path": cut(&seen.path),
-                "uses": next.canary_seen.map(|(u, _)| u),
-            });
+            data["uses"] = serde_json::json!(next.canary_seen.map(|(u, _)| u));
             self.log("key.canary_used", &next.record, &Actor::system(), now, data).await?;
         }
         Ok(())
@@ -335,6 +347,17 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
                 Err(Error::NotFound { .. }) => continue,
                 Err(e) => return Err(e),
             };
+            // A canary found in public is where it was planted: its sighting is recorded as a
+            // use, and it stays a canary (never exposed or ended by a report, which an attacker
+            // could otherwise post to disarm it).
+            if old.record.canary {
+                if matches!(old.status_at(now), KeyStatus::Active | KeyStatus::Rolling) {
+                    let data =
+                        serde_json::json!({ "reason": leak.reason, "url": leak.url, "source": leak.source });
+                    self.canary_seen(old, 1, data, now).await?;
+                }
+                continue;
+            }
             let marked = keystate::mark_leaked(&old, leak, now);
             let data = serde_json::json!({ "reason": leak.reason, "url": leak.url, "source": leak.source });
             self.exposure(&old, marked, data, &leak.reason, expire, now).await?;

@@ -275,6 +275,10 @@ pub struct CanarySighting {
     pub method: String,
     /// The path (never the query, which could carry anything).
     pub path: String,
+    /// How many presentations this report stands for (an isolate reports a canary at most once a
+    /// minute, with the count since its last report); 0 is read as 1.
+    #[serde(default)]
+    pub count: u64,
 }
 
 /// [`CanarySighting`], borrowed from what the edge holds.
@@ -288,6 +292,8 @@ pub struct SeenBy<'a> {
     pub method: &'a str,
     /// The path.
     pub path: &'a str,
+    /// How many presentations this report stands for.
+    pub count: u64,
 }
 
 /// The longest field of a [`CanarySighting`] kept.

@@ -403,13 +403,14 @@ pub fn next_refill(key: &StoredKey) -> Option<UnixSeconds> {
 /// many addresses is counted, not logged a thousand times.
 pub const CANARY_EVENT_INTERVAL: UnixSeconds = 60;
 
-/// Count a use of a canary key at `now`; `true` when it gets an event (the first use, or the
-/// first one [`CANARY_EVENT_INTERVAL`] after the last event).
-pub fn canary_used(key: &StoredKey, now: UnixSeconds) -> (StoredKey, bool) {
+/// Count `count` uses of a canary key at `now`; `true` when they get an event (the first use, or
+/// the first one [`CANARY_EVENT_INTERVAL`] after the last event).
+pub fn canary_used(key: &StoredKey, count: u64, now: UnixSeconds) -> (StoredKey, bool) {
     let mut next = key.clone();
     let (uses, last) = key.canary_seen.map_or((0, None), |(u, t)| (u, Some(t)));
     let event = last.is_none_or(|t| now - t >= CANARY_EVENT_INTERVAL);
-    next.canary_seen = Some((uses + 1, if event { now } else { last.unwrap_or(now) }));
+    next.canary_seen =
+        Some((uses.saturating_add(count.max(1)), if event { now } else { last.unwrap_or(now) }));
     let minute = now - now.rem_euclid(60);
     next.last_used = Some(next.last_used.map_or(minute, |t| t.max(minute)));
     (next, event)
