@@ -45,8 +45,8 @@ pub struct EventData {
 
 /// The body of delivery `d`.
 pub fn body(d: &Delivery) -> Result<Vec<u8>, Error> {
-    let mut object = KeyObject::from_stored(&d.key, d.created);
-    object.secret = None;
+    // A stored key's object never carries a secret (only a create's answer sets one).
+    let object = KeyObject::from_stored(&d.key, d.created);
     let event = WebhookEvent {
         id: d.id.clone(),
         object: "event".into(),

@@ -152,9 +152,9 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             "rolled_to": successor.stored.record.id,
             "expires_at": retired.record.expires_at,
         });
-        self.log("key.rolled", &retired.record, actor, now, data).await?;
+        self.log("key.rolled", &retired, actor, now, data).await?;
         let data = serde_json::json!({ "rolled_from": old.record.id });
-        self.log("key.created", &successor.stored.record, actor, now, data).await?;
+        self.log("key.created", &successor.stored, actor, now, data).await?;
         self.replicate(retired).await?;
         let stored = self.replicate(successor.stored).await?;
         Ok(Created { key: stored, secret: successor.key })
@@ -239,7 +239,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let data = data(&next);
         let next = if next.kv_synced && next.record == old.record {
             self.save(&next).await?;
-            self.log(kind, &next.record, &by.actor(), now, data).await?;
+            self.log(kind, &next, &by.actor(), now, data).await?;
             next
         } else {
             self.commit_logged(next, kind, &by.actor(), now, data).await?
@@ -275,7 +275,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     ) -> Result<(), Error> {
         if marked != *old {
             self.save(&marked).await?;
-            self.log("key.exposed", &marked.record, &Actor::system(), now, data).await?;
+            self.log("key.exposed", &marked, &Actor::system(), now, data).await?;
         }
         if expire {
             let ended = keystate::expire(&marked, now);
@@ -325,7 +325,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         self.save(&next).await?;
         if event {
             data["uses"] = serde_json::json!(next.canary_seen.map(|(u, _)| u));
-            self.log("key.canary_used", &next.record, &Actor::system(), now, data).await?;
+            self.log("key.canary_used", &next, &Actor::system(), now, data).await?;
         }
         Ok(())
     }
@@ -452,7 +452,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         // Only the authority's count changes: the record, and so KV, stays as it is.
         self.save(&next).await?;
         let data = serde_json::json!({ "change": change, "remaining": next.credits.map(|c| c.remaining) });
-        self.log("key.credits_adjusted", &next.record, &by.actor(), now, data).await?;
+        self.log("key.credits_adjusted", &next, &by.actor(), now, data).await?;
         Ok(next)
     }
 

@@ -10,7 +10,6 @@ use crate::domain::event::Actor;
 use crate::domain::event::Event;
 use crate::domain::ids::event_id;
 use crate::domain::keystate::{self, ENDED_RETENTION, StoredKey};
-use crate::domain::record::KeyRecord;
 
 impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     /// Catch up: store expiries whose time has come, retry every KV write not yet acknowledged.
@@ -36,7 +35,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             if refilled != key {
                 self.save(&refilled).await?;
                 let data = serde_json::json!({ "credits": refilled.credits.map(|c| c.remaining) });
-                self.log("key.credits_refilled", &refilled.record, &Actor::system(), now, data).await?;
+                self.log("key.credits_refilled", &refilled, &Actor::system(), now, data).await?;
             }
             let key = refilled;
             // The notices before an expiry (webhooks only: a notice changes nothing).
@@ -103,7 +102,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         data: serde_json::Value,
     ) -> Result<StoredKey, Error> {
         self.save(&key).await?;
-        self.log(kind, &key.record, actor, now, data).await?;
+        self.log(kind, &key, actor, now, data).await?;
         if key.kv_synced {
             return Ok(key);
         }
@@ -128,10 +127,12 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         Ok(current)
     }
 
+    /// Record the event `kind` about `key` (as stored) in the audit log, and, when webhooks are
+    /// on, in the outbox with the key as it is.
     pub(crate) async fn log(
         &self,
         kind: &str,
-        record: &KeyRecord,
+        key: &StoredKey,
         actor: &Actor,
         now: UnixSeconds,
         data: serde_json::Value,
@@ -142,9 +143,9 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             id: event_id(seq),
             object: "event".into(),
             kind: kind.into(),
-            account: record.account.clone(),
-            mode: record.mode,
-            key_id: record.id.clone(),
+            account: key.record.account.clone(),
+            mode: key.record.mode,
+            key_id: key.record.id.clone(),
             actor: actor.0.clone(),
             created_at: now,
             data,
@@ -157,15 +158,8 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         if let Some(gone) = seq.checked_sub(self.limits.max_events).filter(|g| *g > 0) {
             self.state.delete(&format!("event:{gone:012}")).await.map_err(Error::from)?;
         }
-        // The webhook, with the key as it is after the change (stored before the event is).
-        if self.limits.webhooks {
-            match self.load(&record.account, &record.id).await {
-                Ok(key) => self.enqueue(kind, &key, event.data, now).await?,
-                Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        // The webhook, in the same storage and step as the audit event.
+        self.enqueue(kind, key, event.data, now).await
     }
 
     pub(crate) async fn save(&self, key: &StoredKey) -> Result<(), Error> {
