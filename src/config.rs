@@ -3,6 +3,7 @@
 
 use keygate_core::Error;
 use keygate_core::domain::digest::Pepper;
+use keygate_core::domain::web_url::BaseUrl;
 use keygate_core::policy::access::EdgePolicy;
 use keygate_core::policy::gate::StalenessBudget;
 use keygate_core::policy::pattern::{DEFAULT_PUBLISHABLE_ALLOWLIST, EndpointList, ResourceMap};
@@ -12,7 +13,9 @@ use std::rc::Rc;
 
 use crate::platform::IsolateCache;
 use keygate_core::domain::key::Mode;
-use worker::{Env, Url};
+use worker::Env;
+#[cfg(feature = "authority")]
+use worker::Url;
 
 /// Where error codes are documented, unless `ERROR_DOC_URL` says otherwise.
 pub const DEFAULT_DOC_URL: &str = "https://github.com/keygate/keygate/blob/main/docs/errors.md";
@@ -43,18 +46,13 @@ pub fn admin_tokens(env: &Env) -> Result<keygate_core::domain::digest::OperatorT
 }
 
 /// The origin for `mode`: `ORIGIN_TEST` or `ORIGIN_LIVE`, an absolute http(s) URL.
-pub fn origin(env: &Env, mode: Mode) -> Result<Url, Error> {
+pub fn origin(env: &Env, mode: Mode) -> Result<BaseUrl, Error> {
     let name = match mode {
         Mode::Test => "ORIGIN_TEST",
         Mode::Live => "ORIGIN_LIVE",
     };
     let value = string(env, name).ok_or(Error::Misconfigured { what: name })?;
-    let parse = |s: &String| {
-        Url::parse(s)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-            .ok_or(Error::Misconfigured { what: name })
-    };
+    let parse = |s: &String| BaseUrl::parse(s.trim()).ok_or(Error::Misconfigured { what: name });
     match mode {
         Mode::Test => ORIGIN_TEST.with(|c| c.get_or_try(value, parse)),
         Mode::Live => ORIGIN_LIVE.with(|c| c.get_or_try(value, parse)),
@@ -120,8 +118,8 @@ thread_local! {
     /// reading them again cannot turn up a misconfiguration.
     pub static EDGE_SETTINGS_READ: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// The parsed origins, reused while their vars are unchanged.
-    static ORIGIN_TEST: IsolateCache<String, Url> = const { IsolateCache::new() };
-    static ORIGIN_LIVE: IsolateCache<String, Url> = const { IsolateCache::new() };
+    static ORIGIN_TEST: IsolateCache<String, BaseUrl> = const { IsolateCache::new() };
+    static ORIGIN_LIVE: IsolateCache<String, BaseUrl> = const { IsolateCache::new() };
     /// The parsed edge policy, reused while its vars are unchanged.
     static POLICY: IsolateCache<(String, String), Rc<EdgePolicy>> = const { IsolateCache::new() };
     /// The signing secrets' HMAC states, reused while the secrets are unchanged.

@@ -6,11 +6,12 @@
 use keygate_core::Error;
 use keygate_core::clock::UnixSeconds;
 use keygate_core::domain::record::KeyRecord;
+use keygate_core::domain::web_url::RequestUrl;
 use keygate_core::policy::access::{self, RequestFacts};
 use keygate_core::policy::gate::{self, Authenticated, Presented, StalenessBudget};
 use keygate_core::policy::identity::Identity;
 use keygate_core::policy::throttle::Throttle;
-use worker::{Context, Env, Headers, Response, Url};
+use worker::{Context, Env, Headers, Response};
 
 use crate::context::RequestContext;
 use crate::keystore::{self, EdgeCommand};
@@ -22,7 +23,7 @@ use keygate_core::commands::command::SeenBy;
 /// Phases 1–4 against the KV replica: credential, key (with mode pinning), record, decision.
 pub async fn authenticate(
     req: &web_sys::Headers,
-    url: &Url,
+    url: &RequestUrl,
     env: &Env,
     budget: StalenessBudget,
     throttle: Throttle<'_>,
@@ -61,7 +62,7 @@ pub async fn confirm_with_authority(
 /// Authenticate `req` and, if it may pass, forward it to its mode's origin.
 pub async fn handle(
     req: web_sys::Request,
-    url: &Url,
+    url: &RequestUrl,
     env: &Env,
     ctx: &Context,
     rc: &mut RequestContext,
@@ -146,7 +147,7 @@ pub async fn handle(
 #[inline(never)]
 pub fn throttled_shortcut(
     req: &web_sys::Request,
-    url: &Url,
+    url: &RequestUrl,
     method: &str,
     throttle: &Throttle<'_>,
 ) -> Option<Error> {
@@ -213,7 +214,7 @@ thread_local! {
 pub fn canary_refusal(
     e: Error,
     req: &web_sys::Headers,
-    url: &Url,
+    url: &RequestUrl,
     env: &Env,
     ctx: &Context,
     rc: &RequestContext,
@@ -238,7 +239,13 @@ pub fn canary_refusal(
 /// (`plain_http`). Everything, the KV read included, happens in `waitUntil`, under the same
 /// throttling as every other lookup: a throttled address gets no lookup unless its key was
 /// seen valid here, and a key that is not found counts as a failure of its address.
-pub fn report_plain_http(req: &web_sys::Headers, url: &Url, env: &Env, ctx: &Context, rc: &RequestContext) {
+pub fn report_plain_http(
+    req: &web_sys::Headers,
+    url: &RequestUrl,
+    env: &Env,
+    ctx: &Context,
+    rc: &RequestContext,
+) {
     let Some(authorization) = header(req, "authorization") else { return };
     let (env, url, ip, now) = (env.clone(), url.clone(), rc.client_ip.clone(), rc.now);
     ctx.wait_until(async move {
@@ -273,7 +280,7 @@ pub fn report_plain_http(req: &web_sys::Headers, url: &Url, env: &Env, ctx: &Con
 /// (browsers send none). Any other preflight goes the normal way, and is refused.
 fn preflight(
     req: &web_sys::Headers,
-    url: &Url,
+    url: &RequestUrl,
     method: &str,
     policy: &access::EdgePolicy,
     request_id: &str,

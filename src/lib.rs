@@ -31,8 +31,9 @@ mod webhooks;
 pub use keystore::KeyStore;
 
 use keygate_core::Error;
+use keygate_core::domain::web_url::RequestUrl;
 use keygate_core::policy::request_shape;
-use worker::{Context, Env, Request, Response, Url, event};
+use worker::{Context, Env, Request, Response, event};
 
 /// Every request, as phases over one [`context::RequestContext`]: the request filter (HTTPS, its
 /// shape, throttling), then the management API or the edge path (credential → key → record →
@@ -44,7 +45,7 @@ async fn fetch(
     ctx: Context,
 ) -> Result<web_sys::Response, std::convert::Infallible> {
     // Parsed once: the context, the request filter and the edge path all use this one.
-    let url = Url::parse(&req.url()).ok();
+    let url = RequestUrl::parse(req.url());
     let mut rc = context::RequestContext::new(&req, url.as_ref().map_or("", |u| u.path()));
     let outcome = match url {
         Some(url) => route(req, &url, &env, &ctx, &mut rc).await,
@@ -68,7 +69,7 @@ async fn fetch(
 
 async fn route(
     req: web_sys::Request,
-    url: &Url,
+    url: &RequestUrl,
     env: &Env,
     ctx: &Context,
     rc: &mut context::RequestContext,
@@ -111,7 +112,7 @@ async fn route(
 #[cfg(feature = "authority")]
 async fn management(
     req: Request,
-    url: &worker::Url,
+    url: &RequestUrl,
     env: &Env,
     ctx: &Context,
     rc: &mut context::RequestContext,
@@ -125,7 +126,7 @@ async fn management(
 #[cfg(not(feature = "authority"))]
 async fn management(
     req: Request,
-    _: &worker::Url,
+    _: &RequestUrl,
     env: &Env,
     _: &Context,
     _: &mut context::RequestContext,

@@ -17,9 +17,10 @@ use keygate_core::domain::event::{Actor, Event, Page};
 use keygate_core::domain::ids;
 use keygate_core::domain::key::Mode;
 use keygate_core::domain::settings::{CreateKey, KeySettings};
+use keygate_core::domain::web_url::RequestUrl;
 use keygate_core::policy::access;
 use keygate_core::policy::throttle::Throttle;
-use worker::{Context, Env, Method, Request, Response, Url};
+use worker::{Context, Env, Method, Request, Response};
 
 use crate::context::RequestContext;
 use crate::keystore::{self, Command};
@@ -28,7 +29,7 @@ use crate::{config, edge, respond};
 /// Serve one management request.
 pub async fn handle(
     mut req: Request,
-    url: &Url,
+    url: &RequestUrl,
     env: &Env,
     ctx: &Context,
     rc: &mut RequestContext,
@@ -108,7 +109,7 @@ async fn lookup(req: &mut Request, env: &Env) -> Result<KeyObject, Error> {
 
 async fn operator(
     req: &mut Request,
-    url: &Url,
+    url: &RequestUrl,
     env: &Env,
     rc: &RequestContext,
     account: &str,
@@ -258,7 +259,7 @@ fn status_for(command: &Command) -> u16 {
 #[allow(clippy::too_many_arguments)]
 async fn self_service(
     req: &mut Request,
-    url: &Url,
+    url: &RequestUrl,
     env: &Env,
     ctx: &Context,
     rc: &RequestContext,
@@ -313,8 +314,8 @@ async fn self_service(
 
 /// A list's `limit` and filters from the query string. A parameter the list does not take is a
 /// 400 naming it, not ignored (a Stripe client's `ending_before` must not get the first page).
-fn key_query(url: &Url, takes_mode: bool) -> Result<keygate_core::domain::listing::KeyQuery, Error> {
-    for (name, _) in url.query_pairs() {
+fn key_query(url: &RequestUrl, takes_mode: bool) -> Result<keygate_core::domain::listing::KeyQuery, Error> {
+    for (name, _) in query_pairs(url) {
         let known = ["limit", "starting_after", "status", "type", "last4"].contains(&name.as_ref())
             || (takes_mode && name == "mode");
         if !known {
@@ -336,7 +337,7 @@ fn key_query(url: &Url, takes_mode: bool) -> Result<keygate_core::domain::listin
 /// Where `starting_after` (a key id, if given) sits in the newest-first order, from the key as
 /// `get` finds it for the caller. A cursor that names no key the caller may see is a 400 on it.
 async fn cursor<F: std::future::Future<Output = Result<KeyObject, Error>>>(
-    url: &Url,
+    url: &RequestUrl,
     get: impl FnOnce(String) -> F,
 ) -> Result<Option<keygate_core::domain::listing::Position>, Error> {
     let Some(after) = query_param(url, "starting_after") else { return Ok(None) };
@@ -365,7 +366,7 @@ fn cursor_error(e: Error) -> Error {
 
 /// A key id does not name its mode: ask the test object, then the live one.
 /// The `mode` query parameter, which the route requires.
-fn required_mode(url: &Url) -> Result<Mode, Error> {
+fn required_mode(url: &RequestUrl) -> Result<Mode, Error> {
     match query_param(url, "mode") {
         Some(m) => request::parse_mode(&m, "mode"),
         None => Err(Error::invalid_param(
@@ -460,8 +461,13 @@ async fn drain(stream: &mut worker::ByteStream) {
 }
 
 /// The first value of query parameter `name`.
-fn query_param(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+fn query_param(url: &RequestUrl, name: &str) -> Option<String> {
+    query_pairs(url).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// The query's name-value pairs, decoded as a form.
+fn query_pairs(url: &RequestUrl) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(url.query().unwrap_or("").as_bytes())
 }
 
 fn value<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Error> {

@@ -3,29 +3,18 @@
 //! header removed, keygate's signed identity added.
 
 use keygate_core::Error;
+use keygate_core::domain::web_url::{BaseUrl, RequestUrl};
 use keygate_core::policy::decision::Deprecation;
 use keygate_core::policy::identity::{Identity, Target};
 use keygate_core::policy::upstream as upstream_plan;
-use worker::Url;
 
 use crate::context::RequestContext;
 use crate::upstream::{self, Edits};
 
-/// The URL at the origin for a request to `url`: the origin's scheme, host and base path, then
-/// the request's path and query. Parsed, so that what is signed is exactly what is sent.
-pub fn target(origin: &Url, url: &Url) -> Result<Url, Error> {
-    let base = origin.as_str().trim_end_matches('/');
-    let joined = match url.query() {
-        Some(q) => format!("{base}{}?{q}", url.path()),
-        None => format!("{base}{}", url.path()),
-    };
-    Url::parse(&joined).map_err(|_| Error::Internal { what: "building the origin URL" })
-}
-
 /// What the upstream request is made of, besides the request itself.
 pub struct Upstream<'a> {
     /// The key's mode's origin.
-    pub origin: &'a Url,
+    pub origin: &'a BaseUrl,
     /// The identity to send.
     pub identity: &'a Identity<'a>,
     /// The signing secrets (current first).
@@ -42,21 +31,15 @@ pub struct Upstream<'a> {
 /// keygate's headers: the core's header plan, applied in one call into JavaScript.
 pub async fn forward(
     req: web_sys::Request,
-    url: &Url,
+    url: &RequestUrl,
     rc: &RequestContext,
     up: Upstream<'_>,
 ) -> Result<web_sys::Response, Error> {
     let method = rc.method.as_str();
-    let to = target(up.origin, url)?;
-    let host = match (to.host_str(), to.port()) {
-        (Some(h), Some(p)) => format!("{h}:{p}"),
-        (Some(h), None) => h.to_owned(),
-        (None, _) => return Err(Error::Misconfigured { what: "ORIGIN_TEST/ORIGIN_LIVE host" }),
-    };
-    let path = match to.query() {
-        Some(q) => format!("{}?{q}", to.path()),
-        None => to.path().to_owned(),
-    };
+    // The request's path is already canonical (the request filter refused any other), so
+    // what is signed is exactly what is sent.
+    let (to, path) = up.origin.target(url.path(), url.query());
+    let host = up.origin.host_and_port();
     let signature = up.identity.signature(up.signing, rc.now, Target { method, host: &host, path: &path });
     let plan = upstream_plan::plan(rc.names(), up.identity, signature, up.cors_origin, up.deprecation);
     let mut request = Edits::default();
@@ -75,5 +58,5 @@ pub async fn forward(
         answer.append(name, value)?;
     }
     // Redirects are not followed: the client gets the origin's 3xx as it is.
-    upstream::send(&req, method, to.as_str(), &request, &answer).await
+    upstream::send(&req, method, &to, &request, &answer).await
 }

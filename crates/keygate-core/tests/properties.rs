@@ -119,8 +119,112 @@ proptest! {
         if let Some(p) = EndpointPattern::parse(&s) {
             let _ = p.matches(&method, &path);
         }
-        if let (Some(o), Ok(u)) = (OriginRule::parse(&s), url::Url::parse(&path)) {
+        if let (Some(o), Some(u)) = (OriginRule::parse(&s), keygate_core::domain::web_url::WebOrigin::parse(&path)) {
             let _ = o.allows(&u);
+        }
+        let _ = keygate_core::domain::web_url::RequestUrl::parse(s.clone());
+        let _ = keygate_core::domain::web_url::BaseUrl::parse(&s);
+    }
+}
+
+mod web_urls {
+    //! keygate's own URL reading (`domain::web_url`, which keeps the `url` crate out of the lean
+    //! edge) against the `url` crate: whatever it accepts reads the same there, and what a
+    //! browser or the runtime sends, it accepts.
+    use keygate_core::domain::web_url::{BaseUrl, RequestUrl, WebOrigin};
+    use proptest::prelude::*;
+
+    fn host() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9][a-zA-Z0-9-]{0,8}(\\.[a-zA-Z0-9-]{1,8}){0,3}",
+            (0u8..=255, 0u8..=255, 0u8..=255, 0u8..=255).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+            any::<[u16; 8]>().prop_map(|s| format!("[{}]", std::net::Ipv6Addr::from(s))),
+            Just("localhost".to_owned()),
+        ]
+    }
+
+    fn port() -> impl Strategy<Value = String> {
+        prop_oneof![Just(String::new()), Just(":".to_owned()), (0u32..70_000).prop_map(|p| format!(":{p}"))]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Anything at all: an origin read here is the one the `url` crate reads.
+        #[test]
+        fn an_accepted_origin_reads_the_same_with_the_url_crate(
+            s in "(https?|HTTPS|ftp|)(://|:/)[a-zA-Z0-9.\\-_@%:\\[\\]ü]{0,24}([/?#][a-z/?#]{0,6})?"
+        ) {
+            if let Some(o) = WebOrigin::parse(&s) {
+                let u = url::Url::parse(&s).map_err(|e| TestCaseError::fail(format!("{s:?}: {e}")))?;
+                prop_assert_eq!(u.scheme(), o.scheme, "{:?}", s);
+                prop_assert_eq!(u.host_str(), Some(o.host.as_str()), "{:?}", s);
+                prop_assert_eq!(u.port(), o.port, "{:?}", s);
+                prop_assert_eq!(u.origin().ascii_serialization(), o.serialize(), "{:?}", s);
+            }
+        }
+
+        /// What a browser sends (an ASCII origin or URL) is read, and as the `url` crate reads it.
+        #[test]
+        fn a_browser_origin_is_read(
+            scheme in "https?|HTTPS", h in host(), p in port(), rest in "(/[a-z]{0,4}(\\?[a-z=]{0,4})?)?"
+        ) {
+            let s = format!("{scheme}://{h}{p}{rest}");
+            let Ok(u) = url::Url::parse(&s) else { return Ok(()) };
+            // The url crate reads a name whose last label is numeric as an IPv4 number; keygate
+            // refuses any such name but a plain dotted quad.
+            let o = WebOrigin::parse(&s);
+            if u.host_str().is_some_and(|uh| uh.parse::<std::net::Ipv4Addr>().is_ok() && uh != h) {
+                return Ok(());
+            }
+            let o = o.ok_or_else(|| TestCaseError::fail(format!("{s:?} refused")))?;
+            prop_assert_eq!(u.origin().ascii_serialization(), o.serialize(), "{:?}", s);
+        }
+
+        /// A request URL as the runtime serialises it splits into the parts the `url` crate finds.
+        #[test]
+        fn a_request_url_splits_as_the_url_crate_reads_it(
+            scheme in "https?", h in host(), p in port(),
+            path in "(/[a-zA-Z0-9._~%!$&'()*+,;=:@-]{0,6}){0,3}", query in proptest::option::of("[a-z=&%?/]{0,8}"),
+        ) {
+            let raw = format!("{scheme}://{h}{p}{path}{}", query.map(|q| format!("?{q}")).unwrap_or_default());
+            let Ok(u) = url::Url::parse(&raw) else { return Ok(()) };
+            let r = RequestUrl::parse(u.as_str().to_owned()).ok_or_else(|| TestCaseError::fail(u.to_string()))?;
+            prop_assert_eq!(r.scheme(), u.scheme());
+            prop_assert_eq!(r.host_str(), u.host_str());
+            prop_assert_eq!(r.path(), u.path());
+            prop_assert_eq!(r.query(), u.query());
+            prop_assert_eq!(r.as_str(), u.as_str());
+        }
+
+        /// An upstream URL is what joining and parsing with the `url` crate gave before.
+        #[test]
+        fn an_upstream_url_is_the_url_crates(
+            base in "(https?://)[a-z0-9.]{1,10}(:[0-9]{1,5})?(/[a-z]{1,4}){0,2}/?",
+            path in "(/[a-zA-Z0-9._~%-]{0,6}){1,3}", query in proptest::option::of("[a-z=&%]{0,8}"),
+        ) {
+            let Some(b) = BaseUrl::parse(&base) else {
+                // Refused: what the url crate refuses too, or a host it reads as an IPv4 number.
+                let numeric = url::Url::parse(&base).is_ok_and(|u| matches!(u.host(), Some(url::Host::Ipv4(_))));
+                prop_assert!(url::Url::parse(&base).is_err() || numeric, "{:?} refused", base);
+                return Ok(());
+            };
+            let origin = url::Url::parse(&base).map_err(|e| TestCaseError::fail(format!("{base:?}: {e}")))?;
+            let (to, signed) = b.target(&path, query.as_deref());
+            let joined = match &query {
+                Some(q) => format!("{}{path}?{q}", origin.as_str().trim_end_matches('/')),
+                None => format!("{}{path}", origin.as_str().trim_end_matches('/')),
+            };
+            let Ok(old) = url::Url::parse(&joined) else { return Ok(()) };
+            // The request filter refuses a path that is not canonical: only those are compared.
+            if old.path() != format!("{}{path}", origin.path().trim_end_matches('/')) {
+                return Ok(());
+            }
+            prop_assert_eq!(to.as_str(), old.as_str());
+            let host = match old.port() { Some(p) => format!("{}:{p}", old.host_str().unwrap()), None => old.host_str().unwrap().to_owned() };
+            prop_assert_eq!(b.host_and_port(), host);
+            let want = match old.query() { Some(q) => format!("{}?{q}", old.path()), None => old.path().to_owned() };
+            prop_assert_eq!(signed, want);
         }
     }
 }

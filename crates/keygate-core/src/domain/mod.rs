@@ -10,4 +10,5 @@ pub mod listing;
 pub mod quota;
 pub mod record;
 pub mod settings;
+pub mod web_url;
 pub mod webhook;

@@ -13,6 +13,7 @@
 //! Mode pinning (`test_key_on_live_host`) is earlier still, in [`crate::policy::gate`], from the prefix
 //! alone and before any store read.
 
+use crate::domain::web_url::WebOrigin;
 use std::net::IpAddr;
 
 use crate::Error;
@@ -120,8 +121,8 @@ fn key_restrictions(record: &KeyRecord, f: &RequestFacts) -> Result<Grant, Error
     let request_origin = f
         .origin
         .filter(|o| *o != "null")
-        .and_then(|o| url::Url::parse(o).ok())
-        .or_else(|| f.referer.and_then(|r| url::Url::parse(r).ok()));
+        .and_then(WebOrigin::parse)
+        .or_else(|| f.referer.and_then(WebOrigin::parse));
     let mut grant = Grant::default();
     if record.key_type == KeyType::Publishable {
         if let Some(allowed) = &r.allowed_origins {
@@ -129,9 +130,7 @@ fn key_restrictions(record: &KeyRecord, f: &RequestFacts) -> Result<Grant, Error
                 allowed.iter().filter_map(|a| OriginRule::parse(a)).any(|rule| rule.allows(o))
             });
             if !ok {
-                let seen = request_origin
-                    .as_ref()
-                    .map_or_else(|| "none".into(), |o| o.origin().ascii_serialization());
+                let seen = request_origin.as_ref().map_or_else(|| "none".into(), WebOrigin::serialize);
                 return Err(Error::OriginNotAllowed { origin: seen });
             }
         }

@@ -1,6 +1,7 @@
 //! The pattern languages of the edge's rules: `METHOD /path` endpoint patterns, web-origin rules,
 //! IP networks, and the map from paths to restricted keys' resources.
 
+use crate::domain::web_url::WebOrigin;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -293,13 +294,12 @@ impl OriginRule {
             Some(h) => (h, true),
             None => (rest, false),
         };
-        let u = url::Url::parse(&format!("{scheme}://{host}")).ok()?;
-        let h = u.host_str()?.to_owned();
-        if wildcard && !h.contains('.') {
+        let u = WebOrigin::parse(&format!("{scheme}://{host}"))?;
+        if wildcard && !u.host.contains('.') {
             return None;
         }
-        let host = if wildcard { HostRule::Subdomains(h) } else { HostRule::Exact(h) };
-        Some(OriginRule { scheme: scheme.to_owned(), host, port: u.port() })
+        let host = if wildcard { HostRule::Subdomains(u.host) } else { HostRule::Exact(u.host) };
+        Some(OriginRule { scheme: u.scheme.to_owned(), host, port: u.port })
     }
 
     /// Whether every origin this rule allows is also allowed by `other`.
@@ -317,11 +317,11 @@ impl OriginRule {
             }
     }
 
-    /// Whether the origin `o` (as a parsed URL) is allowed.
-    pub fn allows(&self, o: &url::Url) -> bool {
-        let Some(h) = o.host_str() else { return false };
-        o.scheme() == self.scheme
-            && o.port() == self.port
+    /// Whether the origin `o` is allowed.
+    pub fn allows(&self, o: &WebOrigin) -> bool {
+        let h = o.host.as_str();
+        o.scheme == self.scheme
+            && o.port == self.port
             && match &self.host {
                 HostRule::Exact(e) => h == e,
                 HostRule::Subdomains(s) => {
