@@ -3,6 +3,7 @@
 
 use keygate_core::Error;
 use keygate_core::domain::digest::Pepper;
+use keygate_core::domain::key_format::KeyFormat;
 use keygate_core::domain::web_url::BaseUrl;
 use keygate_core::policy::access::EdgePolicy;
 use keygate_core::policy::gate::StalenessBudget;
@@ -34,6 +35,42 @@ fn string(env: &Env, name: &str) -> Option<String> {
 pub fn pepper(env: &Env) -> Result<Pepper, Error> {
     let secret = string(env, "KEY_PEPPER").ok_or(Error::Misconfigured { what: "KEY_PEPPER" })?;
     crate::platform::cached_pepper(secret)
+}
+
+/// `KEY_PEPPER_PREVIOUS`, while a pepper rotation lasts: a key not found under its digest with
+/// `KEY_PEPPER` is looked for under this one's, and re-digested. Set, it must be at least 32
+/// bytes and differ from `KEY_PEPPER`.
+pub fn previous_pepper(env: &Env) -> Result<Option<Pepper>, Error> {
+    let Some(secret) = string(env, "KEY_PEPPER_PREVIOUS") else { return Ok(None) };
+    if string(env, "KEY_PEPPER").as_deref() == Some(secret.as_str()) {
+        return Err(Error::Misconfigured { what: "KEY_PEPPER_PREVIOUS" });
+    }
+    crate::platform::cached_previous_pepper(secret).map(Some)
+}
+
+/// `KEY_FORMAT` (JSON, see `keygate_core::domain::key_format`), keygate's own format when
+/// unset, parsed once per isolate. Invalid or ambiguous: misconfigured.
+pub fn key_format(env: &Env) -> Result<Rc<KeyFormat>, Error> {
+    let text = string(env, "KEY_FORMAT").unwrap_or_default();
+    FORMAT.with(|c| {
+        c.get_or_try(text, |t| {
+            if t.trim().is_empty() {
+                Ok(Rc::new(KeyFormat::default()))
+            } else {
+                KeyFormat::parse_json(t).map(Rc::new)
+            }
+        })
+    })
+}
+
+/// The key format and peppers, owned (the authority and the management API).
+#[cfg(feature = "authority")]
+pub fn keyring(env: &Env) -> Result<keygate_core::domain::key_format::Keyring, Error> {
+    Ok(keygate_core::domain::key_format::Keyring {
+        format: (*key_format(env)?).clone(),
+        pepper: pepper(env)?,
+        previous: previous_pepper(env)?,
+    })
 }
 
 /// The `ADMIN_TOKEN` secret, and `ADMIN_TOKEN_PREVIOUS` beside it during a rotation.
@@ -120,6 +157,8 @@ thread_local! {
     /// The parsed origins, reused while their vars are unchanged.
     static ORIGIN_TEST: IsolateCache<String, BaseUrl> = const { IsolateCache::new() };
     static ORIGIN_LIVE: IsolateCache<String, BaseUrl> = const { IsolateCache::new() };
+    /// The parsed key format, reused while `KEY_FORMAT` is unchanged.
+    static FORMAT: IsolateCache<String, Rc<KeyFormat>> = const { IsolateCache::new() };
     /// The parsed edge policy, reused while its vars are unchanged.
     static POLICY: IsolateCache<(String, String), Rc<EdgePolicy>> = const { IsolateCache::new() };
     /// The signing secrets' HMAC states, reused while the secrets are unchanged.

@@ -8,7 +8,7 @@ use keygate_core::clock::UnixSeconds;
 use keygate_core::domain::record::KeyRecord;
 use keygate_core::domain::web_url::RequestUrl;
 use keygate_core::policy::access::{self, RequestFacts};
-use keygate_core::policy::gate::{self, Authenticated, Presented, StalenessBudget};
+use keygate_core::policy::gate::{self, Authenticated, KeyLookup, Presented, StalenessBudget};
 use keygate_core::policy::identity::Identity;
 use keygate_core::policy::throttle::Throttle;
 use worker::{Context, Env, Headers, Response};
@@ -31,6 +31,9 @@ pub async fn authenticate(
 ) -> Result<Authenticated, Error> {
     // Secrets first: without a pepper nothing can be decided, so refuse.
     let pepper = config::pepper(env)?;
+    let previous = config::previous_pepper(env)?;
+    let format = config::key_format(env)?;
+    let keys = KeyLookup { format: &format, pepper: &pepper, previous: previous.as_ref() };
     let authorization = header(req, "authorization");
     let presented =
         Presented { authorization: authorization.as_deref(), query: url.query(), host: url.host_str() };
@@ -38,7 +41,7 @@ pub async fn authenticate(
     let store = KvRecords { env, cache_ttl: budget.kv_cache_ttl };
     let records = parsed_records();
     records.set_fresh_for(budget.fresh_for as i64);
-    gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, now).await
+    gate::authenticate(presented, &pins, &store, keys, &records, throttle, now).await
 }
 
 /// Decide again on the Durable Object's own record, which wins over KV: immediate revocation,
@@ -49,7 +52,7 @@ pub async fn confirm_with_authority(
     now: UnixSeconds,
 ) -> Result<Authenticated, Error> {
     let r = &authn.record;
-    let command = EdgeCommand::Verify { account: &r.account, key_id: &r.id, digest: &authn.digest };
+    let command = EdgeCommand::Verify { account: &r.account, key_id: &r.id, digest: authn.stored_digest() };
     match keystore::call::<KeyRecord>(env, r.mode, &r.account, &command).await {
         Ok(record) => authn.confirm(record, now),
         Err(Error::Relayed { status: 404, .. }) => {
@@ -84,6 +87,7 @@ pub async fn handle(
         config::EDGE_SETTINGS_READ.set(true);
     }
     let authn = authn.map_err(|e| canary_refusal(e, &headers, url, env, ctx, rc))?;
+    report_outdated(&authn, env, ctx, rc.now);
     rc.log.key(&authn.record);
     // Strict keys are confirmed with the authority on every request; others trust KV (and this
     // isolate's recent read of it), whose staleness is bounded by `KV_CACHE_TTL`, and the origin
@@ -149,6 +153,7 @@ pub fn throttled_shortcut(
     req: &web_sys::Request,
     url: &RequestUrl,
     method: &str,
+    env: &Env,
     throttle: &Throttle<'_>,
 ) -> Option<Error> {
     // Nearly always nothing is blocked: then not even the headers are asked for.
@@ -156,9 +161,31 @@ pub fn throttled_shortcut(
     if method == "OPTIONS" || !config::EDGE_SETTINGS_READ.get() {
         return None;
     }
+    // Read fine before (`EDGE_SETTINGS_READ`), so cached: no parse.
+    let format = config::key_format(env).ok()?;
     let authorization = header(&req.headers(), "authorization");
     let presented = Presented { authorization: authorization.as_deref(), query: url.query(), host: None };
-    gate::throttled_without_credential(presented, blocked_for)
+    gate::throttled_without_credential(presented, &format, blocked_for)
+}
+
+thread_local! {
+    /// Keys found under an outdated digest in this isolate, reported at most once a key and
+    /// minute.
+    static OUTDATED: keygate_core::policy::usage::Tally = keygate_core::policy::usage::Tally::new(1_000);
+}
+
+/// A key found under an outdated digest (an imported hash on its first use, or the previous
+/// pepper's digest during a rotation): ask its authority, without delaying the request, to
+/// store it under its current digest. At most once a key and minute per isolate: until the
+/// authority's write reaches this location, the key is still found the old way.
+fn report_outdated(authn: &Authenticated, env: &Env, ctx: &Context, now: keygate_core::clock::UnixSeconds) {
+    if authn.found.outdated().is_none() || OUTDATED.with(|t| t.note(&authn.record.id, now)).is_none() {
+        return;
+    }
+    let r = &authn.record;
+    let secret = keygate_core::commands::command::RawKeyRef(authn.key.expose_secret());
+    let command = EdgeCommand::Redigest { account: &r.account, key_id: &r.id, secret };
+    keystore::send_later(ctx, env, r.mode, &r.account, &command);
 }
 
 /// The request headers that access rules look at.
@@ -250,6 +277,9 @@ pub fn report_plain_http(
     let (env, url, ip, now) = (env.clone(), url.clone(), rc.client_ip.clone(), rc.now);
     ctx.wait_until(async move {
         let Ok(pepper) = config::pepper(&env) else { return };
+        let Ok(previous) = config::previous_pepper(&env) else { return };
+        let Ok(format) = config::key_format(&env) else { return };
+        let keys = KeyLookup { format: &format, pepper: &pepper, previous: previous.as_ref() };
         let Ok(budget) = config::staleness(&env) else { return };
         let Ok(expire) = config::expire_on_exposure(&env) else { return };
         // No query check and no pinning here: only "is this a real key?" matters.
@@ -261,7 +291,7 @@ pub fn report_plain_http(
         records.set_fresh_for(budget.fresh_for as i64);
         let address = keygate_core::policy::throttle::counted_as(&ip);
         let throttle = crate::throttle::for_request(|| &address, now);
-        let found = gate::authenticate(presented, &pins, &store, &pepper, &records, throttle, now).await;
+        let found = gate::authenticate(presented, &pins, &store, keys, &records, throttle, now).await;
         match found {
             Ok(Authenticated { record: r, .. }) => {
                 let command =

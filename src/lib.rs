@@ -63,7 +63,7 @@ async fn fetch(
     };
     rc.log.status = response.status();
     rc.log.latency_ms = worker::Date::now().as_millis().saturating_sub(rc.started_ms);
-    rc.log.emit(rc.now, || rc.address());
+    rc.log.emit(rc.now, config::key_format(&env).ok(), || rc.address());
     Ok(response)
 }
 
@@ -97,7 +97,7 @@ async fn route(
         // Only the management API reads the request as worker's `Request` (its body, its
         // method as an enum).
         management(Request::from(req), url, env, ctx, rc, throttle).await.map(Into::into)
-    } else if let Some(refusal) = edge::throttled_shortcut(&req, url, &rc.method, &throttle) {
+    } else if let Some(refusal) = edge::throttled_shortcut(&req, url, &rc.method, env, &throttle) {
         Err(refusal)
     } else {
         edge::handle(req, url, env, ctx, rc, throttle).await

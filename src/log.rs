@@ -3,9 +3,12 @@
 
 use keygate_core::clock::UnixSeconds;
 use keygate_core::domain::key::{PREFIX_LEN, parse_prefix, redact};
+use keygate_core::domain::key_format::KeyFormat;
 use keygate_core::domain::record::KeyRecord;
 use keygate_core::policy::refusal_log::{RefusalLog, Verdict};
 use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// Which requests get a log line (`LOG_REQUESTS`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +103,14 @@ impl RequestLog {
     /// address, code and minute, it is only counted, and a summary line says how many. Every
     /// request also writes the summaries of windows that have ended.
     /// `address` is the client address as counted, asked for only for a refusal.
-    pub fn emit<'a>(&self, now: UnixSeconds, address: impl FnOnce() -> &'a str) {
+    /// `format` is the deployment's key format (`None` when `KEY_FORMAT` is misconfigured: the
+    /// path is then redacted more widely).
+    pub fn emit<'a>(
+        &self,
+        now: UnixSeconds,
+        format: Option<Rc<KeyFormat>>,
+        address: impl FnOnce() -> &'a str,
+    ) {
         let level = self.level.unwrap_or(LogRequests::All);
         let (verdict, summaries) = REFUSALS.with(|r| match (&self.code, self.decision) {
             (Some(code), "deny") if level.wants("deny") => r.refusal(address(), code, now),
@@ -112,6 +122,7 @@ impl RequestLog {
         if verdict == Verdict::Suppress || !level.wants(self.decision) {
             return;
         }
+        LINE_FORMAT.with(|f| *f.borrow_mut() = format);
         if let Ok(line) = serde_json::to_string(self) {
             worker::console_log!("{line}");
         }
@@ -123,19 +134,34 @@ const REFUSALS_TRACKED: usize = 10_000;
 
 thread_local! {
     static REFUSALS: RefusalLog = RefusalLog::new(REFUSALS_TRACKED);
+    /// The key format of the line being written.
+    static LINE_FORMAT: RefCell<Option<Rc<KeyFormat>>> = const { RefCell::new(None) };
 }
 
 fn redacted<S: serde::Serializer>(path: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&redact_path(path))
+    let out = LINE_FORMAT.with(|f| redact_path(path, f.borrow().as_deref()));
+    s.serialize_str(&out)
 }
 
-/// `/v1/sk_test_…abcd/x` for `/v1/sk_test_<secret>/x`; long paths are cut at 512 bytes.
-pub fn redact_path(path: &str) -> String {
+/// `/v1/sk_test_…abcd/x` for `/v1/sk_test_<secret>/x`: a segment that looks like a key of the
+/// deployment's format (or of keygate's own) is redacted. Without a usable format, any segment
+/// of 16 or more key-like characters is. Long paths are cut at 512 bytes.
+pub fn redact_path(path: &str, format: Option<&KeyFormat>) -> String {
     let mut out: String = path
         .split('/')
         .map(|seg| {
-            let looks_like_key = seg.get(..PREFIX_LEN).is_some_and(|p| parse_prefix(p).is_some());
-            if looks_like_key { redact(seg) } else { seg.to_owned() }
+            let own = seg.get(..PREFIX_LEN).is_some_and(|p| parse_prefix(p).is_some());
+            match format {
+                _ if own => redact(seg),
+                Some(f) if f.looks_like_key(seg) => f.redact(seg),
+                Some(_) => seg.to_owned(),
+                None if seg.len() >= 16
+                    && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+                {
+                    redact(seg)
+                }
+                None => seg.to_owned(),
+            }
         })
         .collect::<Vec<_>>()
         .join("/");
@@ -175,8 +201,18 @@ mod tests {
     #[test]
     fn key_like_path_segments_are_redacted() {
         let key = format!("sk_test_{}", "a".repeat(38));
-        let out = redact_path(&format!("/v1/{key}/x"));
+        let out = redact_path(&format!("/v1/{key}/x"), Some(&KeyFormat::default()));
         assert!(!out.contains(&key));
         assert!(out.starts_with("/v1/sk_test_") && out.ends_with("/x"));
+        // A deployment's own format, and a misconfigured one.
+        let moment = KeyFormat::parse_json(
+            r#"{"prefixes":{"secret":{"test":"sk_test_","live":"sk_"}},"imported":{"min_length":21,"max_length":24}}"#,
+        )
+        .unwrap();
+        let key = format!("sk_{}", "vYZCAeHawUqDCmVpEKh2U");
+        let out = redact_path(&format!("/v1/{key}/x"), Some(&moment));
+        assert_eq!(out, "/v1/sk_…Kh2U/x");
+        let out = redact_path(&format!("/v1/{key}/x"), None);
+        assert!(!out.contains(&key) && out.ends_with("/x"), "{out}");
     }
 }

@@ -70,9 +70,10 @@ pub async fn handle(
             (200, value(&crate::scanning::operator_report(&mut req, env).await?)?)
         }
         ["leaks"] => return Err(Error::MethodNotAllowed { allowed: "POST" }),
-        ["secret-scanning", "pattern"] if method == Method::Get => {
-            (200, value(&keygate_core::api::leaks::ScanningPattern::of_deployment())?)
-        }
+        ["secret-scanning", "pattern"] if method == Method::Get => (
+            200,
+            value(&keygate_core::api::leaks::ScanningPattern::of_deployment(&*config::key_format(env)?))?,
+        ),
         ["secret-scanning", "pattern"] => return Err(Error::MethodNotAllowed { allowed: "GET" }),
         _ => return Err(Error::NotFound { what: "route".into() }),
     };
@@ -90,11 +91,12 @@ const ADMIN_TOKEN_HEADER: &str = "Keygate-Admin-Token";
 /// pasted into a support ticket), found by its digest in its mode's KV namespace. The key is
 /// neither stored nor logged (the request's log line has no body), and never answered back.
 async fn lookup(req: &mut Request, env: &Env) -> Result<KeyObject, Error> {
-    let key = request::parse_lookup(&read_body(req, request::MAX_BODY).await?)?;
-    let pepper = config::pepper(env)?;
+    let keys = config::keyring(env)?;
+    let key = request::parse_lookup(&read_body(req, request::MAX_BODY).await?, &keys.format)?;
     let store = crate::kv::KvRecords { env, cache_ttl: config::kv_cache_ttl(env)? };
     let not_found = || Error::NotFound { what: "key".into() };
-    let raw = keygate_core::store::RecordStore::get(&store, key.mode(), &pepper.digest(&key))
+    // Found as the edge finds it: its digest, its previous pepper's, an imported hash.
+    let (raw, _) = keygate_core::policy::gate::find(&store, &key, &keys.digest(&key), keys.lookup())
         .await?
         .ok_or_else(not_found)?;
     let record = keygate_core::domain::record::KeyRecord::from_json(&raw)?;
@@ -118,6 +120,21 @@ async fn operator(
 ) -> Result<(u16, serde_json::Value), Error> {
     let acct = account.to_owned();
     match (rest, method) {
+        (["keys", "import"], Method::Post) => {
+            config::max_keys(env)?;
+            let keys = config::keyring(env)?;
+            let body = read_body(req, keygate_core::api::import::MAX_IMPORT_BODY).await?;
+            let items = keygate_core::api::import::parse_import(&body, &keys, rc.now)?;
+            Ok((200, import(env, account, items, &config::doc_url(env)).await?))
+        }
+        (["keys", "import"], _) => Err(Error::MethodNotAllowed { allowed: "POST" }),
+        (["migration"], Method::Get) => {
+            let mode = required_mode(url)?;
+            let status: serde_json::Value =
+                keystore::call(env, mode, account, &Command::Migration { account: acct }).await?;
+            Ok((200, status))
+        }
+        (["migration"], _) => Err(Error::MethodNotAllowed { allowed: "GET" }),
         (["keys"], Method::Post) => {
             config::max_keys(env)?;
             let body = read_body(req, request::MAX_BODY).await?;
@@ -213,6 +230,83 @@ async fn operator(
     }
 }
 
+/// An import's checked items, stored: a key that KV already knows (under any of its lookup
+/// ids, in any account) is refused as `key_already_exists`; the rest go to their mode's
+/// authority, which checks its own account again in the same step as the write. The answer
+/// has one entry per item, in order.
+async fn import(
+    env: &Env,
+    account: &str,
+    items: Vec<Result<keygate_core::domain::keystate::ImportKey, Error>>,
+    doc_base: &str,
+) -> Result<serde_json::Value, Error> {
+    use keygate_core::api::error_body::ErrorBody;
+    use keygate_core::store::{MAX_BULK, RecordStore};
+    let error = |e: &Error| serde_json::to_value(ErrorBody::new(e, doc_base)).unwrap_or_default();
+    let mut answers: Vec<serde_json::Value> = vec![serde_json::Value::Null; items.len()];
+    let store = crate::kv::KvRecords { env, cache_ttl: config::kv_cache_ttl(env)? };
+    for mode in Mode::ALL {
+        let mut batch = Vec::new();
+        for item in &items {
+            if let Ok(k) = item
+                && k.params.mode == mode
+            {
+                batch.push(k.clone());
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        // Known to KV already: read in bulk, 100 ids at a time.
+        let ids: Vec<_> = batch.iter().flat_map(|k| k.lookup_ids().cloned()).collect();
+        let mut known = std::collections::HashMap::new();
+        for chunk in ids.chunks(MAX_BULK) {
+            for (id, raw) in chunk.iter().zip(store.get_many(mode, chunk).await?) {
+                if let Some(record) =
+                    raw.and_then(|r| keygate_core::domain::record::KeyRecord::from_json(&r).ok())
+                {
+                    known.insert(id.clone(), record.id);
+                }
+            }
+        }
+        let mut fresh = Vec::new();
+        for k in batch {
+            let existing = k.lookup_ids().find_map(|id| known.get(id)).cloned();
+            match existing {
+                Some(key_id) => {
+                    answers[k.index] = error(&Error::KeyAlreadyExists { key_id, param: k.param() })
+                }
+                None => fresh.push(k),
+            }
+        }
+        if fresh.is_empty() {
+            continue;
+        }
+        let indexes: Vec<usize> = fresh.iter().map(|k| k.index).collect();
+        let command = Command::Import { account: account.to_owned(), items: fresh, actor: Actor::admin() };
+        let done: serde_json::Value = keystore::call(env, mode, account, &command).await?;
+        let data = done["data"].as_array().cloned().unwrap_or_default();
+        if data.len() != indexes.len() {
+            return Err(Error::StoreUnavailable);
+        }
+        for (i, answer) in indexes.into_iter().zip(data) {
+            answers[i] = answer;
+        }
+    }
+    for (i, item) in items.iter().enumerate() {
+        if let Err(e) = item {
+            answers[i] = error(e);
+        }
+    }
+    let imported = answers.iter().filter(|a| a.get("error").is_none()).count();
+    Ok(serde_json::json!({
+        "object": "import_result",
+        "imported": imported,
+        "failed": answers.len() - imported,
+        "data": answers,
+    }))
+}
+
 /// The command for `/keys/{id}[/roll|/expire]` with `method`, asked by `by`.
 async fn key_command(
     req: &mut Request,
@@ -283,7 +377,7 @@ async fn self_service(
         Err(e) => return Err(e),
     }
     let (account, mode) = (authn.record.account.clone(), authn.record.mode);
-    let by = Principal::Key { key_id: authn.record.id.clone(), digest: authn.digest.clone() };
+    let by = Principal::Key { key_id: authn.record.id.clone(), digest: authn.stored_digest().clone() };
     let (status, json) = match (rest, method) {
         ([], Method::Get) => {
             let mut query = key_query(url, false)?;

@@ -57,11 +57,22 @@ impl<K: PartialEq, V: Clone> IsolateCache<K, V> {
 thread_local! {
     /// The pepper's HMAC state, computed once per isolate and reused while the secret is unchanged.
     static PEPPER: IsolateCache<String, Pepper> = const { IsolateCache::new() };
+    /// The previous pepper's, during a rotation.
+    static PEPPER_PREVIOUS: IsolateCache<String, Pepper> = const { IsolateCache::new() };
 }
 
 /// The pepper for `secret`, from the isolate cache when the secret has not changed.
 pub fn cached_pepper(secret: String) -> Result<Pepper, Error> {
     PEPPER.with(|c| c.get_or_try(secret, |s| Pepper::new(s)))
+}
+
+/// The previous pepper for `secret` (`KEY_PEPPER_PREVIOUS`), cached as the current one is.
+pub fn cached_previous_pepper(secret: String) -> Result<Pepper, Error> {
+    PEPPER_PREVIOUS.with(|c| {
+        c.get_or_try(secret, |s| {
+            Pepper::new(s).map_err(|_| Error::Misconfigured { what: "KEY_PEPPER_PREVIOUS" })
+        })
+    })
 }
 
 /// Records parsed per isolate, at most this many. About 1 KiB each.

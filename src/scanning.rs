@@ -82,9 +82,9 @@ pub async fn operator_report(req: &mut Request, env: &Env) -> Result<Vec<Feedbac
 /// report twice changes nothing.
 async fn handle(env: &Env, sightings: &[Sighting], reason: &str) -> Result<Vec<Feedback>, Error> {
     let expire = config::on_leak(env)?.expires();
-    let pepper = config::pepper(env)?;
+    let keys = config::keyring(env)?;
     let store = crate::kv::KvRecords { env, cache_ttl: config::kv_cache_ttl(env)? };
-    let triaged = triage(&store, &pepper, sightings, reason).await?;
+    let triaged = triage(&store, keys.lookup(), sightings, reason).await?;
     // One command per (mode, account) and 50 keys: a large report never holds one authority
     // long.
     let batches: Vec<_> = triaged

@@ -6,7 +6,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: (&str, &str)| {
     let (auth, query) = data;
-    let _ = Credential::from_request(Some(auth), Some(query));
+    let format = keygate_core::domain::key_format::KeyFormat::default();
+    let _ = Credential::from_request(Some(auth), Some(query), &format);
     if let Ok(c) = Credential::from_authorization(auth)
         && let Some(token) = auth.trim_matches([' ', '\t']).strip_prefix("Bearer ")
     {

@@ -119,6 +119,9 @@ fn limits(env: &Env) -> Limits {
     Limits {
         max_keys: config::max_keys(env).unwrap_or(keygate_core::commands::authority::DEFAULT_MAX_KEYS),
         webhooks: config::webhook_url(env).is_some(),
+        retired_keep: keygate_core::commands::authority::retired_keep(
+            config::kv_cache_ttl(env).unwrap_or(config::DEFAULT_KV_CACHE_TTL),
+        ),
         ..Limits::default()
     }
 }
@@ -128,11 +131,12 @@ async fn execute(storage: worker::Storage, env: Env, command: Command) -> Result
     let now = authority_now(&storage).await;
     let (state, kv) = (DoState(storage), KvWriter(&env));
     let a = Authority { state: &state, kv: &kv, limits: limits(&env) };
-    let outcome = command::run(&a, command, || config::pepper(&env), &mut SystemRng, now).await;
+    let outcome = command::run(&a, command, || config::keyring(&env), &mut SystemRng, now).await;
     if let Some(at) = outcome.alarm {
         schedule(&state.0, at).await;
     }
-    outcome.answer.and_then(|answer| keygate_core::api::object::render(answer, now))
+    let doc_base = config::doc_url(&env);
+    outcome.answer.and_then(|answer| keygate_core::api::object::render(answer, now, &doc_base))
 }
 
 /// The authority's time: the platform's clock (in the `test-clock` build, plus the offset an

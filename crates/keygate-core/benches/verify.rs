@@ -54,8 +54,10 @@ fn benches(c: &mut Criterion) {
         metadata: Default::default(),
         canary: false,
     };
+    let keyring = keygate_core::domain::key_format::Keyring::new(pepper.clone());
+    let lookup = keyring.lookup();
     let new =
-        keystate::create("acct_bench", &params, &pepper, &mut FixedRng::new(*b"bench-seed"), 1).unwrap();
+        keystate::create("acct_bench", &params, &keyring, &mut FixedRng::new(*b"bench-seed"), 1).unwrap();
     let store = MemoryStore::new();
     store.put(Mode::Live, &new.stored.digest, new.stored.record.to_json());
     let secret = new.key.expose_secret().to_owned();
@@ -88,7 +90,7 @@ fn benches(c: &mut Criterion) {
             let presented =
                 Presented { authorization: Some(black_box(&header)), query: Some("limit=3"), host: None };
             let authn =
-                block_on(authenticate(presented, &pins, &store, &pepper, &records, throttle, 2)).unwrap();
+                block_on(authenticate(presented, &pins, &store, lookup, &records, throttle, 2)).unwrap();
             let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
             keygate_core::policy::access::authorize(&authn.record, &facts, &policy).unwrap();
             let id = Identity::new(&authn.record, "req_bench", "kv;max-staleness=120");
@@ -103,7 +105,7 @@ fn benches(c: &mut Criterion) {
             let presented =
                 Presented { authorization: Some(black_box(&header)), query: Some("limit=3"), host: None };
             let authn =
-                block_on(authenticate(presented, &pins, &store, &pepper, &records, throttle, 2)).unwrap();
+                block_on(authenticate(presented, &pins, &store, lookup, &records, throttle, 2)).unwrap();
             let facts = RequestFacts { method: "GET", path: "/v1/charges", ..Default::default() };
             black_box(keygate_core::policy::access::authorize(&authn.record, &facts, &policy).unwrap());
             black_box(authn)
@@ -116,9 +118,10 @@ fn benches(c: &mut Criterion) {
             let c = keygate_core::policy::credential::Credential::from_request(
                 Some(black_box(&header)),
                 Some("limit=3"),
+                &keyring.format,
             )
             .unwrap();
-            black_box(keygate_core::domain::key::ApiKey::parse(c.expose_secret()).unwrap())
+            black_box(keyring.format.parse(c.expose_secret()).unwrap())
         })
     });
     let key = keygate_core::domain::key::ApiKey::parse(&secret).unwrap();
@@ -145,7 +148,7 @@ fn benches(c: &mut Criterion) {
             let presented =
                 Presented { authorization: Some(black_box(&bad_header)), query: None, host: None };
             black_box(
-                block_on(authenticate(presented, &pins, &store, &pepper, &records, throttle, 2)).unwrap_err(),
+                block_on(authenticate(presented, &pins, &store, lookup, &records, throttle, 2)).unwrap_err(),
             )
         })
     });

@@ -19,8 +19,10 @@ use keygate_core::store::StoreError;
 const T0: i64 = 2_000_000_000;
 const ACCT: &str = "acct_1";
 
-fn pepper() -> Pepper {
-    Pepper::new("authority-pepper-authority-pepper-x").unwrap()
+fn pepper() -> keygate_core::domain::key_format::Keyring {
+    keygate_core::domain::key_format::Keyring::new(
+        Pepper::new("authority-pepper-authority-pepper-x").unwrap(),
+    )
 }
 
 fn params(expires_at: Option<i64>) -> CreateKey {

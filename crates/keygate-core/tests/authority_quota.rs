@@ -16,8 +16,10 @@ use keygate_core::rng::FixedRng;
 const T0: i64 = 2_000_000_000 - 2_000_000_000 % 86_400 + 3600;
 const ACCT: &str = "acct_1";
 
-fn pepper() -> Pepper {
-    Pepper::new("authority-pepper-authority-pepper-x").unwrap()
+fn pepper() -> keygate_core::domain::key_format::Keyring {
+    keygate_core::domain::key_format::Keyring::new(
+        Pepper::new("authority-pepper-authority-pepper-x").unwrap(),
+    )
 }
 
 struct World {
@@ -68,7 +70,7 @@ impl World {
     fn lease(&self, id: &str, ask: LeaseAsk, now: i64) -> LeaseGrant {
         match self.run(Command::Lease { account: ACCT.into(), key_id: id.into(), ask }, now).unwrap() {
             // Through the wire, as the edge reads it.
-            answer @ Answer::Lease(_) => serde_json::from_str(&render(answer, now).unwrap()).unwrap(),
+            answer @ Answer::Lease(_) => serde_json::from_str(&render(answer, now, "doc").unwrap()).unwrap(),
             other => panic!("{other:?}"),
         }
     }

@@ -58,7 +58,7 @@ impl World {
             presented,
             &HostPins::default(),
             &self.store,
-            &pepper(),
+            common::lookup(&pepper()),
             records,
             throttle,
             now,

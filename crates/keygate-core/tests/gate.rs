@@ -18,7 +18,14 @@ fn setup(mode: Mode) -> (MemoryStore, Pepper, String) {
     let pepper = Pepper::new(PEPPER).unwrap();
     let store = MemoryStore::new();
     let params = CreateKey { name: "n".into(), ..common::plain_key(KeyType::Secret, mode) };
-    let new = keystate::create("acct_1", &params, &pepper, &mut FixedRng::new(*b"0123456789"), 100).unwrap();
+    let new = keystate::create(
+        "acct_1",
+        &params,
+        &common::keyring(&pepper),
+        &mut FixedRng::new(*b"0123456789"),
+        100,
+    )
+    .unwrap();
     store.put(mode, &new.stored.digest, new.stored.record.to_json());
     (store, pepper, new.key.expose_secret().to_owned())
 }
@@ -192,7 +199,15 @@ fn at_time(
     now: i64,
 ) -> Result<Authenticated, keygate_core::Error> {
     let presented = Presented { authorization: Some(auth), query: None, host: None };
-    block_on(authenticate(presented, &HostPins::default(), store, pepper, records, open(), now))
+    block_on(authenticate(
+        presented,
+        &HostPins::default(),
+        store,
+        common::lookup(pepper),
+        records,
+        open(),
+        now,
+    ))
 }
 
 #[test]
@@ -242,8 +257,16 @@ fn the_window_never_hides_faults_unknown_keys_or_a_clock_going_back() {
     let presented = Presented { authorization: Some(&auth), query: None, host: None };
     let other = ParsedRecords::new(16);
     other.set_fresh_for(5);
-    let e = block_on(authenticate(presented, &HostPins::default(), &empty, &pepper, &other, open(), 200))
-        .unwrap_err();
+    let e = block_on(authenticate(
+        presented,
+        &HostPins::default(),
+        &empty,
+        common::lookup(&pepper),
+        &other,
+        open(),
+        200,
+    ))
+    .unwrap_err();
     assert_eq!(e.code(), "api_key_invalid");
     assert!(other.is_empty());
 
@@ -302,7 +325,15 @@ fn a_throttled_address_keeps_known_keys_and_guesses_cost_no_read() {
     let records = ParsedRecords::new(16);
     let run = |auth: &str, t: keygate_core::policy::throttle::Throttle<'_>, now: i64| {
         let presented = Presented { authorization: Some(auth), query: None, host: None };
-        block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, t, now))
+        block_on(authenticate(
+            presented,
+            &HostPins::default(),
+            &store,
+            common::lookup(&pepper),
+            &records,
+            t,
+            now,
+        ))
     };
     let user = bearer(&key);
     let open = keygate_core::policy::throttle::Throttle { known: &known, blocked_for: None };
@@ -366,7 +397,16 @@ fn the_throttled_shortcut_answers_as_the_full_path_does() {
     let user = bearer(&key);
     let open = keygate_core::policy::throttle::Throttle { known: &known, blocked_for: None };
     let presented = Presented { authorization: Some(&user), query: None, host: None };
-    block_on(authenticate(presented, &HostPins::default(), &store, &pepper, &records, open, 299)).unwrap();
+    block_on(authenticate(
+        presented,
+        &HostPins::default(),
+        &store,
+        common::lookup(&pepper),
+        &records,
+        open,
+        299,
+    ))
+    .unwrap();
     let mut answered = 0;
     for (auth, query) in &cases {
         let presented = Presented { authorization: auth.as_deref(), query: *query, host: None };
@@ -375,12 +415,12 @@ fn the_throttled_shortcut_answers_as_the_full_path_does() {
             presented,
             &HostPins::default(),
             &store,
-            &pepper,
+            common::lookup(&pepper),
             &records,
             throttled(&known),
             300,
         ));
-        match throttled_without_credential(presented, 42) {
+        match throttled_without_credential(presented, &common::FORMAT, 42) {
             Some(short) => {
                 answered += 1;
                 assert_eq!(Err(short), full.map(|_| ()), "{auth:?} {query:?}");
@@ -388,9 +428,13 @@ fn the_throttled_shortcut_answers_as_the_full_path_does() {
             }
             // Not answered: a key that parses, which the full path looks up (or knows).
             None => assert!(
-                keygate_core::policy::credential::Credential::from_request(auth.as_deref(), *query)
-                    .and_then(|c| c.into_key())
-                    .is_ok(),
+                keygate_core::policy::credential::Credential::from_request(
+                    auth.as_deref(),
+                    *query,
+                    &common::FORMAT
+                )
+                .and_then(|c| c.into_key(&common::FORMAT))
+                .is_ok(),
                 "{auth:?} {query:?}"
             ),
         }

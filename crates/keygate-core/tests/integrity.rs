@@ -24,8 +24,10 @@ use keygate_core::rng::FixedRng;
 const T0: i64 = 2_000_000_000;
 const ACCT: &str = "acct_1";
 
-fn pepper() -> Pepper {
-    Pepper::new("integrity-pepper-integrity-pepper-x").unwrap()
+fn pepper() -> keygate_core::domain::key_format::Keyring {
+    keygate_core::domain::key_format::Keyring::new(
+        Pepper::new("integrity-pepper-integrity-pepper-x").unwrap(),
+    )
 }
 
 fn params(key_type: KeyType, restrictions: Restrictions, expires_at: Option<i64>) -> CreateKey {
@@ -81,7 +83,7 @@ impl Object {
         self.seed.set(self.seed.get() + 1);
         let mut rng = FixedRng::new([self.seed.get(), 7, 7, 7]);
         let out = block_on(command::run(&self.authority(), command, || Ok(pepper()), &mut rng, now));
-        Rendered { answer: out.answer.and_then(|a| render(a, now)), alarm: out.alarm }
+        Rendered { answer: out.answer.and_then(|a| render(a, now, "doc")), alarm: out.alarm }
     }
 
     fn create(&self, key_type: KeyType, restrictions: Restrictions, expires_at: Option<i64>) -> KeyObject {

@@ -59,9 +59,14 @@ fn debug_and_display_are_redacted() {
     assert!(!format!("{c:?}").contains(&s));
     let p = Pepper::new("0123456789abcdef0123456789abcdef").unwrap();
     assert!(!format!("{p:?}").contains("0123456789abcdef"));
-    let new =
-        keystate::create("acct_1", &common::plain_key(KeyType::Secret, Mode::Test), &p, &mut SystemRng, 1)
-            .unwrap();
+    let new = keystate::create(
+        "acct_1",
+        &common::plain_key(KeyType::Secret, Mode::Test),
+        &keygate_core::domain::key_format::Keyring::new(p.clone()),
+        &mut SystemRng,
+        1,
+    )
+    .unwrap();
     assert!(!format!("{new:?}").contains(new.key.expose_secret()));
     assert!(!new.stored.record.to_json().contains(new.key.expose_secret()));
 }

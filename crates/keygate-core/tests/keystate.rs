@@ -11,8 +11,10 @@ use keygate_core::rng::FixedRng;
 
 const T0: i64 = 1_000_000;
 
-fn pepper() -> Pepper {
-    Pepper::new("lifecycle-pepper-lifecycle-pepper-xx").unwrap()
+fn pepper() -> keygate_core::domain::key_format::Keyring {
+    keygate_core::domain::key_format::Keyring::new(
+        Pepper::new("lifecycle-pepper-lifecycle-pepper-xx").unwrap(),
+    )
 }
 
 fn fresh(expires_at: Option<i64>) -> (keygate_core::domain::key::ApiKey, StoredKey) {

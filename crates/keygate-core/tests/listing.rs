@@ -18,8 +18,10 @@ use keygate_core::rng::FixedRng;
 const T0: i64 = 2_000_000_000;
 const ACCT: &str = "acct_1";
 
-fn pepper() -> Pepper {
-    Pepper::new("listing-pepper-listing-pepper-listing").unwrap()
+fn pepper() -> keygate_core::domain::key_format::Keyring {
+    keygate_core::domain::key_format::Keyring::new(
+        Pepper::new("listing-pepper-listing-pepper-listing").unwrap(),
+    )
 }
 
 fn params(key_type: KeyType) -> CreateKey {

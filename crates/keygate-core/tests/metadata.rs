@@ -25,7 +25,15 @@ fn param(e: keygate_core::Error) -> String {
 fn stored(body: serde_json::Value) -> StoredKey {
     let params = create(body).unwrap();
     let pepper = Pepper::new("test-pepper-test-pepper-test-pepper").unwrap();
-    keystate::create("acct_1", &params, &pepper, &mut FixedRng::new(*b"0123456789"), 100).unwrap().stored
+    keystate::create(
+        "acct_1",
+        &params,
+        &keygate_core::domain::key_format::Keyring::new(pepper.clone()),
+        &mut FixedRng::new(*b"0123456789"),
+        100,
+    )
+    .unwrap()
+    .stored
 }
 
 fn meta(pairs: &[(&str, &str)]) -> Metadata {
@@ -102,8 +110,14 @@ fn patching_metadata_merges_unsets_and_clears() {
     // Metadata and the name are kept across a roll.
     let named = keystate::update(&merged, &patch(json!({"name": "renamed"})).unwrap(), 200).unwrap();
     let pepper = Pepper::new("test-pepper-test-pepper-test-pepper").unwrap();
-    let (_, successor) =
-        keystate::roll(&named, 60, &pepper, &mut FixedRng::new(*b"abcdefghij"), 300).unwrap();
+    let (_, successor) = keystate::roll(
+        &named,
+        60,
+        &keygate_core::domain::key_format::Keyring::new(pepper.clone()),
+        &mut FixedRng::new(*b"abcdefghij"),
+        300,
+    )
+    .unwrap();
     assert_eq!(successor.stored.metadata, merged.metadata);
     assert_eq!(successor.stored.record.name, "renamed");
 }
@@ -147,7 +161,12 @@ fn a_lookup_takes_exactly_one_well_formed_key_and_never_repeats_it() {
     let mut rng = FixedRng::new(*b"lookup-key");
     let key = ApiKey::generate(KeyType::Restricted, Mode::Live, &mut rng).unwrap();
     let body = json!({"secret": key.expose_secret()}).to_string();
-    assert_eq!(parse_lookup(body.as_bytes()).unwrap().expose_secret(), key.expose_secret());
+    assert_eq!(
+        parse_lookup(body.as_bytes(), &keygate_core::domain::key_format::KeyFormat::default())
+            .unwrap()
+            .expose_secret(),
+        key.expose_secret()
+    );
     let bad_checksum = format!("{}A", &key.expose_secret()[..key.expose_secret().len() - 1]);
     let bad_checksum = if bad_checksum == key.expose_secret() {
         format!("{}B", &key.expose_secret()[..key.expose_secret().len() - 1])
@@ -163,7 +182,11 @@ fn a_lookup_takes_exactly_one_well_formed_key_and_never_repeats_it() {
         (json!({"secret": key.expose_secret(), "account": "acct_1"}), "body"),
         (json!({"secret": key.expose_secret(), key.expose_secret(): 1}), "body"),
     ] {
-        let e = parse_lookup(body.to_string().as_bytes()).unwrap_err();
+        let e = parse_lookup(
+            body.to_string().as_bytes(),
+            &keygate_core::domain::key_format::KeyFormat::default(),
+        )
+        .unwrap_err();
         assert!(!e.message().contains(&bad_checksum[8..]), "the key is never repeated: {}", e.message());
         assert!(
             !e.param().unwrap_or_default().contains(&key.expose_secret()[8..]),
@@ -171,10 +194,20 @@ fn a_lookup_takes_exactly_one_well_formed_key_and_never_repeats_it() {
         );
         assert_eq!(param(e), p, "{body}");
     }
-    assert_eq!(param(parse_lookup(b"not json").unwrap_err()), "body");
+    assert_eq!(
+        param(
+            parse_lookup(b"not json", &keygate_core::domain::key_format::KeyFormat::default()).unwrap_err()
+        ),
+        "body"
+    );
     // A pasted line's whitespace is not part of the key.
     let pasted = json!({"secret": format!(" {}\n", key.expose_secret())}).to_string();
-    assert_eq!(parse_lookup(pasted.as_bytes()).unwrap().expose_secret(), key.expose_secret());
+    assert_eq!(
+        parse_lookup(pasted.as_bytes(), &keygate_core::domain::key_format::KeyFormat::default())
+            .unwrap()
+            .expose_secret(),
+        key.expose_secret()
+    );
 }
 
 #[test]

@@ -99,9 +99,9 @@ proptest! {
 
     #[test]
     fn credential_parsing_never_panics(s in any::<String>(), q in any::<String>()) {
-        let _ = Credential::from_request(Some(&s), Some(&q));
+        let _ = Credential::from_request(Some(&s), Some(&q), &keygate_core::domain::key_format::KeyFormat::default());
         let _ = Credential::from_authorization(&s);
-        let _ = check_query(&q);
+        let _ = check_query(&q, &keygate_core::domain::key_format::KeyFormat::default());
     }
 
     #[test]
@@ -225,6 +225,49 @@ mod web_urls {
             prop_assert_eq!(b.host_and_port(), host);
             let want = match old.query() { Some(q) => format!("{}?{q}", old.path()), None => old.path().to_owned() };
             prop_assert_eq!(signed, want);
+        }
+    }
+}
+
+mod key_formats {
+    //! Keys read with a deployment's own format (`KEY_FORMAT`): never a panic, an accepted key
+    //! round-trips, a refusal shows at most a configured prefix and four characters.
+    use keygate_core::domain::key_format::KeyFormat;
+    use proptest::prelude::*;
+
+    const MOMENT: &str = r#"{"prefixes": {"secret": {"test": "sk_test_", "live": "sk_"}, "publishable": {"test": "pk_test_", "live": "pk_"}}, "imported": {"min_length": 20, "max_length": 24}}"#;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn keys_read_with_a_declared_format(key in "(sk_|pk_|sk_test_|xk_|)[0-9A-Za-z_\\-é]{0,44}") {
+            let f = KeyFormat::parse_json(MOMENT).unwrap();
+            match f.parse(&key) {
+                Ok(k) => {
+                    prop_assert_eq!(k.expose_secret(), key.as_str());
+                    prop_assert!(key.starts_with(k.prefix()));
+                    prop_assert_eq!(f.parse(k.expose_secret()).unwrap(), k);
+                }
+                Err(e) => {
+                    let shown = f.redact(&key);
+                    prop_assert_eq!(e.message(), format!("Invalid API key provided: {shown}"));
+                    prop_assert!(shown.chars().count() <= 8 + 1 + 4);
+                }
+            }
+        }
+
+        #[test]
+        fn declarations_never_panic(text in "\\{\"prefixes\": \\{\"secret\": \\{\"test\": \"[a-z_]{0,9}\", \"live\": \"[a-z_]{0,9}\"\\}\\}, \"alphabet\": \"(base62|base58|hex|[a-z0-9_]{0,20})\", \"random_length\": [0-9]{1,3}(, \"imported\": \\{\"min_length\": [0-9]{1,3}, \"max_length\": [0-9]{1,3}\\})?\\}") {
+            if let Ok(f) = KeyFormat::parse_json(&text) {
+                // Whatever it accepts, it can make keys with, and read them back.
+                let mut rng = keygate_core::rng::FixedRng::new(*b"declared!!");
+                for mode in keygate_core::domain::key::Mode::ALL {
+                    let k = f.generate(keygate_core::domain::key::KeyType::Secret, mode, &mut rng).unwrap().unwrap();
+                    let read = f.parse(k.expose_secret()).unwrap();
+                    prop_assert_eq!((read.mode(), read.imported()), (mode, false), "{}", text);
+                }
+            }
         }
     }
 }

@@ -21,8 +21,10 @@ const T0: i64 = 2_000_000_000;
 const ACCT: &str = "acct_hooks";
 const DAY: i64 = 86_400;
 
-fn pepper() -> Pepper {
-    Pepper::new("webhook-pepper-webhook-pepper-webhook").unwrap()
+fn pepper() -> keygate_core::domain::key_format::Keyring {
+    keygate_core::domain::key_format::Keyring::new(
+        Pepper::new("webhook-pepper-webhook-pepper-webhook").unwrap(),
+    )
 }
 
 fn secret() -> Secret {

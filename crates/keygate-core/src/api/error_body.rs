@@ -27,6 +27,9 @@ pub struct ErrorObject {
     /// For `insufficient_permissions`: the permission the request needed, e.g. `refunds:write`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub required_permission: Option<String>,
+    /// For `key_already_exists`: the id of the key stored already.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub key: Option<String>,
 }
 
 impl ErrorBody {
@@ -53,6 +56,10 @@ impl ErrorBody {
                 doc_url: format!("{doc_base}#{}", err.code()),
                 required_permission: match err {
                     Error::InsufficientPermissions { required } => required.clone(),
+                    _ => None,
+                },
+                key: match err {
+                    Error::KeyAlreadyExists { key_id, .. } => Some(key_id.clone()),
                     _ => None,
                 },
             },

@@ -220,26 +220,20 @@ pub struct ScanningPattern {
     pub pattern: String,
     /// Each prefix it covers.
     pub prefixes: Vec<String>,
-    /// The length of a whole key.
-    pub length: usize,
+    /// The shortest whole key it matches.
+    pub min_length: usize,
+    /// The longest whole key it matches.
+    pub max_length: usize,
 }
 
 impl ScanningPattern {
-    /// The pattern of this deployment's key format.
-    pub fn of_deployment() -> ScanningPattern {
-        use crate::domain::key::{CHECKSUM_LEN, KEY_LEN, KeyType, Mode, RANDOM_LEN};
-        let types = [KeyType::Secret, KeyType::Restricted];
-        let prefixes = types
-            .iter()
-            .flat_map(|t| Mode::ALL.iter().map(move |m| format!("{}_{}_", t.prefix(), m.as_str())))
-            .collect();
-        let alternatives = |names: Vec<&str>| names.join("|");
-        let pattern = format!(
-            "(?:{})_(?:{})_[0-9A-Za-z]{{{}}}",
-            alternatives(types.iter().map(|t| t.prefix()).collect()),
-            alternatives(Mode::ALL.iter().map(|m| m.as_str()).collect()),
-            RANDOM_LEN + CHECKSUM_LEN
-        );
-        ScanningPattern { object: "secret_scanning_pattern", pattern, prefixes, length: KEY_LEN }
+    /// The pattern of this deployment's key format (secret and restricted keys: publishable
+    /// ones are public by design).
+    pub fn of_deployment(format: &crate::domain::key_format::KeyFormat) -> ScanningPattern {
+        let (pattern, prefixes) = format.scanning_pattern();
+        let (body_min, body_max) = format.body_lengths();
+        let min_length = prefixes.iter().map(String::len).min().unwrap_or(0) + body_min;
+        let max_length = prefixes.iter().map(String::len).max().unwrap_or(0) + body_max;
+        ScanningPattern { object: "secret_scanning_pattern", pattern, prefixes, min_length, max_length }
     }
 }

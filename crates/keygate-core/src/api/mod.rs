@@ -1,6 +1,7 @@
 //! Layer 4, the management API's wire format: requests in, objects and errors out.
 
 pub mod error_body;
+pub mod import;
 pub mod leaks;
 pub mod object;
 pub mod request;

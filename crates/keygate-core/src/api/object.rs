@@ -75,6 +75,20 @@ pub struct KeyObject {
     /// Whether this is a canary key (honeytoken): refused as unknown, its uses recorded.
     #[serde(default)]
     pub canary: bool,
+    /// How the key was imported from before keygate, or null for a key keygate made.
+    #[serde(default)]
+    pub imported: Option<ImportedObject>,
+}
+
+/// How a key was imported, in the API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportedObject {
+    /// `secret` (its raw key was given) or `sha256` (its SHA-256 hash).
+    pub from: crate::domain::keystate::ImportedFrom,
+    /// When it was imported.
+    pub at: UnixSeconds,
+    /// Imported as a hash and not used since: only its hash is stored until its first use.
+    pub awaiting_first_use: bool,
 }
 
 /// A key's credits in the API.
@@ -126,8 +140,32 @@ impl KeyObject {
             refused: k.refused.clone(),
             metadata: k.metadata.clone(),
             canary: k.record.canary,
+            imported: k.imported.map(|i| ImportedObject {
+                from: i.from,
+                at: i.at,
+                awaiting_first_use: k.digest.is_imported_hash(),
+            }),
         }
     }
+}
+
+/// An import's answer: one entry per item, in order, each a key object or an error body.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ImportResults {
+    /// Always `import_result`.
+    pub object: &'static str,
+    /// One entry per item.
+    pub data: Vec<serde_json::Value>,
+}
+
+/// A (mode, account)'s migration state.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationObject {
+    /// Always `migration_status`.
+    pub object: &'static str,
+    /// The counts.
+    #[serde(flatten)]
+    pub status: crate::commands::migration::MigrationStatus,
 }
 
 /// A list response, `{"object":"list","data":[…],"has_more":false}`.
@@ -149,8 +187,9 @@ impl<T> List<T> {
 }
 
 /// The JSON text of a command's answer as of `now`: a key object (with its secret only when
-/// the key was just made), a list of key objects or of events, a record, or `{}`.
-pub fn render(answer: Answer, now: UnixSeconds) -> Result<String, Error> {
+/// the key was just made), a list of key objects or of events, a record, an import's results
+/// (each a key object or an error body whose `doc_url` starts with `doc_base`), or `{}`.
+pub fn render(answer: Answer, now: UnixSeconds, doc_base: &str) -> Result<String, Error> {
     let text = match answer {
         Answer::Key(k) => serde_json::to_string(&KeyObject::from_stored(&k, now)),
         Answer::Created(c) => {
@@ -176,6 +215,20 @@ pub fn render(answer: Answer, now: UnixSeconds) -> Result<String, Error> {
             has_more,
         }),
         Answer::Delivery(d) => serde_json::to_string(&crate::api::webhook::DeliveryObject::from(&d)),
+        Answer::Imported(results) => {
+            let data: Vec<serde_json::Value> = results
+                .iter()
+                .map(|r| match r {
+                    Ok(k) => serde_json::to_value(KeyObject::from_stored(k, now)),
+                    Err(e) => serde_json::to_value(crate::api::error_body::ErrorBody::new(e, doc_base)),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|_| Error::Internal { what: "encoding a response" })?;
+            serde_json::to_string(&ImportResults { object: "import_result", data })
+        }
+        Answer::Migration(m) => {
+            serde_json::to_string(&MigrationObject { object: "migration_status", status: m })
+        }
         Answer::Done => Ok("{}".into()),
     };
     text.map_err(|_| Error::Internal { what: "encoding a response" })

@@ -35,9 +35,18 @@ pub fn parse_mode(s: &str, param: &str) -> Result<Mode, Error> {
 impl CreateKey {
     /// Validate a create body. Every defect is a 400 naming the parameter at fault.
     pub fn from_json(body: &[u8], now: UnixSeconds) -> Result<CreateKey, Error> {
-        let obj = json_object(body)?;
+        CreateKey::from_object(&json_object(body)?, now, &[])
+    }
+
+    /// Validate a create's fields in `obj`, which may also carry the fields in `also` (checked
+    /// by the caller).
+    pub fn from_object(
+        obj: &Map<String, Value>,
+        now: UnixSeconds,
+        also: &[&str],
+    ) -> Result<CreateKey, Error> {
         for field in obj.keys() {
-            if !CREATE_FIELDS.contains(&field.as_str()) {
+            if !CREATE_FIELDS.contains(&field.as_str()) && !also.contains(&field.as_str()) {
                 return Err(Error::invalid_param(
                     "parameter_unknown",
                     clip(field),
@@ -86,7 +95,7 @@ impl CreateKey {
         };
         let strict = flag("strict")?;
         let canary = flag("canary")?;
-        let settings = KeySettings::from_object(&obj)?;
+        let settings = KeySettings::from_object(obj)?;
         let permissions = settings.permissions.flatten();
         let restrictions = Restrictions {
             allowed_ips: settings.allowed_ips.flatten(),
@@ -291,9 +300,12 @@ pub fn parse_credit_change(body: &[u8]) -> Result<CreditChange, Error> {
     }
 }
 
-/// A `POST /keys/lookup` body, `{"secret": "sk_…"}`: the key, well-formed with a valid checksum
-/// (anything else is a 400 on `secret` that never repeats it).
-pub fn parse_lookup(body: &[u8]) -> Result<crate::domain::key::ApiKey, Error> {
+/// A `POST /keys/lookup` body, `{"secret": "sk_…"}`: the key, well-formed in the deployment's
+/// key format (anything else is a 400 on `secret` that never repeats it).
+pub fn parse_lookup(
+    body: &[u8],
+    format: &crate::domain::key_format::KeyFormat,
+) -> Result<crate::domain::key::ApiKey, Error> {
     let obj = json_object(body)?;
     // An unknown field is not named back: a pasted key could be one.
     if obj.keys().any(|k| k.as_str() != "secret") {
@@ -306,11 +318,11 @@ pub fn parse_lookup(body: &[u8]) -> Result<crate::domain::key::ApiKey, Error> {
     match obj.get("secret") {
         None => Err(missing("secret")),
         // Surrounding whitespace (a pasted line) is not part of a key.
-        Some(Value::String(s)) => crate::domain::key::ApiKey::parse(s.trim()).map_err(|_| {
+        Some(Value::String(s)) => format.parse(s.trim()).map_err(|_| {
             Error::invalid_param(
                 "parameter_invalid",
                 "secret",
-                "`secret` is not a well-formed API key of this deployment (prefix, length and checksum).",
+                "`secret` is not a well-formed API key of this deployment (its key format: prefix, alphabet, length, checksum).",
             )
         }),
         Some(_) => Err(wrong_type("secret", "a string")),
@@ -456,11 +468,11 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
     }
 }
 
-fn missing(param: &str) -> Error {
+pub(crate) fn missing(param: &str) -> Error {
     Error::invalid_param("parameter_missing", param, format!("Missing required parameter: {param}."))
 }
 
-fn wrong_type(param: &str, expected: &str) -> Error {
+pub(crate) fn wrong_type(param: &str, expected: &str) -> Error {
     Error::invalid_param("parameter_invalid", param, format!("`{param}` must be {expected}."))
 }
 

@@ -13,9 +13,10 @@
 use crate::Error;
 use crate::clock::UnixSeconds;
 use crate::commands::ports::{RecordWriter, StateStore};
-use crate::domain::digest::{KeyDigest, Pepper};
+use crate::domain::digest::KeyDigest;
 use crate::domain::event::Actor;
 use crate::domain::key::ApiKey;
+use crate::domain::key_format::Keyring;
 use crate::domain::keystate::{self, StoredKey};
 use crate::domain::leak::Leak;
 use crate::domain::quota::{CreditChange, LeaseAsk, LeaseGrant};
@@ -38,6 +39,15 @@ pub struct Limits {
     pub max_events: u64,
     /// Whether events are also queued for the webhook endpoint (`WEBHOOK_URL` is set).
     pub webhooks: bool,
+    /// Seconds a re-digested key's outdated KV entry is kept beside the new one: long enough
+    /// for every edge location to see the new entry, and for any cached miss of it to expire
+    /// (twice KV's propagation and the edge's staleness bound, `KV_CACHE_TTL`).
+    pub retired_keep: i64,
+}
+
+/// [`Limits::retired_keep`] for a deployment whose `KV_CACHE_TTL` is `kv_cache_ttl` seconds.
+pub fn retired_keep(kv_cache_ttl: u64) -> i64 {
+    2 * (crate::policy::gate::KV_PROPAGATION as i64 + kv_cache_ttl as i64 + 61)
 }
 
 /// The default of `MAX_KEYS_PER_ACCOUNT`.
@@ -48,7 +58,12 @@ pub const MAX_EVENTS: u64 = 10_000;
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_keys: DEFAULT_MAX_KEYS, max_events: MAX_EVENTS, webhooks: false }
+        Limits {
+            max_keys: DEFAULT_MAX_KEYS,
+            max_events: MAX_EVENTS,
+            webhooks: false,
+            retired_keep: retired_keep(60),
+        }
     }
 }
 
@@ -111,13 +126,13 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         &self,
         account: &str,
         params: &CreateKey,
-        pepper: &Pepper,
+        keys: &Keyring,
         rng: &mut impl Rng,
         now: UnixSeconds,
         actor: &Actor,
     ) -> Result<Created, Error> {
         let stored = self.check_room().await?;
-        let new = keystate::create(account, params, pepper, rng, now)?;
+        let new = keystate::create(account, params, keys, rng, now)?;
         // Indexed first: an entry whose key was never stored is skipped by lists.
         self.ensure_index(Some(stored)).await?;
         self.index_new(&new.stored.record).await?;
@@ -133,14 +148,14 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         account: &str,
         key_id: &str,
         grace: i64,
-        pepper: &Pepper,
+        keys: &Keyring,
         rng: &mut impl Rng,
         now: UnixSeconds,
         by: &Principal,
     ) -> Result<Created, Error> {
         let actor = &by.actor();
         let old = self.load_in_scope(account, key_id, by, now).await?;
-        let (retired, successor) = keystate::roll(&old, grace, pepper, rng, now)?;
+        let (retired, successor) = keystate::roll(&old, grace, keys, rng, now)?;
         let stored = self.check_room().await?;
         // Both states are stored before either reaches KV, so no failure can lose the successor.
         self.ensure_index(Some(stored)).await?;

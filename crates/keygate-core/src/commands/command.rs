@@ -8,21 +8,45 @@ use crate::Error;
 use crate::clock::UnixSeconds;
 use crate::commands::authority::{Authority, Created, KV_RETRY_SECONDS, Principal};
 use crate::commands::ports::{RecordWriter, StateStore};
-use crate::domain::digest::{KeyDigest, Pepper};
+use crate::domain::digest::KeyDigest;
 use crate::domain::event::{Actor, EventPage, Page};
+use crate::domain::key_format::Keyring;
 use crate::domain::keystate::StoredKey;
 use crate::domain::quota::{CreditChange, LeaseAsk, LeaseGrant};
 use crate::domain::record::KeyRecord;
 use crate::domain::settings::{CreateKey, KeySettings};
 use crate::rng::Rng;
 
-/// What the worker asks of a `KeyStore`. The edge sends `Verify`, `Usage`, `Exposed`, `Lease`
-/// and `Refused`; their
+/// What the worker asks of a `KeyStore`. The edge sends `Verify`, `Usage`, `Exposed`, `Lease`,
+/// `Refused`, `CanaryUsed` and `Redigest`; their
 /// shapes are shared by the lean edge and the full worker, which are deployed separately, so
 /// they change only compatibly.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
+    /// Import existing keys (operator only).
+    Import {
+        /// Account.
+        account: String,
+        /// The keys, checked and digested by the API layer.
+        items: Vec<crate::domain::keystate::ImportKey>,
+        /// Who asked.
+        actor: Actor,
+    },
+    /// The edge found a key under an outdated digest: store it under its current one.
+    Redigest {
+        /// Account.
+        account: String,
+        /// Key.
+        key_id: String,
+        /// The key as presented, to re-digest (never stored or logged).
+        secret: crate::domain::key::RawKey,
+    },
+    /// What is left of this (mode, account)'s migration (operator only).
+    Migration {
+        /// Account.
+        account: String,
+    },
     /// Create a key (operator only).
     Create {
         /// Account.
@@ -253,6 +277,15 @@ pub enum EdgeCommand<'a> {
         count: u64,
     },
     /// [`Command::CanaryUsed`].
+    Redigest {
+        /// Account.
+        account: &'a str,
+        /// Key.
+        key_id: &'a str,
+        /// The key as presented (redacted in `Debug`).
+        secret: RawKeyRef<'a>,
+    },
+    /// A canary key was presented.
     CanaryUsed {
         /// Account.
         account: &'a str,
@@ -261,6 +294,17 @@ pub enum EdgeCommand<'a> {
         /// What the request showed of its sender.
         seen: SeenBy<'a>,
     },
+}
+
+/// A raw key borrowed for an [`EdgeCommand`]: serialised as it is, redacted in `Debug`.
+#[derive(Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct RawKeyRef<'a>(pub &'a str);
+
+impl std::fmt::Debug for RawKeyRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RawKey({})", crate::domain::key::redact(self.0))
+    }
 }
 
 /// What a request that presented a canary showed of its sender (the authority cuts each field to
@@ -317,7 +361,10 @@ impl Command {
             | Command::Lease { .. }
             | Command::Refused { .. }
             | Command::CanaryUsed { .. }
+            | Command::Import { .. }
+            | Command::Redigest { .. }
             | Command::Credits { .. } => true,
+            Command::Migration { .. } => false,
             Command::List { .. }
             | Command::Get { .. }
             | Command::Events { .. }
@@ -349,6 +396,10 @@ pub enum Answer {
     Lease(LeaseGrant),
     /// A page of the webhook outbox.
     Deliveries(Vec<crate::domain::webhook::Delivery>, bool),
+    /// One result per imported item.
+    Imported(Vec<Result<StoredKey, Error>>),
+    /// A migration's state.
+    Migration(crate::commands::migration::MigrationStatus),
     /// One webhook delivery.
     Delivery(crate::domain::webhook::Delivery),
     /// Done; nothing to say.
@@ -371,12 +422,12 @@ pub struct Outcome {
 pub async fn run<S: StateStore, W: RecordWriter>(
     authority: &Authority<'_, S, W>,
     command: Command,
-    pepper: impl FnOnce() -> Result<Pepper, Error>,
+    keys: impl FnOnce() -> Result<Keyring, Error>,
     rng: &mut impl Rng,
     now: UnixSeconds,
 ) -> Outcome {
     let serialised = command.serialised();
-    let answer = execute(authority, command, pepper, rng, now).await;
+    let answer = execute(authority, command, keys, rng, now).await;
     let alarm = if serialised {
         Some(authority.next_alarm(now).await.unwrap_or(Some(now + KV_RETRY_SECONDS)))
     } else {
@@ -388,13 +439,13 @@ pub async fn run<S: StateStore, W: RecordWriter>(
 async fn execute<S: StateStore, W: RecordWriter>(
     a: &Authority<'_, S, W>,
     command: Command,
-    pepper: impl FnOnce() -> Result<Pepper, Error>,
+    keys: impl FnOnce() -> Result<Keyring, Error>,
     rng: &mut impl Rng,
     now: UnixSeconds,
 ) -> Result<Answer, Error> {
     Ok(match command {
         Command::Create { account, params, actor } => {
-            Answer::Created(a.create(&account, &params, &pepper()?, rng, now, &actor).await?)
+            Answer::Created(a.create(&account, &params, &keys()?, rng, now, &actor).await?)
         }
         Command::List { account, by, query } => {
             let (keys, has_more) = a.list_page(&account, &by, &query, now).await?;
@@ -404,7 +455,7 @@ async fn execute<S: StateStore, W: RecordWriter>(
             Answer::Key(a.load_in_scope(&account, &key_id, &by, now).await?)
         }
         Command::Roll { account, key_id, grace, by } => {
-            Answer::Created(a.roll(&account, &key_id, grace, &pepper()?, rng, now, &by).await?)
+            Answer::Created(a.roll(&account, &key_id, grace, &keys()?, rng, now, &by).await?)
         }
         Command::Expire { account, key_id, by } => Answer::Key(a.expire(&account, &key_id, now, &by).await?),
         Command::Revoke { account, key_id, by } => Answer::Key(a.revoke(&account, &key_id, now, &by).await?),
@@ -442,6 +493,14 @@ async fn execute<S: StateStore, W: RecordWriter>(
         Command::Credits { account, key_id, change, by } => {
             Answer::Key(a.adjust_credits(&account, &key_id, change, now, &by).await?)
         }
+        Command::Import { account, items, actor } => {
+            Answer::Imported(a.import(&account, &items, &keys()?, rng, now, &actor).await?)
+        }
+        Command::Redigest { account, key_id, secret } => {
+            a.redigest(&account, &key_id, &secret.0, &keys()?, now).await?;
+            Answer::Done
+        }
+        Command::Migration { account: _ } => Answer::Migration(a.migration_status(&keys()?, now).await?),
         Command::CanaryUsed { account, key_id, seen } => {
             a.canary_used(&account, &key_id, &seen, now).await?;
             Answer::Done

@@ -35,6 +35,11 @@ impl MemoryState {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Whether any stored name or value contains `needle` (a secret, a hash that must be gone).
+    pub fn mentions(&self, needle: &str) -> bool {
+        self.data.borrow().iter().any(|(k, v)| k.contains(needle) || v.contains(needle))
+    }
 }
 
 impl StateStore for MemoryState {
@@ -126,6 +131,22 @@ pub struct MemoryKv {
     pub during_put: RefCell<Option<Hook>>,
     /// How many writes were attempted.
     pub attempts: RefCell<usize>,
+    /// How many reads reached it (as the edge's [`crate::store::RecordStore`]).
+    pub reads: RefCell<usize>,
+}
+
+/// The edge's view of what the authority wrote: one read per `get`, one per bulk read.
+impl crate::store::RecordStore for MemoryKv {
+    async fn get(&self, mode: Mode, digest: &KeyDigest) -> Result<Option<String>, StoreError> {
+        *self.reads.borrow_mut() += 1;
+        Ok(self.data.borrow().get(&(mode, digest.0.clone())).cloned())
+    }
+
+    async fn get_many(&self, mode: Mode, digests: &[KeyDigest]) -> Result<Vec<Option<String>>, StoreError> {
+        *self.reads.borrow_mut() += 1;
+        let data = self.data.borrow();
+        Ok(digests.iter().map(|d| data.get(&(mode, d.0.clone())).cloned()).collect())
+    }
 }
 
 impl std::fmt::Debug for MemoryKv {
@@ -143,6 +164,11 @@ impl MemoryKv {
     /// The status KV holds for `digest`.
     pub fn status(&self, mode: Mode, digest: &KeyDigest) -> Option<KeyStatus> {
         self.record(mode, digest).map(|r| r.status)
+    }
+
+    /// Whether any KV name or value contains `needle`.
+    pub fn mentions(&self, needle: &str) -> bool {
+        self.data.borrow().iter().any(|((_, k), v)| k.contains(needle) || v.contains(needle))
     }
 }
 

@@ -4,6 +4,7 @@ pub mod authority;
 pub mod command;
 pub mod fakes;
 pub mod leaks;
+pub mod migration;
 pub mod ports;
 mod scope;
 mod upkeep;

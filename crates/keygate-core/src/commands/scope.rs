@@ -148,7 +148,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let Principal::Key { key_id, digest } = by else { return Ok(None) };
         let caller = self.load(account, key_id).await?;
         let redacted = caller.record.redacted();
-        if &caller.digest != digest || caller.record.key_type != crate::domain::key::KeyType::Secret {
+        if !caller.stored_under(digest) || caller.record.key_type != crate::domain::key::KeyType::Secret {
             return Err(Error::ApiKeyInvalid { redacted });
         }
         match caller.status_at(now) {
@@ -200,7 +200,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     /// `digest`, or the request did not present this key.
     pub async fn verify(&self, account: &str, key_id: &str, digest: &KeyDigest) -> Result<KeyRecord, Error> {
         let key = self.load(account, key_id).await?;
-        if &key.digest != digest {
+        if !key.stored_under(digest) {
             return Err(Error::NotFound { what: "key".into() });
         }
         Ok(key.record)

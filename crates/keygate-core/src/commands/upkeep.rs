@@ -30,6 +30,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
                 self.purge(&key).await?;
                 continue;
             }
+            let key = self.drop_retired(key, now).await?;
             // Credits refill on time, traffic or not.
             let refilled = keystate::refill(&key, now);
             if refilled != key {
@@ -68,6 +69,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let retry = keys.iter().any(|k| !k.kv_synced).then_some(now + KV_RETRY_SECONDS);
         let expiry = keys.iter().filter_map(|k| k.next_change(now)).min();
         let purge = keys.iter().filter_map(|k| k.ended_at.map(|t| (t + ENDED_RETENTION).max(now))).min();
+        let retired = keys.iter().filter_map(|k| k.retired.as_ref().map(|r| r.until.max(now))).min();
         let refill = keys.iter().filter_map(|k| keystate::next_refill(k).map(|t| t.max(now))).min();
         let (notice, delivery) = if self.limits.webhooks {
             let notice = keys.iter().filter_map(|k| keystate::next_expiring_notice(k, now)).min();
@@ -75,7 +77,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         } else {
             (None, None)
         };
-        Ok([retry, expiry, purge, refill, notice, delivery].into_iter().flatten().min())
+        Ok([retry, expiry, purge, retired, refill, notice, delivery].into_iter().flatten().min())
     }
 
     /// Remove a key that ended more than [`ENDED_RETENTION`] ago: from KV first, then from the
@@ -83,6 +85,14 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     pub(crate) async fn purge(&self, key: &StoredKey) -> Result<(), Error> {
         if self.kv.delete(key.record.mode, &key.digest).await.is_err() {
             return Ok(());
+        }
+        if let Some(r) = &key.retired
+            && self.kv.delete(key.record.mode, &r.digest).await.is_err()
+        {
+            return Ok(());
+        }
+        if key.imported.is_some() {
+            self.state.delete(&format!("lookup:{}", key.digest.as_str())).await.map_err(Error::from)?;
         }
         self.state.delete(&format!("key:{}", key.record.id)).await.map_err(Error::from)?;
         let index = crate::domain::listing::index_name(key.record.created_at, &key.record.id);
@@ -116,9 +126,16 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     /// this older record over the newer one, so the key is marked unsynced and the alarm writes
     /// the current record again. A KV failure is not an error here: the alarm retries.
     pub(crate) async fn replicate(&self, key: StoredKey) -> Result<StoredKey, Error> {
-        let written = self.kv.put(key.record.mode, &key.digest, &key.record.to_json()).await.is_ok();
+        let json = key.record.to_json();
+        let mut written = self.kv.put(key.record.mode, &key.digest, &json).await.is_ok();
+        // An outdated digest's entry, while kept, follows every change: an edge location that
+        // still finds the key by it must not find an older state.
+        if let Some(r) = &key.retired {
+            written &= self.kv.put(key.record.mode, &r.digest, &json).await.is_ok();
+        }
         let mut current = self.load(&key.record.account, &key.record.id).await?;
-        let same = current.record == key.record && current.digest == key.digest;
+        let same =
+            current.record == key.record && current.digest == key.digest && current.retired == key.retired;
         let synced = same && written;
         if current.kv_synced != synced {
             current.kv_synced = synced;

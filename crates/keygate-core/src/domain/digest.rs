@@ -40,6 +40,17 @@ impl Pepper {
         self.digest_str(key.expose_secret())
     }
 
+    /// A short public fingerprint of the pepper (16 hex digits of an HMAC of a fixed label):
+    /// which pepper a stored digest was made with, without revealing anything of it.
+    pub fn id(&self) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"keygate pepper id");
+        let tag = mac.finalize().into_bytes();
+        let mut out = String::with_capacity(16);
+        keygate_verify::push_hex(&mut out, &tag[..8]);
+        out
+    }
+
     /// The digest of an arbitrary string (known-answer tests use this).
     pub fn digest_str(&self, key: &str) -> KeyDigest {
         let mut mac = self.mac.clone();
@@ -63,10 +74,33 @@ impl fmt::Debug for Pepper {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct KeyDigest(pub String);
 
+/// The tag of an imported SHA-256 hash's lookup id (`sha256:` + 64 hex digits).
+pub const SHA256_TAG: &str = "sha256";
+
 impl KeyDigest {
     /// The digest as stored.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The lookup id of a key imported as its SHA-256 hash: `sha256:` + hex(SHA-256(key)), the
+    /// whole key, prefix included. Replaced by the key's digest on its first use.
+    pub fn sha256_of(raw: &str) -> KeyDigest {
+        KeyDigest::sha256_hex(&Sha256::digest(raw.as_bytes()))
+    }
+
+    /// The lookup id of an imported SHA-256 hash given as its 32 bytes.
+    pub fn sha256_hex(hash: &[u8]) -> KeyDigest {
+        let mut out = String::with_capacity(SHA256_TAG.len() + 1 + 64);
+        out.push_str(SHA256_TAG);
+        out.push(':');
+        keygate_verify::push_hex(&mut out, hash);
+        KeyDigest(out)
+    }
+
+    /// Whether this is an imported hash's lookup id rather than a digest.
+    pub fn is_imported_hash(&self) -> bool {
+        self.0.starts_with("sha256:")
     }
 }
 

@@ -1,4 +1,5 @@
-//! API key format: `{type}_{mode}_{random}{checksum}`.
+//! API keys, in keygate's own format `{type}_{mode}_{random}{checksum}` unless the deployment
+//! declares another (`KEY_FORMAT`, [`crate::domain::key_format`]).
 //!
 //! * `type` is `sk` (secret), `pk` (publishable) or `rk` (restricted); `mode` is `test` or `live`.
 //! * `random` is [`RANDOM_LEN`] base62 characters drawn uniformly from the injected [`Rng`]
@@ -12,6 +13,7 @@
 use std::fmt;
 
 use crate::Error;
+use crate::domain::key_format::KeyFormat;
 use crate::rng::Rng;
 
 /// Base62 alphabet, in digit order.
@@ -102,39 +104,41 @@ impl Mode {
     }
 }
 
-/// A syntactically valid API key with a correct checksum. Holds the secret: `Debug` and
-/// `Display` show only the redacted form.
+/// A presented key that passed its format's checks: a keygate key (with a correct checksum), or
+/// an imported one (see [`crate::domain::key_format`]). Holds the secret: `Debug` and `Display`
+/// show only the redacted form.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey {
     raw: String,
     key_type: KeyType,
     mode: Mode,
+    prefix_len: usize,
+    imported: bool,
 }
 
 impl ApiKey {
-    /// Check format and checksum. Never touches a store. The error carries only a redacted key.
+    /// Check a key in keygate's own format (no `KEY_FORMAT`): for tests and tools. The request
+    /// path and the authority use the deployment's [`KeyFormat::parse`].
     pub fn parse(s: &str) -> Result<ApiKey, Error> {
-        let (key_type, mode) = check(s)?;
-        Ok(ApiKey { raw: s.to_owned(), key_type, mode })
+        KeyFormat::default().parse(s)
     }
 
-    /// [`ApiKey::parse`], keeping the presented string rather than copying it.
-    pub fn parse_owned(raw: String) -> Result<ApiKey, Error> {
-        let (key_type, mode) = check(&raw)?;
-        Ok(ApiKey { raw, key_type, mode })
-    }
-
-    /// Generate a new key of this type and mode from `rng`.
+    /// Generate a key in keygate's own format (no `KEY_FORMAT`): for tests and tools.
     pub fn generate(key_type: KeyType, mode: Mode, rng: &mut impl Rng) -> Result<ApiKey, Error> {
-        let mut raw = String::with_capacity(KEY_LEN);
-        raw.push_str(key_type.prefix());
-        raw.push('_');
-        raw.push_str(mode.as_str());
-        raw.push('_');
-        raw.push_str(&random_base62(rng, RANDOM_LEN)?);
-        let check = checksum(&raw);
-        raw.push_str(&check);
-        Ok(ApiKey { raw, key_type, mode })
+        KeyFormat::default()
+            .generate(key_type, mode, rng)?
+            .ok_or(Error::Internal { what: "the default format has every prefix" })
+    }
+
+    /// A key checked by its format.
+    pub(crate) fn from_parts(
+        raw: String,
+        key_type: KeyType,
+        mode: Mode,
+        prefix_len: usize,
+        imported: bool,
+    ) -> ApiKey {
+        ApiKey { raw, key_type, mode, prefix_len, imported }
     }
 
     /// The secret itself. Handle with care: never log or store it.
@@ -152,19 +156,26 @@ impl ApiKey {
         self.mode
     }
 
-    /// `sk_test_` etc.
-    pub fn prefix(&self) -> &str {
-        &self.raw[..PREFIX_LEN]
+    /// Whether it is not a keygate key but has the form of an imported one: it is then looked up
+    /// by its digests (current pepper, previous pepper, SHA-256 of an imported hash).
+    pub fn imported(&self) -> bool {
+        self.imported
     }
 
-    /// The last four characters (part of the checksum, so they reveal none of the randomness).
+    /// Its configured prefix (`sk_test_` etc.).
+    pub fn prefix(&self) -> &str {
+        &self.raw[..self.prefix_len]
+    }
+
+    /// The last four characters (for a keygate key, part of the checksum, so they reveal none
+    /// of the randomness).
     pub fn last4(&self) -> &str {
-        &self.raw[KEY_LEN - 4..]
+        &self.raw[self.raw.len().saturating_sub(4)..]
     }
 
     /// `sk_test_…abcd`.
     pub fn redacted(&self) -> String {
-        redact(&self.raw)
+        redact_with(self.prefix(), &self.raw)
     }
 }
 
@@ -180,29 +191,19 @@ impl fmt::Display for ApiKey {
     }
 }
 
-/// Format and checksum of a presented key; its type and mode if both are right.
-fn check(s: &str) -> Result<(KeyType, Mode), Error> {
-    let invalid = || Error::ApiKeyInvalid { redacted: redact(s) };
-    let b = s.as_bytes();
-    if b.len() != KEY_LEN {
-        return Err(invalid());
+/// A raw key in transit between the edge and its authority (re-digesting a key found under an
+/// outdated digest): never stored or logged. `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RawKey(pub String);
+
+impl fmt::Debug for RawKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawKey({})", redact(&self.0))
     }
-    let (prefix, body) = b.split_at(PREFIX_LEN);
-    // Every byte after the prefix is an ASCII letter or digit. No early exit, so that the loop is
-    // vectorised: a key is short, and the refusal costs the same whichever byte is wrong.
-    if !body.iter().fold(true, |ok, c| ok & c.is_ascii_alphanumeric()) {
-        return Err(invalid());
-    }
-    // A non-ASCII prefix is not UTF-8 on its own or names no type: refused either way.
-    let (key_type, mode) = std::str::from_utf8(prefix).ok().and_then(parse_prefix).ok_or_else(invalid)?;
-    let (payload, check) = b.split_at(KEY_LEN - CHECKSUM_LEN);
-    if checksum_bytes(payload) != check {
-        return Err(invalid());
-    }
-    Ok((key_type, mode))
 }
 
-/// The type and mode named by an 8-character prefix such as `sk_test_`.
+/// The type and mode named by an 8-character prefix of keygate's own format, such as `sk_test_`.
 pub fn parse_prefix(p: &str) -> Option<(KeyType, Mode)> {
     let b = p.as_bytes();
     if b.len() != PREFIX_LEN || b[2] != b'_' || b[7] != b'_' {
@@ -213,11 +214,17 @@ pub fn parse_prefix(p: &str) -> Option<(KeyType, Mode)> {
     Some((key_type, mode))
 }
 
-/// Redact anything that was offered as a key, for messages and logs: a known prefix and the last
-/// four characters when they are plain ASCII alphanumerics, otherwise just `…`. Short inputs show
-/// nothing of their tail.
+/// Redact anything that was offered as a key (keygate's own format), for `Debug` output: a
+/// known prefix and the last four characters when they are plain ASCII alphanumerics,
+/// otherwise just `…`. Messages and logs use the deployment's [`KeyFormat::redact`].
 pub fn redact(s: &str) -> String {
     let prefix = s.get(..PREFIX_LEN).filter(|p| parse_prefix(p).is_some()).unwrap_or("");
+    redact_with(prefix, s)
+}
+
+/// `prefix` + `…` + the last four characters of `s` when `s` is at least 16 bytes and they are
+/// plain ASCII alphanumerics.
+pub(crate) fn redact_with(prefix: &str, s: &str) -> String {
     let tail = if s.len() >= 16 {
         s.get(s.len() - 4..).filter(|t| t.bytes().all(|c| c.is_ascii_alphanumeric())).unwrap_or("")
     } else {
@@ -230,44 +237,22 @@ pub fn redact(s: &str) -> String {
     out
 }
 
-/// CRC32 (IEEE) of `payload`, base62, left-padded to [`CHECKSUM_LEN`].
+/// CRC32 (IEEE) of `payload`, base62, left-padded to [`CHECKSUM_LEN`]: keygate's own format's
+/// checksum.
 pub fn checksum(payload: &str) -> String {
-    checksum_bytes(payload.as_bytes()).iter().map(|&c| c as char).collect()
-}
-
-/// [`checksum`] without an allocation, for the request path.
-fn checksum_bytes(payload: &[u8]) -> [u8; CHECKSUM_LEN] {
-    let mut n = crc32fast::hash(payload);
+    let mut n = crc32fast::hash(payload.as_bytes());
     let mut out = [b'0'; CHECKSUM_LEN];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
     // 62^6 > 2^32, so n is always 0 here.
-    out
+    out.iter().map(|&c| c as char).collect()
 }
 
-/// `len` characters drawn uniformly from [`BASE62`] (rejection sampling: bytes ≥ 248 are dropped
-/// so that every character has probability exactly 1/62). A source that keeps yielding only
-/// rejected bytes is broken: after a bounded number of refills this fails instead of looping.
+/// `len` characters drawn uniformly from [`BASE62`] (see [`crate::domain::key_format::random_chars`]).
 pub fn random_base62(rng: &mut impl Rng, len: usize) -> Result<String, Error> {
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 64];
-    // Each refill of 64 bytes yields ~62 characters; 8 + len/32 refills is far beyond need.
-    let mut refills = 8 + len / 32;
-    while out.len() < len {
-        if refills == 0 {
-            return Err(Error::Internal { what: "randomness unavailable" });
-        }
-        refills -= 1;
-        rng.fill(&mut buf)?;
-        for &b in &buf {
-            if b < 248 && out.len() < len {
-                out.push(BASE62[(b % 62) as usize] as char);
-            }
-        }
-    }
-    Ok(out)
+    crate::domain::key_format::random_chars(BASE62, rng, len)
 }
 
 /// A random object id such as `key_…` or `req_…` (24 base62 characters, ≈143 bits).

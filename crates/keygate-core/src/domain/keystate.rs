@@ -12,8 +12,9 @@ use std::collections::BTreeMap;
 
 use crate::Error;
 use crate::clock::UnixSeconds;
-use crate::domain::digest::{KeyDigest, Pepper};
+use crate::domain::digest::KeyDigest;
 use crate::domain::key::{ApiKey, random_id};
+use crate::domain::key_format::Keyring;
 use crate::domain::quota::{Credits, LeaseAsk, LeaseGrant, RateWindow};
 use crate::domain::record::{KeyRecord, KeyStatus, RECORD_VERSION};
 use crate::domain::settings::{CreateKey, KeySettings};
@@ -82,6 +83,46 @@ pub struct StoredKey {
     /// A canary's uses seen, and when the last `key.canary_used` event was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary_seen: Option<(u64, UnixSeconds)>,
+    /// The fingerprint ([`Pepper::id`]) of the pepper `digest` was made with; absent for keys
+    /// stored before peppers could rotate, and for an imported hash not yet used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pepper_id: Option<String>,
+    /// The digest the key was stored under before its last re-digest (a pepper rotation, or an
+    /// imported hash's first use), kept in KV beside the current one until `until`, so that no
+    /// edge location that still misses the new entry refuses the key meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<Retired>,
+    /// How the key was imported, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<Imported>,
+}
+
+/// A digest a key was stored under before, and until when its KV entry is kept.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Retired {
+    /// The old digest (or imported hash).
+    pub digest: KeyDigest,
+    /// When its KV entry is deleted.
+    pub until: UnixSeconds,
+}
+
+/// How a key came from before keygate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Imported {
+    /// From its raw secret, or from its SHA-256 hash.
+    pub from: ImportedFrom,
+    /// When it was imported.
+    pub at: UnixSeconds,
+}
+
+/// What an import was given of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportedFrom {
+    /// The raw key: only its digest was stored.
+    Secret,
+    /// Its SHA-256 hash, replaced by its digest on its first use.
+    Sha256,
 }
 
 /// When and how a key was found exposed.
@@ -118,6 +159,12 @@ impl StoredKey {
         }
     }
 
+    /// Whether the key is stored under `digest`: its current one, or the one it had before its
+    /// last re-digest while that is still kept (an edge location may still find it by that).
+    pub fn stored_under(&self, digest: &KeyDigest) -> bool {
+        &self.digest == digest || self.retired.as_ref().is_some_and(|r| &r.digest == digest)
+    }
+
     /// Whether the key ended long enough ago to be removed.
     pub fn purge_due(&self, now: UnixSeconds) -> bool {
         self.ended_at.is_some_and(|t| t + ENDED_RETENTION <= now)
@@ -147,11 +194,21 @@ pub struct NewKey {
 pub fn create(
     account: &str,
     params: &CreateKey,
-    pepper: &Pepper,
+    keys: &Keyring,
     rng: &mut impl Rng,
     now: UnixSeconds,
 ) -> Result<NewKey, Error> {
-    let key = ApiKey::generate(params.key_type, params.mode, rng)?;
+    let key = keys.format.generate(params.key_type, params.mode, rng)?.ok_or_else(|| {
+        Error::invalid_param(
+            "parameter_invalid",
+            "type",
+            format!(
+                "This deployment's key format (KEY_FORMAT) has no prefix for {} keys in {} mode.",
+                params.key_type.as_str(),
+                params.mode.as_str()
+            ),
+        )
+    })?;
     let record = KeyRecord {
         v: RECORD_VERSION,
         id: random_id("key_", rng)?,
@@ -175,7 +232,7 @@ pub fn create(
     };
     let stored = StoredKey {
         record,
-        digest: pepper.digest(&key),
+        digest: keys.digest(&key),
         last_used: None,
         usage: BTreeMap::new(),
         kv_synced: false,
@@ -189,6 +246,9 @@ pub fn create(
         metadata: params.metadata.clone(),
         expiring_notice: None,
         canary_seen: None,
+        pepper_id: Some(keys.pepper.id()),
+        retired: None,
+        imported: None,
     };
     Ok(NewKey { key, stored })
 }
@@ -199,7 +259,7 @@ pub fn create(
 pub fn roll(
     old: &StoredKey,
     grace: i64,
-    pepper: &Pepper,
+    keys: &Keyring,
     rng: &mut impl Rng,
     now: UnixSeconds,
 ) -> Result<(StoredKey, NewKey), Error> {
@@ -236,7 +296,7 @@ pub fn roll(
         metadata: old.metadata.clone(),
         canary: old.record.canary,
     };
-    let mut successor = create(&old.record.account, &params, pepper, rng, now)?;
+    let mut successor = create(&old.record.account, &params, keys, rng, now)?;
     successor.stored.record.rolled_from = Some(old.record.id.clone());
     // The successor takes over the usage controls' state; the old key shares it while it works.
     successor.stored.record.credits = old.record.credits;
@@ -500,4 +560,105 @@ fn add_to_day(days: &mut BTreeMap<String, u64>, at: UnixSeconds, count: u64) {
         let Some(oldest) = days.keys().next().cloned() else { break };
         days.remove(&oldest);
     }
+}
+
+/// What an import stores of one key: its settings, the digest it is found by (of its raw
+/// secret, or an imported SHA-256 hash), and what is shown of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportKey {
+    /// Type, mode, name, expiry and settings, as a create takes them.
+    pub params: CreateKey,
+    /// The digest of its raw secret, or the lookup id of its SHA-256 hash.
+    pub digest: KeyDigest,
+    /// Its configured prefix.
+    pub prefix: String,
+    /// Its last four characters.
+    pub last4: String,
+    /// Its original creation time, if given.
+    pub created_at: Option<UnixSeconds>,
+    /// Its position in the import request (for the answer's `param`).
+    pub index: usize,
+    /// For a key given by its raw secret, the lookup id it would have as an imported SHA-256
+    /// hash: an earlier import of its hash is found by it. Never stored.
+    #[serde(default)]
+    pub hash_alias: Option<KeyDigest>,
+}
+
+impl ImportKey {
+    /// The ids an earlier import of this key would be found by.
+    pub fn lookup_ids(&self) -> impl Iterator<Item = &KeyDigest> {
+        std::iter::once(&self.digest).chain(self.hash_alias.as_ref())
+    }
+
+    /// The parameter an import names for this key (`keys[i].secret` or `keys[i].hash`).
+    pub fn param(&self) -> String {
+        let field = if self.digest.is_imported_hash() { "hash" } else { "secret" };
+        format!("keys[{}].{field}", self.index)
+    }
+}
+
+/// The key an import stores for `item`, under `key_id`. Never active past its expiry: an item
+/// whose `expires_at` has passed is refused by the API layer.
+pub fn import(
+    account: &str,
+    item: &ImportKey,
+    key_id: String,
+    pepper_id: &str,
+    now: UnixSeconds,
+) -> StoredKey {
+    let p = &item.params;
+    let from = if item.digest.is_imported_hash() { ImportedFrom::Sha256 } else { ImportedFrom::Secret };
+    let record = KeyRecord {
+        v: RECORD_VERSION,
+        id: key_id,
+        account: account.to_owned(),
+        mode: p.mode,
+        key_type: p.key_type,
+        status: KeyStatus::Active,
+        name: p.name.clone(),
+        prefix: item.prefix.clone(),
+        last4: item.last4.clone(),
+        created_at: item.created_at.unwrap_or(now),
+        expires_at: p.expires_at,
+        rolled_from: None,
+        rolled_at: None,
+        strict: p.strict,
+        permissions: p.permissions.clone(),
+        restrictions: p.restrictions.clone(),
+        rate_limit: p.rate_limit,
+        credits: p.credits.is_some(),
+        canary: p.canary,
+    };
+    StoredKey {
+        record,
+        digest: item.digest.clone(),
+        last_used: None,
+        usage: BTreeMap::new(),
+        kv_synced: false,
+        exposed: None,
+        ended_at: None,
+        credits: p.credits,
+        rate_window: RateWindow::default(),
+        shares_with: None,
+        credit_periods: 0,
+        refused: BTreeMap::new(),
+        metadata: p.metadata.clone(),
+        expiring_notice: None,
+        canary_seen: None,
+        pepper_id: (from == ImportedFrom::Secret).then(|| pepper_id.to_owned()),
+        retired: None,
+        imported: Some(Imported { from, at: now }),
+    }
+}
+
+/// Store `key` under `digest` (made with the pepper `pepper_id`) instead of its outdated one,
+/// whose KV entry is kept until `until` (see [`crate::commands::authority::Limits`]). The record
+/// is unchanged.
+pub fn redigest(key: &StoredKey, digest: KeyDigest, pepper_id: &str, until: UnixSeconds) -> StoredKey {
+    let mut next = key.clone();
+    let old = std::mem::replace(&mut next.digest, digest);
+    next.retired = Some(Retired { digest: old, until });
+    next.pepper_id = Some(pepper_id.to_owned());
+    next.kv_synced = false;
+    next
 }

@@ -4,6 +4,7 @@ pub mod digest;
 pub mod event;
 pub mod ids;
 pub mod key;
+pub mod key_format;
 pub mod keystate;
 pub mod leak;
 pub mod listing;

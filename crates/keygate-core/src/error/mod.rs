@@ -211,6 +211,13 @@ pub enum Error {
         /// The setting at fault.
         param: String,
     },
+    /// An imported key (by its digest or its SHA-256) is stored already.
+    KeyAlreadyExists {
+        /// The stored key's id.
+        key_id: String,
+        /// Where the import named it (`keys[i].secret` or `keys[i].hash`).
+        param: String,
+    },
     /// The (mode, account) already holds as many keys as it may.
     KeyLimitReached {
         /// The limit.
@@ -274,7 +281,8 @@ impl Error {
             Error::ApiKeyInQuery { param }
             | Error::InvalidParameter { param, .. }
             | Error::MethodOverride { param }
-            | Error::WideningNotAllowed { param } => Some(param),
+            | Error::WideningNotAllowed { param }
+            | Error::KeyAlreadyExists { param, .. } => Some(param),
             Error::Relayed { param, .. } => param.as_deref(),
             Error::BodyTooLarge { .. } => Some("body"),
             _ => None,

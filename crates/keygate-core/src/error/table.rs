@@ -97,6 +97,8 @@ wire_table! {
         format!("Self-service can only narrow a key's settings; this change to `{param}` would give the key more power. Ask the operator.");
     Self::KeyNotActive { status } => 409, InvalidRequest, "key_not_active",
         format!("Only an active key can be rolled or changed; this key is {status}.");
+    Self::KeyAlreadyExists { key_id, .. } => 409, InvalidRequest, "key_already_exists",
+        format!("This key is already stored, as {key_id}: importing it again changes nothing.");
     Self::KeyLimitReached { limit } => 409, InvalidRequest, "key_limit_reached",
         format!("This account already has {limit} keys in this mode, the most it may have. Keys that ended are removed 30 days after they end.");
     Self::AdminUnauthorized { missing: true } => 401, Authentication, "admin_token_missing",

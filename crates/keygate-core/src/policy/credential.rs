@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use crate::Error;
+use crate::domain::key_format::KeyFormat;
 
 /// The longest `Authorization` header accepted, in bytes.
 pub use crate::error::MAX_AUTHORIZATION_LEN;
@@ -39,9 +40,10 @@ impl<'a> Credential<'a> {
     pub fn from_request(
         authorization: Option<&'a str>,
         query: Option<&str>,
+        format: &KeyFormat,
     ) -> Result<Credential<'a>, Error> {
         if let Some(q) = query {
-            check_query(q)?;
+            check_query(q, format)?;
         }
         // An empty header is treated as absent: the platform may drop it before we see it, and
         // the answer must not depend on that.
@@ -102,12 +104,12 @@ impl<'a> Credential<'a> {
         }
     }
 
-    /// Check the presented secret's format and checksum (no store is touched).
-    pub fn into_key(self) -> Result<crate::domain::key::ApiKey, Error> {
+    /// Check the presented secret against the deployment's key format (no store is touched).
+    pub fn into_key(self, format: &KeyFormat) -> Result<crate::domain::key::ApiKey, Error> {
         // A borrowed secret is copied only once it has passed the format and checksum check.
         match self.secret {
-            Cow::Borrowed(s) => crate::domain::key::ApiKey::parse(s),
-            Cow::Owned(s) => crate::domain::key::ApiKey::parse_owned(s),
+            Cow::Borrowed(s) => format.parse(s),
+            Cow::Owned(s) => format.parse_owned(s),
         }
     }
 
@@ -180,28 +182,28 @@ fn parse_basic(token: &str) -> Result<Credential<'static>, Error> {
 }
 
 /// Refuse a query string that carries a key: by a conventional parameter name, or by a value that
-/// starts with a keygate key prefix under any name.
-pub fn check_query(query: &str) -> Result<(), Error> {
+/// looks like a key of the deployment's format under any name.
+pub fn check_query(query: &str, format: &KeyFormat) -> Result<(), Error> {
     for pair in query.split('&') {
         // Only an escaped pair needs decoding; most query strings have none.
         if pair.bytes().any(|b| b == b'%' || b == b'+') {
             for (name, value) in form_urlencoded::parse(pair.as_bytes()) {
-                check_param(&name, &value)?;
+                check_param(&name, &value, format)?;
             }
         } else {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            check_param(name, value)?;
+            check_param(name, value, format)?;
         }
     }
     Ok(())
 }
 
-fn check_param(name: &str, value: &str) -> Result<(), Error> {
-    if looks_like_key(name) {
-        return Err(Error::ApiKeyInQuery { param: crate::domain::key::redact(name) });
+fn check_param(name: &str, value: &str, format: &KeyFormat) -> Result<(), Error> {
+    if format.looks_like_key(name) {
+        return Err(Error::ApiKeyInQuery { param: format.redact(name) });
     }
     let named = QUERY_KEY_PARAMS.iter().any(|p| name.eq_ignore_ascii_case(p));
-    if named || looks_like_key(value) {
+    if named || format.looks_like_key(value) {
         return Err(Error::ApiKeyInQuery { param: truncate(name, 64) });
     }
     Ok(())
@@ -217,10 +219,6 @@ fn trim_sp(s: &str) -> &str {
     let start = b.iter().position(|&c| !is_sp(c)).unwrap_or(b.len());
     let end = b.iter().rposition(|&c| !is_sp(c)).map_or(start, |i| i + 1);
     &s[start..end]
-}
-
-fn looks_like_key(s: &str) -> bool {
-    s.get(..crate::domain::key::PREFIX_LEN).is_some_and(|p| crate::domain::key::parse_prefix(p).is_some())
 }
 
 fn truncate(s: &str, max: usize) -> String {

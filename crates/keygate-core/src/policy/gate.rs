@@ -7,8 +7,10 @@ use std::rc::Rc;
 
 use crate::Error;
 use crate::clock::UnixSeconds;
-use crate::domain::digest::{KeyDigest, Pepper};
+use crate::domain::digest::KeyDigest;
 use crate::domain::key::ApiKey;
+use crate::domain::key_format::KeyFormat;
+pub use crate::domain::key_format::KeyLookup;
 use crate::domain::record::KeyRecord;
 use crate::policy::credential::Credential;
 use crate::policy::decision::{self, Decision};
@@ -27,13 +29,37 @@ pub struct Presented<'a> {
     pub host: Option<&'a str>,
 }
 
+/// Under which digest a key's record was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// Its digest under the current pepper: the usual case.
+    Current,
+    /// Its digest under the previous pepper (a rotation): the authority re-digests it.
+    Previous(KeyDigest),
+    /// The SHA-256 of an imported hash: the authority replaces it with the key's digest.
+    Hash(KeyDigest),
+}
+
+impl Found {
+    /// The digest the record was found under, if not the current one: the authority is then
+    /// asked to store the key under its current digest.
+    pub fn outdated(&self) -> Option<&KeyDigest> {
+        match self {
+            Found::Current => None,
+            Found::Previous(d) | Found::Hash(d) => Some(d),
+        }
+    }
+}
+
 /// An authenticated request: the key, its record and the positive decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
     /// The presented key (redacted in `Debug`).
     pub key: ApiKey,
-    /// Its digest.
+    /// Its digest under the current pepper.
     pub digest: KeyDigest,
+    /// Under which digest its record was found.
+    pub found: Found,
     /// The key's record, as the edge store has it (shared with the isolate's [`ParsedRecords`]).
     pub record: Rc<KeyRecord>,
     /// The decision, with deprecation details for rolling keys.
@@ -41,6 +67,12 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
+    /// The digest the key's record is stored under, as far as the edge knows: what the
+    /// authority confirms a caller by.
+    pub fn stored_digest(&self) -> &KeyDigest {
+        self.found.outdated().unwrap_or(&self.digest)
+    }
+
     /// Decide again on the authority's own record (strict keys, self-service), which wins over
     /// a possibly stale edge replica.
     pub fn confirm(mut self, authoritative: KeyRecord, now: UnixSeconds) -> Result<Authenticated, Error> {
@@ -60,7 +92,7 @@ pub async fn authenticate<S: RecordStore>(
     presented: Presented<'_>,
     pins: &HostPins,
     store: &S,
-    pepper: &Pepper,
+    keys: KeyLookup<'_>,
     records: &ParsedRecords,
     throttle: Throttle<'_>,
     now: UnixSeconds,
@@ -70,26 +102,24 @@ pub async fn authenticate<S: RecordStore>(
         None => e,
     };
     // Phases 1 and 2: exactly one credential, a well-formed key with a valid checksum.
-    let key = presented_key(presented).map_err(throttled)?;
+    let key = presented_key(presented, keys.format).map_err(throttled)?;
     // Mode pinning, from the prefix alone: no store read for a key this host does not serve.
     pins.check(presented.host, key.mode())?;
     // Phase 3: its record, found by digest in its own mode's namespace, unless this isolate
     // read it less than the memo's freshness window ago.
-    let digest = pepper.digest(&key);
+    let digest = keys.pepper.digest(&key);
     if let Some(retry_after) = throttle.blocked_for
         && !throttle.known.knows(&digest, now)
     {
         return Err(Error::TooManyFailedAttempts { retry_after });
     }
-    let record = match records.fresh(&digest, now) {
-        Some(record) => record,
+    let (record, found) = match records.fresh_found(&digest, now) {
+        Some(hit) => hit,
         None => {
-            let raw = store
-                .get(key.mode(), &digest)
-                .await
-                .map_err(Error::from)?
+            let (raw, found) = find(store, &key, &digest, keys)
+                .await?
                 .ok_or_else(|| Error::ApiKeyInvalid { redacted: key.redacted() })?;
-            records.parse(&digest, raw, now)?
+            (records.parse_found(&digest, raw, now, found.clone())?, found)
         }
     };
     // A canary is refused as an unknown key, whatever its state; one that can still be used is
@@ -109,7 +139,36 @@ pub async fn authenticate<S: RecordStore>(
     // Phase 4: the policy decision.
     let decision = decision::decide(&key, &record, now)?;
     throttle.known.remember(&digest, now);
-    Ok(Authenticated { key, digest, record, decision })
+    Ok(Authenticated { key, digest, found, record, decision })
+}
+
+/// A key's record text and under which digest it was found: its digest under the current
+/// pepper; else, only while a rotation lasts, under the previous one; else, only for a key of an
+/// imported form, the SHA-256 of an imported hash. A key found nowhere costs one read, two
+/// during a rotation, one more if it has an imported form. Every store fault fails closed.
+pub async fn find<S: RecordStore>(
+    store: &S,
+    key: &ApiKey,
+    digest: &KeyDigest,
+    keys: KeyLookup<'_>,
+) -> Result<Option<(String, Found)>, Error> {
+    let mode = key.mode();
+    if let Some(raw) = store.get(mode, digest).await.map_err(Error::from)? {
+        return Ok(Some((raw, Found::Current)));
+    }
+    if let Some(previous) = keys.previous {
+        let d = previous.digest(key);
+        if let Some(raw) = store.get(mode, &d).await.map_err(Error::from)? {
+            return Ok(Some((raw, Found::Previous(d))));
+        }
+    }
+    if key.imported() {
+        let d = KeyDigest::sha256_of(key.expose_secret());
+        if let Some(raw) = store.get(mode, &d).await.map_err(Error::from)? {
+            return Ok(Some((raw, Found::Hash(d))));
+        }
+    }
+    Ok(None)
 }
 
 /// The answer [`authenticate`] gives a throttled address (`blocked_for`, seconds left) that
@@ -118,15 +177,21 @@ pub async fn authenticate<S: RecordStore>(
 /// decides. The edge uses it first for a throttled address, once its settings have been read
 /// fine in this isolate (they cannot change within one), so that a flood from a throttled
 /// address costs the least of any request.
-pub fn throttled_without_credential(presented: Presented<'_>, blocked_for: u32) -> Option<Error> {
-    presented_key(presented).is_err().then_some(Error::TooManyFailedAttempts { retry_after: blocked_for })
+pub fn throttled_without_credential(
+    presented: Presented<'_>,
+    format: &KeyFormat,
+    blocked_for: u32,
+) -> Option<Error> {
+    presented_key(presented, format)
+        .is_err()
+        .then_some(Error::TooManyFailedAttempts { retry_after: blocked_for })
 }
 
 /// Phase 1, exactly one credential, and phase 2, a well-formed key with a valid checksum. One
 /// copy in the bundle, shared by [`authenticate`] and [`throttled_without_credential`].
 #[inline(never)]
-fn presented_key(presented: Presented<'_>) -> Result<ApiKey, Error> {
-    Credential::from_request(presented.authorization, presented.query)?.into_key()
+fn presented_key(presented: Presented<'_>, format: &KeyFormat) -> Result<ApiKey, Error> {
+    Credential::from_request(presented.authorization, presented.query, format)?.into_key(format)
 }
 
 /// Workers KV's smallest `cacheTtl`, seconds.
@@ -185,6 +250,7 @@ pub struct ParsedRecords {
 struct Remembered {
     text: String,
     record: Rc<KeyRecord>,
+    found: Found,
     read_at: UnixSeconds,
 }
 
@@ -203,6 +269,11 @@ impl ParsedRecords {
     /// The record for `digest`, if the store was read for it less than `fresh_for` seconds
     /// before `now` (and not after `now`: a clock that went back does not extend the window).
     pub fn fresh(&self, digest: &KeyDigest, now: UnixSeconds) -> Option<Rc<KeyRecord>> {
+        self.fresh_found(digest, now).map(|(r, _)| r)
+    }
+
+    /// [`ParsedRecords::fresh`], with under which digest the record was found.
+    pub fn fresh_found(&self, digest: &KeyDigest, now: UnixSeconds) -> Option<(Rc<KeyRecord>, Found)> {
         let fresh_for = self.fresh_for.get();
         if fresh_for == 0 {
             return None;
@@ -211,17 +282,30 @@ impl ParsedRecords {
         // A canary is read from the store every time, as an unknown key is.
         let r = map.get(digest.as_str()).filter(|r| !r.record.canary)?;
         let age = now - r.read_at;
-        (0..fresh_for).contains(&age).then(|| Rc::clone(&r.record))
+        (0..fresh_for).contains(&age).then(|| (Rc::clone(&r.record), r.found.clone()))
     }
 
     /// The record stored as `text` under `digest`, read from the store at `now`: the remembered
     /// one if `text` is exactly what was parsed last time, else parsed (and remembered if
     /// well-formed).
     pub fn parse(&self, digest: &KeyDigest, text: String, now: UnixSeconds) -> Result<Rc<KeyRecord>, Error> {
+        self.parse_found(digest, text, now, Found::Current)
+    }
+
+    /// [`ParsedRecords::parse`] for a key whose record was found as `found`, remembered under
+    /// its current `digest`.
+    pub fn parse_found(
+        &self,
+        digest: &KeyDigest,
+        text: String,
+        now: UnixSeconds,
+        found: Found,
+    ) -> Result<Rc<KeyRecord>, Error> {
         if let Some(r) = self.map.borrow_mut().get_mut(digest.as_str())
             && r.text == text
         {
             r.read_at = now;
+            r.found = found;
             return Ok(Rc::clone(&r.record));
         }
         let record = Rc::new(KeyRecord::from_json(&text)?);
@@ -232,7 +316,7 @@ impl ParsedRecords {
         if self.capacity > 0 {
             map.insert(
                 digest.as_str().to_owned(),
-                Remembered { text, record: Rc::clone(&record), read_at: now },
+                Remembered { text, record: Rc::clone(&record), found, read_at: now },
             );
         }
         Ok(record)

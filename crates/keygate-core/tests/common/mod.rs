@@ -72,7 +72,8 @@ pub fn check_credentials() -> usize {
     for c in cases {
         let auth = c["authorization"].as_str();
         let query = c.get("query").and_then(Value::as_str);
-        let got = Credential::from_request(auth, query);
+        let got =
+            Credential::from_request(auth, query, &keygate_core::domain::key_format::KeyFormat::default());
         match (c.get("ok").and_then(Value::as_str), got) {
             (Some(want), Ok(cred)) => assert_eq!(cred.expose_secret(), want, "{c}"),
             (None, Err(e)) => {
@@ -124,7 +125,7 @@ pub struct Replicated {
     pub state: keygate_core::commands::fakes::MemoryState,
     pub kv: keygate_core::commands::fakes::MemoryKv,
     pub store: keygate_core::store::MemoryStore,
-    pub pepper: Pepper,
+    pub pepper: keygate_core::domain::key_format::Keyring,
 }
 
 impl Replicated {
@@ -133,7 +134,7 @@ impl Replicated {
             state: Default::default(),
             kv: Default::default(),
             store: Default::default(),
-            pepper: Pepper::new(pepper).unwrap(),
+            pepper: keygate_core::domain::key_format::Keyring::new(Pepper::new(pepper).unwrap()),
         }
     }
 
@@ -173,4 +174,18 @@ impl Replicated {
         let record = self.kv.record(mode, &digest).unwrap();
         self.store.put(mode, &digest, serde_json::to_string(&record).unwrap());
     }
+}
+
+/// keygate's own key format, for the lookups of tests.
+pub static FORMAT: std::sync::LazyLock<keygate_core::domain::key_format::KeyFormat> =
+    std::sync::LazyLock::new(keygate_core::domain::key_format::KeyFormat::default);
+
+/// A lookup in keygate's own format with `pepper` alone (no rotation).
+pub fn lookup(pepper: &Pepper) -> keygate_core::domain::key_format::KeyLookup<'_> {
+    keygate_core::domain::key_format::KeyLookup { format: &FORMAT, pepper, previous: None }
+}
+
+/// A keyring in keygate's own format with `pepper` alone.
+pub fn keyring(pepper: &Pepper) -> keygate_core::domain::key_format::Keyring {
+    keygate_core::domain::key_format::Keyring::new(pepper.clone())
 }
