@@ -112,6 +112,23 @@ export function checkConfigs({ full, edge }) {
 }
 
 /** [name, ok, what] for each var keygate reads that is set (or required). */
+/** The shape of `KEY_FORMAT` (the worker checks the rest: ambiguity, entropy, the alphabet). */
+function keyFormat(f) {
+  const obj = (o) => o !== null && typeof o === "object" && !Array.isArray(o);
+  const only = (o, keys) => obj(o) && Object.keys(o).every((k) => keys.includes(k));
+  const modes = (m) => only(m, ["test", "live"]) && typeof m.test === "string" && typeof m.live === "string" && m.test !== "" && m.live !== "";
+  const p = f?.prefixes;
+  return (
+    only(f, ["prefixes", "alphabet", "random_length", "imported"]) &&
+    only(p, ["secret", "publishable", "restricted"]) &&
+    modes(p.secret) &&
+    [p.publishable, p.restricted].every((m) => m === undefined || modes(m)) &&
+    (f.alphabet === undefined || typeof f.alphabet === "string") &&
+    (f.random_length === undefined || Number.isInteger(f.random_length)) &&
+    (f.imported === undefined || (only(f.imported, ["min_length", "max_length"]) && Number.isInteger(f.imported.min_length) && Number.isInteger(f.imported.max_length) && f.imported.min_length <= f.imported.max_length))
+  );
+}
+
 export function varChecks(v) {
   const url = (s, https) => {
     try {
@@ -152,6 +169,7 @@ export function varChecks(v) {
     ["WEBHOOK_URL", (s) => url(s, true), "https (http only to a loopback host)"],
     ["SECRET_SCANNING_KEYS_URL", (s) => url(s, true), "https (http only to a loopback host)"],
     ["ERROR_DOC_URL", (s) => url(s, false), "an absolute URL"],
+    ["KEY_FORMAT", (s) => json(s, keyFormat), 'a JSON object: "prefixes" ({"secret": {"test", "live"}, optional "publishable" and "restricted"}), optional "alphabet", "random_length" and "imported" {"min_length", "max_length"} (the worker also refuses ambiguous prefixes and fewer than 128 random bits)'],
   ];
   for (const [name, ok, why] of optional) if (set(name)) out.push([name, ok(v[name]), why]);
   return out;
@@ -193,7 +211,10 @@ export function checkDevVars(devVars, vars = {}) {
     const v = devVars[name];
     out.push({ ok: Boolean(v) && Buffer.byteLength(v) >= MIN_SECRET, what: `.dev.vars ${name}: ${v ? (Buffer.byteLength(v) >= MIN_SECRET ? "set" : `shorter than ${MIN_SECRET} bytes`) : "missing (keygate init makes it)"}` });
   }
-  for (const name of ["ADMIN_TOKEN_PREVIOUS", "ORIGIN_SIGNING_SECRET_PREVIOUS", "WEBHOOK_SIGNING_SECRET", "WEBHOOK_SIGNING_SECRET_PREVIOUS"]) {
+  if (devVars.KEY_PEPPER_PREVIOUS !== undefined && devVars.KEY_PEPPER_PREVIOUS === devVars.KEY_PEPPER) {
+    out.push({ ok: false, what: ".dev.vars KEY_PEPPER_PREVIOUS: equal to KEY_PEPPER (a rotation's previous pepper is the old one)" });
+  }
+  for (const name of ["KEY_PEPPER_PREVIOUS", "ADMIN_TOKEN_PREVIOUS", "ORIGIN_SIGNING_SECRET_PREVIOUS", "WEBHOOK_SIGNING_SECRET", "WEBHOOK_SIGNING_SECRET_PREVIOUS"]) {
     if (devVars[name] !== undefined) {
       const long = Buffer.byteLength(devVars[name]) >= MIN_SECRET;
       out.push({ ok: long, what: `.dev.vars ${name}: ${long ? "set" : `shorter than ${MIN_SECRET} bytes`}` });

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { admin, assertError, createKey, newAccount } from "./helpers.mjs";
 
-const KEY_FIELDS = ["account", "allowed_endpoints", "allowed_ips", "allowed_origins", "canary", "created_at", "credits", "expires_at", "exposed", "id", "last4", "last_used", "livemode", "metadata", "mode", "name", "object", "permissions", "prefix", "rate_limit", "refused", "rolled_from", "shares_usage_controls_with", "status", "strict", "type", "usage"];
+const KEY_FIELDS = ["account", "allowed_endpoints", "allowed_ips", "allowed_origins", "canary", "created_at", "credits", "expires_at", "exposed", "id", "imported", "last4", "last_used", "livemode", "metadata", "mode", "name", "object", "permissions", "prefix", "rate_limit", "refused", "rolled_from", "shares_usage_controls_with", "status", "strict", "type", "usage"];
 
 describe("admin API", () => {
   it("creates a key: 201 with the secret shown once", async () => {

@@ -15,6 +15,8 @@
 //           "sandbox.localhost" (sent as a Host header) to test mode (TEST_HOSTS), and
 //           "127.0.0.1" not pinned
 //   plain   plain HTTP, same secrets (every request must be refused with https_required)
+//   moment  the full worker alone (test-clock build) with Moment's key format (KEY_FORMAT), for
+//           imports and their upgrade (migration.test.mjs)
 //   clock   the full worker alone, built with the `test-clock` feature (build-test-clock/, never
 //           deployed): an operator may set a test-mode authority's clock ahead, so that a refill
 //           due at midnight is seen to happen (test-clock.test.mjs); ON_LEAK = "flag"; its
@@ -103,6 +105,23 @@ fs.writeFileSync(
 // Also the instance where a reported leak only flags a key (ON_LEAK = "flag").
 specs.clock = { protocol: "https", envFile: secretsFile, config: clockToml, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0", SECRET_SCANNING_KEYS_URL: github.url, ON_LEAK: "flag", WEBHOOK_URL: receiver.url } };
 
+// A deployment with its own key format (Moment's: `sk_test_`/`sk_` and keys from before keygate
+// of 20 to 24 characters), built with `test-clock` so that an imported hash's old entry is seen
+// to go once its keep is over (migration.test.mjs). KV_CACHE_TTL at its minimum keeps that keep short.
+const MOMENT_FORMAT = {
+  prefixes: {
+    secret: { test: "sk_test_", live: "sk_" },
+    publishable: { test: "pk_test_", live: "pk_" },
+    restricted: { test: "rk_test_", live: "rk_" },
+  },
+  alphabet: "base62",
+  random_length: 32,
+  imported: { min_length: 20, max_length: 24 },
+};
+const momentToml = path.join(runDir, "wrangler.moment.toml");
+fs.writeFileSync(momentToml, fs.readFileSync(clockToml, "utf8").replace(/^name = "keygate-test-clock"$/m, 'name = "keygate-moment"'));
+specs.moment = { protocol: "https", envFile: secretsFile, config: momentToml, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, EDGE_CACHE_TTL: "0", KV_CACHE_TTL: "30", KEY_FORMAT: JSON.stringify(MOMENT_FORMAT), MAX_KEYS_PER_ACCOUNT: "1000" } };
+
 const instances = {};
 let status = 1;
 try {
@@ -129,6 +148,7 @@ try {
     webhooks: { base: receiver.base },
     github: { url: github.url, fetchesUrl: github.fetchesUrl, docFile: github.docFile, current: github.current, rotated: github.rotated },
     runDir,
+    formats: { moment: MOMENT_FORMAT },
   };
   const envJson = path.join(runDir, "env.json");
   fs.writeFileSync(envJson, JSON.stringify(env, null, 1), { mode: 0o600 });
