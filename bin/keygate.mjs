@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npx keygate …`: keygate's management API from a terminal (issue 18, part 3): keys, the audit
-// log, leak reports and the secret-scanning pattern, webhook deliveries.
+// `npx keygate …`: keygate's management API from a terminal (issue 18, part 3): keys (with imports
+// of existing keys from a file), the audit log, a migration's state, leak reports and the
+// secret-scanning pattern, webhook deliveries.
 // KEYGATE_URL and KEYGATE_ADMIN_TOKEN say where and as whom; locally, without them, it uses
 // `npm start`'s URL and the ADMIN_TOKEN in `.dev.vars`. A raw key is never taken from the command
 // line (other users can read it from the process list): `keys lookup` reads it from stdin.
@@ -11,6 +12,8 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { Command, InvalidArgumentError } from "commander";
 import Table from "cli-table3";
+import cliProgress from "cli-progress";
+import { parse as parseCsv } from "csv-parse/sync";
 import { SECRETS, checkConfigs, checkDevVars, initDevVars, newSecret, readConfigs, readDevVars } from "./lib/doctor.mjs";
 
 const LOCAL_URL = "https://127.0.0.1:8787";
@@ -226,6 +229,140 @@ keys
     const secret = fs.readFileSync(0, "utf8").trim();
     if (!secret) fail("no_secret", "Pipe the raw key into stdin: `keygate keys lookup < key.txt`.");
     showKey(await call("POST", "/keys/lookup", { secret }), o.json);
+  });
+
+/** The import rows of FILE: CSV with a header row, or JSON lines (one import item per line, with
+ * its `account`). Each row is { line, account, item }. */
+function importRows(file) {
+  let text;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    fail("file_unreadable", `${file}: ${e.code ?? e.message}`);
+  }
+  const rows = [];
+  if (/^\s*\{/.test(text)) {
+    text.split(/\r?\n/).forEach((l, i) => {
+      if (!l.trim()) return;
+      let item;
+      try {
+        item = JSON.parse(l);
+      } catch {
+        fail("file_invalid", `${file}:${i + 1}: not a JSON object (JSON lines: one import item per line)`);
+      }
+      const { account, ...rest } = item ?? {};
+      rows.push({ line: i + 1, account, item: rest });
+    });
+    return rows;
+  }
+  let records;
+  try {
+    records = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, info: true });
+  } catch (e) {
+    fail("file_invalid", `${file}: ${e.message}`);
+  }
+  const known = ["account", "type", "mode", "secret", "sha256_hex", "sha256_base64", "prefix", "last4", "name", "created_at", "expires_at", "strict", "metadata"];
+  const unknown = Object.keys(records[0]?.record ?? {}).filter((c) => !known.includes(c));
+  if (unknown.length) fail("file_invalid", `${file}: unknown column ${unknown.join(", ")} (columns: ${known.join(", ")})`);
+  for (const { record: r, info } of records) {
+    const item = { type: r.type, mode: r.mode };
+    if (r.secret) item.secret = r.secret;
+    if (r.sha256_hex) item.hash = { algorithm: "sha256_hex", value: r.sha256_hex };
+    if (r.sha256_base64) item.hash = { algorithm: "sha256_base64", value: r.sha256_base64 };
+    for (const f of ["prefix", "last4", "name"]) if (r[f]) item[f] = r[f];
+    for (const f of ["created_at", "expires_at"]) if (r[f]) item[f] = /^\d+$/.test(r[f]) ? Number(r[f]) : r[f];
+    if (r.strict) item.strict = r.strict === "true";
+    if (r.metadata) {
+      try {
+        item.metadata = JSON.parse(r.metadata);
+      } catch {
+        item.metadata = r.metadata;
+      }
+    }
+    rows.push({ line: info.lines, account: r.account, item });
+  }
+  return rows;
+}
+
+keys
+  .command("import <file>")
+  .description("import existing keys from FILE (CSV with a header row, or JSON lines), in batches of 500 per account")
+  .option("--batch <n>", "keys per call (1 to 500)", integer("--batch"), 500)
+  .option(...json)
+  .addHelpText(
+    "after",
+    `
+CSV columns: account, type, mode, and either secret (the raw key) or sha256_hex / sha256_base64
+(its SHA-256, with prefix and last4); optional name, created_at, expires_at, strict, metadata (JSON).
+JSON lines: one import item per line (as POST /accounts/{account}/keys/import takes it) with its
+"account". Raw keys are read from the file only, sent to the API, and never printed.`,
+  )
+  .action(async (file, o) => {
+    if (o.batch < 1 || o.batch > 500) fail("parameter_invalid", "--batch is 1 to 500.");
+    const rows = importRows(file);
+    if (!rows.length) fail("file_empty", `${file}: no keys`);
+    const byAccount = new Map();
+    for (const row of rows) {
+      if (!byAccount.has(row.account)) byAccount.set(row.account, []);
+      byAccount.get(row.account).push(row);
+    }
+    const bar = new cliProgress.SingleBar({ stream: process.stderr, format: "importing [{bar}] {value}/{total} keys" }, cliProgress.Presets.shades_classic);
+    bar.start(rows.length, 0);
+    const failures = [];
+    const imported = [];
+    for (const [acct, group] of byAccount) {
+      for (let i = 0; i < group.length; i += o.batch) {
+        const batch = group.slice(i, i + o.batch);
+        let res;
+        try {
+          res = await api("POST", `/accounts/${encodeURIComponent(acct ?? "")}/keys/import`, { keys: batch.map((r) => r.item) });
+        } catch (e) {
+          bar.stop();
+          fail("unreachable", `${target().url}: ${e.message}`);
+        }
+        if (res.status !== 200 || !Array.isArray(res.json?.data)) {
+          // The whole call was refused (a bad account, a body too large): every row of it failed.
+          const err = res.json?.error ?? { code: `http_${res.status}`, message: res.text.slice(0, 200), param: null };
+          for (const r of batch) failures.push({ line: r.line, account: acct ?? null, code: err.code, param: err.param, message: err.message });
+        } else {
+          res.json.data.forEach((d, j) => {
+            const r = batch[j];
+            if (d.error) {
+              const param = d.error.param?.replace(/^keys\[\d+\]\.?/, "") || null;
+              failures.push({ line: r.line, account: acct, code: d.error.code, param, message: d.error.message, ...(d.error.key ? { key: d.error.key } : {}) });
+            } else imported.push({ line: r.line, id: d.id, account: d.account, mode: d.mode });
+          });
+        }
+        bar.increment(batch.length);
+      }
+    }
+    bar.stop();
+    failures.sort((a, b) => a.line - b.line);
+    if (o.json) {
+      console.log(JSON.stringify({ imported: imported.length, failed: failures.length, failures, keys: imported }, null, 2));
+    } else {
+      console.log(`imported ${imported.length} of ${rows.length} keys from ${file}; ${failures.length} failed`);
+      if (failures.length) {
+        const table = new Table({ head: ["line", "account", "code", "param", "message"], colWidths: [null, null, null, null, 60], wordWrap: true });
+        for (const f of failures) table.push([f.line, f.account ?? "", f.code, f.param ?? "", f.key ? `${f.message} (${f.key})` : f.message]);
+        console.log(table.toString());
+      }
+    }
+    if (failures.length) process.exit(1);
+  });
+
+program
+  .command("migration")
+  .description("what is left of an account's migration: imported hashes not used yet, keys under the previous pepper")
+  .requiredOption(...account)
+  .requiredOption("-m, --mode <mode>", "test or live")
+  .option(...json)
+  .action(async (o) => {
+    const s = await call("GET", `/accounts/${encodeURIComponent(o.account)}/migration?mode=${encodeURIComponent(o.mode)}`);
+    if (o.json) return console.log(JSON.stringify(s, null, 2));
+    const table = new Table({ head: ["keys", "imported", "awaiting first use", "under previous pepper", "retired digests"] });
+    table.push([s.keys, s.imported, s.awaiting_first_use, s.under_previous_pepper, s.retired_digests]);
+    console.log(table.toString());
   });
 
 program

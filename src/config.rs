@@ -39,11 +39,12 @@ pub fn pepper(env: &Env) -> Result<Pepper, Error> {
 
 /// `KEY_PEPPER_PREVIOUS`, while a pepper rotation lasts: a key not found under its digest with
 /// `KEY_PEPPER` is looked for under this one's, and re-digested. Set, it must be at least 32
-/// bytes and differ from `KEY_PEPPER`.
+/// bytes. Equal to `KEY_PEPPER` it is no rotation (the first step of one: the old pepper set
+/// as the previous one before the new one replaces it), and costs nothing.
 pub fn previous_pepper(env: &Env) -> Result<Option<Pepper>, Error> {
     let Some(secret) = string(env, "KEY_PEPPER_PREVIOUS") else { return Ok(None) };
     if string(env, "KEY_PEPPER").as_deref() == Some(secret.as_str()) {
-        return Err(Error::Misconfigured { what: "KEY_PEPPER_PREVIOUS" });
+        return Ok(None);
     }
     crate::platform::cached_previous_pepper(secret).map(Some)
 }
@@ -61,6 +62,13 @@ pub fn key_format(env: &Env) -> Result<Rc<KeyFormat>, Error> {
             }
         })
     })
+}
+
+/// The key format this isolate read last, without reading its var again: for the throttled
+/// shortcut, once the edge's settings are known to have been read fine (they cannot change
+/// within an isolate).
+pub fn key_format_read() -> Option<Rc<KeyFormat>> {
+    FORMAT.with(IsolateCache::peek)
 }
 
 /// The key format and peppers, owned (the authority and the management API).

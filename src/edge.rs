@@ -153,7 +153,6 @@ pub fn throttled_shortcut(
     req: &web_sys::Request,
     url: &RequestUrl,
     method: &str,
-    env: &Env,
     throttle: &Throttle<'_>,
 ) -> Option<Error> {
     // Nearly always nothing is blocked: then not even the headers are asked for.
@@ -161,8 +160,8 @@ pub fn throttled_shortcut(
     if method == "OPTIONS" || !config::EDGE_SETTINGS_READ.get() {
         return None;
     }
-    // Read fine before (`EDGE_SETTINGS_READ`), so cached: no parse.
-    let format = config::key_format(env).ok()?;
+    // Read fine before (`EDGE_SETTINGS_READ`), so cached: not even the var is read.
+    let format = config::key_format_read()?;
     let authorization = header(&req.headers(), "authorization");
     let presented = Presented { authorization: authorization.as_deref(), query: url.query(), host: None };
     gate::throttled_without_credential(presented, &format, blocked_for)

@@ -97,7 +97,7 @@ async fn route(
         // Only the management API reads the request as worker's `Request` (its body, its
         // method as an enum).
         management(Request::from(req), url, env, ctx, rc, throttle).await.map(Into::into)
-    } else if let Some(refusal) = edge::throttled_shortcut(&req, url, &rc.method, env, &throttle) {
+    } else if let Some(refusal) = edge::throttled_shortcut(&req, url, &rc.method, &throttle) {
         Err(refusal)
     } else {
         edge::handle(req, url, env, ctx, rc, throttle).await

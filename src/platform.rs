@@ -41,6 +41,11 @@ impl<K: PartialEq, V: Clone> IsolateCache<K, V> {
         IsolateCache(RefCell::new(None))
     }
 
+    /// The value cached last, if any, whatever its key.
+    pub fn peek(&self) -> Option<V> {
+        self.0.borrow().as_ref().map(|(_, v)| v.clone())
+    }
+
     /// The value for `key`, built with `build` if the cache holds none for it.
     pub fn get_or_try(&self, key: K, build: impl FnOnce(&K) -> Result<V, Error>) -> Result<V, Error> {
         if let Some((k, v)) = self.0.borrow().as_ref()

@@ -211,9 +211,6 @@ export function checkDevVars(devVars, vars = {}) {
     const v = devVars[name];
     out.push({ ok: Boolean(v) && Buffer.byteLength(v) >= MIN_SECRET, what: `.dev.vars ${name}: ${v ? (Buffer.byteLength(v) >= MIN_SECRET ? "set" : `shorter than ${MIN_SECRET} bytes`) : "missing (keygate init makes it)"}` });
   }
-  if (devVars.KEY_PEPPER_PREVIOUS !== undefined && devVars.KEY_PEPPER_PREVIOUS === devVars.KEY_PEPPER) {
-    out.push({ ok: false, what: ".dev.vars KEY_PEPPER_PREVIOUS: equal to KEY_PEPPER (a rotation's previous pepper is the old one)" });
-  }
   for (const name of ["KEY_PEPPER_PREVIOUS", "ADMIN_TOKEN_PREVIOUS", "ORIGIN_SIGNING_SECRET_PREVIOUS", "WEBHOOK_SIGNING_SECRET", "WEBHOOK_SIGNING_SECRET_PREVIOUS"]) {
     if (devVars[name] !== undefined) {
       const long = Buffer.byteLength(devVars[name]) >= MIN_SECRET;

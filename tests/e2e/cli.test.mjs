@@ -3,6 +3,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { ROOT } from "../../scripts/lib/dev.mjs";
@@ -281,5 +282,78 @@ if (args[1] === "list") process.stdout.write(process.env["FAKE_" + config.replac
     const empty = cli(["doctor", "--dir", tmp(), "--offline"]);
     assert.equal(empty.code, 1);
     assert.match(empty.out, /wrangler\.toml: not found/);
+  });
+});
+
+describe("the CLI imports existing keys", () => {
+  const B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  const oldKey = (prefix) => {
+    let body = "";
+    for (const b of crypto.randomBytes(21)) body += B62[b % 62];
+    return prefix + body;
+  };
+  const moment = { KEYGATE_URL: E.urls.moment };
+
+  it("from CSV, in batches per account, with a summary of the rows that failed and a non-zero exit", () => {
+    const [a, b] = [newAccount(), newAccount()];
+    const rows = ["account,type,mode,secret,sha256_hex,prefix,last4,name,created_at,metadata"];
+    const secrets = [];
+    for (let i = 0; i < 520; i++) {
+      const key = oldKey("sk_");
+      secrets.push(key);
+      if (i % 2) rows.push(`${i < 300 ? a : b},secret,live,,${crypto.createHash("sha256").update(key).digest("hex")},sk_,${key.slice(-4)},row ${i},,`);
+      else rows.push(`${i < 300 ? a : b},secret,live,${key},,,,row ${i},1600000000,"{""plan"":""pro""}"`);
+    }
+    // Three bad rows: a secret of another format, a hash too short, an account that is not one.
+    rows.push(`${a},secret,live,sk_short,,,,bad secret,,`);
+    rows.push(`${a},secret,live,,abcd,sk_,abcd,bad hash,,`);
+    rows.push(`nope,secret,live,${oldKey("sk_")},,,,bad account,,`);
+    // The final scan searches the state and logs for a sample of them.
+    fs.appendFileSync(process.env.KEYGATE_ISSUED_KEYS, `${secrets.slice(0, 20).join("\n")}\n`);
+    const file = path.join(E.runDir, "import.csv");
+    fs.writeFileSync(file, rows.join("\n") + "\n", { mode: 0o600 });
+    const r = cli(["keys", "import", file, "--batch", "200"], { env: moment });
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.out, /imported 520 of 523 keys from .*; 3 failed/);
+    assert.match(r.out, /parameter_invalid.*secret/);
+    assert.match(r.out, /parameter_invalid.*hash\.value/);
+    assert.match(r.out, /account_invalid/);
+    for (const key of secrets) assert.ok(!r.out.includes(key) && !r.err.includes(key), "no raw key is printed");
+    // Imported, in both accounts, with their settings; the hashes wait for their first use.
+    const listA = json(cli(["keys", "list", "-a", a, "--all", "--json"], { env: moment }));
+    assert.equal(listA.length, 300);
+    const plain = listA.find((k) => k.name === "row 0");
+    assert.deepEqual([plain.created_at, plain.metadata.plan, plain.imported.from], [1_600_000_000, "pro", "secret"]);
+    const status = json(cli(["migration", "-a", b, "-m", "live", "--json"], { env: moment }));
+    assert.deepEqual([status.keys, status.imported, status.awaiting_first_use], [220, 220, 110]);
+    // The same file again: nothing new; every good row is key_already_exists.
+    const again = cli(["keys", "import", file, "--json"], { env: moment });
+    assert.equal(again.code, 1);
+    const summary = JSON.parse(again.out);
+    assert.deepEqual([summary.imported, summary.failed], [0, 523]);
+    assert.equal(summary.failures.filter((f) => f.code === "key_already_exists").length, 520);
+    assert.match(summary.failures[0].key, /^key_/);
+  });
+
+  it("from JSON lines, and precise failures for a bad file", () => {
+    const account = newAccount();
+    const key = oldKey("sk_test_");
+    fs.appendFileSync(process.env.KEYGATE_ISSUED_KEYS, `${key}\n`);
+    const file = path.join(E.runDir, "import.jsonl");
+    fs.writeFileSync(file, `${JSON.stringify({ account, type: "secret", mode: "test", secret: key, allowed_ips: ["203.0.113.0/24"] })}\n`, { mode: 0o600 });
+    const out = json(cli(["keys", "import", file, "--json"], { env: moment }));
+    assert.deepEqual([out.imported, out.failed], [1, 0]);
+    const [k] = json(cli(["keys", "list", "-a", account, "--json"], { env: moment }));
+    assert.deepEqual(k.allowed_ips, ["203.0.113.0/24"]);
+    // A file that is not there, a CSV with an unknown column, a JSON line that is not JSON.
+    assert.match(cli(["keys", "import", path.join(E.runDir, "nope.csv")], { env: moment }).err, /file_unreadable/);
+    const odd = path.join(E.runDir, "odd.csv");
+    fs.writeFileSync(odd, "account,type,mode,colour\n");
+    const r = cli(["keys", "import", odd], { env: moment });
+    assert.equal(r.code, 1);
+    assert.match(r.err, /file_invalid: .*unknown column colour/);
+    fs.writeFileSync(odd, '{"account": "acct_1"\n');
+    assert.match(cli(["keys", "import", odd], { env: moment }).err, /file_invalid: .*:1: not a JSON object/);
+    assert.match(cli(["keys", "import", "--help"]).out, /sha256_hex/);
   });
 });

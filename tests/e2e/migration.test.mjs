@@ -208,6 +208,23 @@ describe("imports in a deployment's own key format", () => {
     assertError(await use(fenced, { "cf-connecting-ip": "203.0.113.9" }), 403, "authentication_error", "api_key_revoked");
   });
 
+  it("an imported key takes usage controls: its credits and rate limit hold at the edge", async () => {
+    const account = newAccount();
+    const [metered, limited] = [oldKey("sk_"), oldKey("sk_")];
+    const res = await importKeys(account, [
+      { type: "secret", mode: "live", secret: metered, credits: { remaining: 2, refill: null } },
+      { type: "secret", mode: "live", secret: limited, rate_limit: { limit: 2, window: 60 } },
+    ]);
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual([res.json.data[0].credits.remaining, res.json.data[1].rate_limit.limit], [2, 2]);
+    for (const key of [metered, limited]) {
+      assert.equal((await use(key)).status, 200);
+      assert.equal((await use(key)).status, 200);
+    }
+    assertError(await use(metered), 429, "rate_limit_error", "credits_exhausted");
+    assertError(await use(limited), 429, "rate_limit_error", "rate_limit_exceeded");
+  });
+
   it("the format shows in the scanning pattern, the error messages and the query check", async () => {
     const pattern = await admin("GET", "/secret-scanning/pattern", { url });
     assert.equal(pattern.status, 200, pattern.text);

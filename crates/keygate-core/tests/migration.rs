@@ -203,6 +203,7 @@ fn an_ambiguous_or_weak_format_is_refused_naming_the_var() {
         r#"{"prefixes": {"secret": {"test": "sk_test_", "live": "sk_"}}, "alphabet": "aab"}"#,
         r#"{"prefixes": {"secret": {"test": "sk test_", "live": "sk_"}}}"#,
         r#"{"prefixes": {"secret": {"test": "sk/test_", "live": "sk_"}}}"#,
+        r#"{"prefixes": {"secret": {"test": "sk+test_", "live": "sk_"}}}"#,
         r#"{"prefixes": {"secret": {"test": "", "live": "sk_"}}}"#,
         r#"{"prefixes": {"secret": {"test": "sk_test_", "live": "sk_"}}, "imported": {"min_length": 30, "max_length": 20}}"#,
         r#"{"prefixes": {"secret": {"test": "sk_test_", "live": "sk_"}}, "imported": {"min_length": 4, "max_length": 20}}"#,
@@ -443,13 +444,13 @@ fn one_bad_item_fails_alone_with_a_precise_param() {
         (8, "keys[8].hash.value"),
         (9, "keys[9].hash.value"),
         (10, "keys[10].hash.algorithm"),
-        (11, "keys[11].hash.salt"),
+        (11, "keys[11].hash"),
         (12, "keys[12].prefix"),
         (13, "keys[13].last4"),
         (14, "keys[14].prefix"),
         (15, "keys[15].prefix"),
-        (16, "keys[16].colour"),
-        (17, "keys[17].canary"),
+        (16, "keys[16]"),
+        (17, "keys[17]"),
         (18, "keys[18].created_at"),
         (19, "keys[19].expires_at"),
         (20, "keys[20].type"),
@@ -680,4 +681,100 @@ fn leak_reports_find_imported_and_rotated_keys_as_the_edge_does() {
     .unwrap();
     use keygate_core::domain::leak::Label;
     assert_eq!(t.labels, [Label::TruePositive, Label::TruePositive, Label::FalsePositive]);
+}
+
+// ---- Found in review: the attempts, written down ------------------------------------------
+
+#[test]
+fn a_rotation_right_after_an_upgrade_never_leaves_the_hash_behind() {
+    let w = World::new();
+    let p1 = moment(PEPPER, None);
+    let key = old_live_key(70);
+    let sha = sha256_hex(&key);
+    let id = w.import(&p1, json!({"keys": [{"type": "secret", "mode": "live",
+        "hash": {"algorithm": "sha256_hex", "value": sha}, "prefix": "sk_", "last4": &key[key.len() - 4..]}]}))[0]
+        .clone()
+        .unwrap();
+    // First use: upgraded to its digest under the first pepper; the hash is kept for a while.
+    block_on(w.authority().redigest(ACCT, &id, &key, &p1, T0 + 1)).unwrap();
+    // The pepper rotates within that while: the key is found under the previous pepper, but its
+    // re-digest waits until the hash's entry is gone, so that neither old entry is forgotten.
+    let p2 = moment(PEPPER_2, Some(PEPPER));
+    assert!(matches!(w.present(&p2, &key, T0 + 2).unwrap().found, Found::Previous(_)));
+    block_on(w.authority().redigest(ACCT, &id, &key, &p2, T0 + 3)).unwrap();
+    let held = block_on(w.authority().load(ACCT, &id)).unwrap();
+    assert!(held.retired.as_ref().is_some_and(|r| r.digest.is_imported_hash()), "{held:?}");
+    block_on(w.authority().sync(T0 + 1 + 300)).unwrap();
+    assert!(!w.kv.mentions(&sha) && !w.state.mentions(&sha));
+    block_on(w.authority().redigest(ACCT, &id, &key, &p2, T0 + 302)).unwrap();
+    assert_eq!(w.present(&p2, &key, T0 + 303).unwrap().found, Found::Current);
+    // Revoked, then removed after its retention: no entry of any kind brings it back.
+    block_on(w.authority().revoke(ACCT, &id, T0 + 304, &Principal::Operator)).unwrap();
+    block_on(w.authority().sync(T0 + 302 + 300)).unwrap();
+    block_on(w.authority().sync(T0 + 304 + 31 * 86_400)).unwrap();
+    assert!(w.kv.data.borrow().is_empty(), "{:?}", w.kv.data.borrow().keys().collect::<Vec<_>>());
+    assert_eq!(w.present(&p2, &key, T0 + 305 + 31 * 86_400).unwrap_err().code(), "api_key_invalid");
+    assert!(!w.state.mentions("lookup:"), "no lookup entry is left");
+}
+
+#[test]
+fn a_key_imported_one_way_is_found_when_imported_the_other_way_or_under_the_previous_pepper() {
+    let w = World::new();
+    let p1 = moment(PEPPER, None);
+    let (a, b) = (old_live_key(80), old_live_key(81));
+    let hash = |k: &str| {
+        json!({"type": "secret", "mode": "live", "hash": {"algorithm": "sha256_hex", "value": sha256_hex(k)},
+        "prefix": "sk_", "last4": &k[k.len() - 4..]})
+    };
+    // A secret, then its hash in the same call; and the same across calls.
+    let got = w.import(&p1, json!({"keys": [{"type": "secret", "mode": "live", "secret": a}, hash(&a)]}));
+    let id_a = got[0].clone().unwrap();
+    assert!(
+        matches!(&got[1], Err(Error::KeyAlreadyExists { key_id, .. }) if *key_id == id_a),
+        "{:?}",
+        got[1]
+    );
+    w.import(&p1, json!({"keys": [{"type": "secret", "mode": "live", "secret": b}]}))[0].clone().unwrap();
+    assert_eq!(
+        w.import(&p1, json!({"keys": [hash(&b)]}))[0].clone().unwrap_err().code(),
+        "key_already_exists"
+    );
+    // During a rotation, a key stored under the previous pepper is found again, both ways.
+    let p2 = moment(PEPPER_2, Some(PEPPER));
+    let again = w.import(&p2, json!({"keys": [{"type": "secret", "mode": "live", "secret": a}, hash(&a)]}));
+    for r in &again {
+        assert!(matches!(r, Err(Error::KeyAlreadyExists { key_id, .. }) if *key_id == id_a), "{r:?}");
+    }
+    // After its re-digest under the new pepper, its lookup entries follow it.
+    block_on(w.authority().redigest(ACCT, &id_a, &a, &p2, T0 + 1)).unwrap();
+    let p2_alone = moment(PEPPER_2, None);
+    let after =
+        w.import(&p2_alone, json!({"keys": [{"type": "secret", "mode": "live", "secret": a}, hash(&a)]}));
+    for r in &after {
+        assert!(matches!(r, Err(Error::KeyAlreadyExists { key_id, .. }) if *key_id == id_a), "{r:?}");
+    }
+}
+
+#[test]
+fn an_import_cut_short_between_its_writes_does_not_block_the_key_for_ever() {
+    use keygate_core::commands::ports::StateStore;
+    let w = World::new();
+    let keys = moment(PEPPER, None);
+    let a = old_live_key(90);
+    // What a cut-short import leaves: a lookup entry, but no key.
+    block_on(w.state.put(&format!("lookup:{}", keys.digest_str(&a).as_str()), "key_neverstored")).unwrap();
+    let id = w.import(&keys, json!({"keys": [{"type": "secret", "mode": "live", "secret": a}]}))[0]
+        .clone()
+        .unwrap();
+    assert_eq!(w.present(&keys, &a, T0 + 1).unwrap().record.id, id);
+}
+
+#[test]
+fn prefixes_are_plain_characters_that_mean_nothing_in_a_url_or_a_credential() {
+    for prefix in ["sk+live_", "sk:", "sk@", "sk/", "sk%", "sk ", "sk=", "ské"] {
+        let text = format!(r#"{{"prefixes": {{"secret": {{"test": "tk_", "live": "{prefix}"}}}}}}"#);
+        assert!(KeyFormat::parse_json(&text).is_err(), "{prefix:?}");
+    }
+    KeyFormat::parse_json(r#"{"prefixes": {"secret": {"test": "acme.test-", "live": "acme.live-"}}}"#)
+        .unwrap();
 }

@@ -16,7 +16,7 @@
 use serde_json::Value;
 
 use crate::Error;
-use crate::api::request::{clip, missing, wrong_type};
+use crate::api::request::{CREATE_FIELDS, missing, wrong_type};
 use crate::clock::UnixSeconds;
 use crate::domain::digest::KeyDigest;
 use crate::domain::key_format::Keyring;
@@ -74,12 +74,19 @@ fn parse_item(index: usize, item: &Value, keys: &Keyring, now: UnixSeconds) -> R
     let Value::Object(obj) = item else {
         return Err(within(Error::invalid_param("parameter_invalid", "", "Each key must be a JSON object.")));
     };
-    // A create's own checks, except for `canary` (a canary is planted, never imported).
-    if obj.contains_key("canary") {
+    // An unknown field is not named back: a pasted key could be one. (Nor is `canary` taken: a
+    // canary is planted, never imported.)
+    let known = |k: &str| k != "canary" && (ITEM_FIELDS.contains(&k) || CREATE_FIELDS.contains(&k));
+    if !obj.keys().all(|k| known(k)) {
+        let fields: Vec<&str> =
+            CREATE_FIELDS.iter().chain(&ITEM_FIELDS).copied().filter(|f| known(f)).collect();
         return Err(within(Error::invalid_param(
             "parameter_unknown",
-            "canary",
-            "Received unknown parameter: canary (canary keys are created, not imported)",
+            "",
+            format!(
+                "This key has a field an import does not take (not named back: it could be a pasted key). An item takes {}.",
+                fields.join(", ")
+            ),
         )));
     }
     let mut params = CreateKey::from_object(obj, now, &ITEM_FIELDS).map_err(within)?;
@@ -105,7 +112,7 @@ fn parse_item(index: usize, item: &Value, keys: &Keyring, now: UnixSeconds) -> R
             ),
         ))
     })?;
-    let (digest, hash_alias, prefix, last4) = match (obj.get("secret"), obj.get("hash")) {
+    let (digest, sha256_id, prefix, last4) = match (obj.get("secret"), obj.get("hash")) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(within(Error::invalid_param(
                 "parameter_missing",
@@ -144,8 +151,8 @@ fn parse_item(index: usize, item: &Value, keys: &Keyring, now: UnixSeconds) -> R
                     ),
                 )));
             }
-            let alias = key.imported().then(|| KeyDigest::sha256_of(key.expose_secret()));
-            (keys.digest(&key), alias, key.prefix().to_owned(), key.last4().to_owned())
+            let sha256_id = KeyDigest::sha256_of(key.expose_secret());
+            (keys.digest(&key), sha256_id, key.prefix().to_owned(), key.last4().to_owned())
         }
         (None, Some(hash)) => {
             if keys.format.imported().is_none() {
@@ -181,20 +188,32 @@ fn parse_item(index: usize, item: &Value, keys: &Keyring, now: UnixSeconds) -> R
                     "`last4` must be the key's last four characters, from the key format's alphabet.",
                 )));
             }
-            (digest, None, given_prefix, last4)
+            (digest.clone(), digest, given_prefix, last4)
         }
     };
-    Ok(ImportKey { params, digest, prefix, last4, created_at, index, hash_alias })
+    // Found again whichever way it is given: by its digest (a raw key) or SHA-256 (a hash), and
+    // by the alias of its SHA-256; during a rotation, also under the previous pepper.
+    let alias = keys.pepper.hash_alias(&sha256_id);
+    let mut also = Vec::new();
+    if let Some(previous) = &keys.previous {
+        if !digest.is_imported_hash()
+            && let Some(Value::String(secret)) = obj.get("secret")
+        {
+            also.push(previous.digest_str(secret));
+        }
+        also.push(previous.hash_alias(&sha256_id));
+    }
+    Ok(ImportKey { params, digest, prefix, last4, created_at, index, alias, also })
 }
 
 /// The lookup id of an imported hash: `{"algorithm": "sha256_hex" | "sha256_base64", "value"}`.
 fn parse_hash(hash: &Value) -> Result<KeyDigest, Error> {
     let Value::Object(h) = hash else { return Err(wrong_type("hash", "an object")) };
-    if let Some(field) = h.keys().find(|k| !["algorithm", "value"].contains(&k.as_str())) {
+    if h.keys().any(|k| !["algorithm", "value"].contains(&k.as_str())) {
         return Err(Error::invalid_param(
             "parameter_unknown",
-            format!("hash.{}", clip(field)),
-            format!("Received unknown parameter: hash.{}", clip(field)),
+            "hash",
+            "`hash` takes `algorithm` and `value` only (an unknown field is not named back).",
         ));
     }
     let value = match h.get("value") {

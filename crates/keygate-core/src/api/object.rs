@@ -140,7 +140,7 @@ impl KeyObject {
             refused: k.refused.clone(),
             metadata: k.metadata.clone(),
             canary: k.record.canary,
-            imported: k.imported.map(|i| ImportedObject {
+            imported: k.imported.as_ref().map(|i| ImportedObject {
                 from: i.from,
                 at: i.at,
                 awaiting_first_use: k.digest.is_imported_hash(),

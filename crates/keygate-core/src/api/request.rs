@@ -199,7 +199,7 @@ pub fn parse_metadata(v: &Value) -> Result<MetadataChange, Error> {
     Ok(MetadataChange { clear: false, set })
 }
 
-const CREATE_FIELDS: [&str; 13] = [
+pub(crate) const CREATE_FIELDS: [&str; 13] = [
     "type",
     "mode",
     "expires_at",

@@ -64,13 +64,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         let pepper_id = keys.pepper.id();
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let mut existing = None;
-            for id in item.lookup_ids() {
-                if existing.is_none() {
-                    existing = self.state.get(&lookup_name(id)).await.map_err(Error::from)?;
-                }
-            }
-            if let Some(key_id) = existing {
+            if let Some(key_id) = self.imported_as(account, item).await? {
                 out.push(Err(Error::KeyAlreadyExists { key_id, param: item.param() }));
                 continue;
             }
@@ -82,6 +76,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             // Found by its lookup entry first: a fault after this leaves a key that a second
             // import finds (and reports), never a second copy.
             self.state.put(&lookup_name(&key.digest), &key.record.id).await.map_err(Error::from)?;
+            self.state.put(&lookup_name(&item.alias), &key.record.id).await.map_err(Error::from)?;
             self.index_new(&key.record).await?;
             let from =
                 if key.digest.is_imported_hash() { ImportedFrom::Sha256 } else { ImportedFrom::Secret };
@@ -101,7 +96,10 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     /// old KV entry is kept beside the new one until [`crate::commands::authority::Limits`]'s
     /// `retired_keep` has passed. Nothing happens unless `secret` really is the key (its
     /// outdated digest is the stored one), nor for a key already re-digested, nor for a key that
-    /// ended.
+    /// ended; nor while an earlier outdated digest is still kept (an imported hash upgraded just
+    /// before a pepper rotation): it is never forgotten with its KV entry left behind, and the
+    /// edge asks again a minute later, until the alarm has dropped it. Nor when another key is
+    /// already stored under the new digest.
     pub async fn redigest(
         &self,
         account: &str,
@@ -121,10 +119,26 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             keys.previous.as_ref().filter(|p| p.digest_str(secret) == key.digest).map(|_| "pepper_rotation")
         };
         let Some(reason) = reason else { return Ok(()) };
+        if key.retired.is_some() {
+            return Ok(());
+        }
+        if let Some(other) = self.state.get(&lookup_name(&current)).await.map_err(Error::from)?
+            && other != key.record.id
+        {
+            return Ok(());
+        }
         let next = keystate::redigest(&key, current, &keys.pepper.id(), now + self.limits.retired_keep);
-        if self.state.get(&lookup_name(&key.digest)).await.map_err(Error::from)?.is_some() {
+        let mut next = next;
+        if let Some(imported) = &mut next.imported {
+            // Its lookup entries follow it: its digest, and its alias under the current pepper.
             self.state.delete(&lookup_name(&key.digest)).await.map_err(Error::from)?;
             self.state.put(&lookup_name(&next.digest), &next.record.id).await.map_err(Error::from)?;
+            if let Some(old) = imported.alias.take() {
+                self.state.delete(&lookup_name(&old)).await.map_err(Error::from)?;
+            }
+            let alias = keys.pepper.hash_alias(&KeyDigest::sha256_of(secret));
+            self.state.put(&lookup_name(&alias), &next.record.id).await.map_err(Error::from)?;
+            imported.alias = Some(alias);
         }
         let data = serde_json::json!({ "reason": reason });
         self.commit_logged(next, "key.redigested", &Actor::system(), now, data).await?;
@@ -170,6 +184,22 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             status.under_previous_pepper += usize::from(under_previous);
         }
         Ok(status)
+    }
+}
+
+impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
+    /// The id of the key of `account` an earlier import stored `item` as, if any. An entry whose
+    /// key is not stored (an import cut short between its writes) is no import.
+    async fn imported_as(&self, account: &str, item: &ImportKey) -> Result<Option<String>, Error> {
+        for id in item.lookup_ids() {
+            let Some(key_id) = self.state.get(&lookup_name(id)).await.map_err(Error::from)? else { continue };
+            match self.load(account, &key_id).await {
+                Ok(_) => return Ok(Some(key_id)),
+                Err(Error::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -91,8 +91,11 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         {
             return Ok(());
         }
-        if key.imported.is_some() {
+        if let Some(imported) = &key.imported {
             self.state.delete(&format!("lookup:{}", key.digest.as_str())).await.map_err(Error::from)?;
+            if let Some(alias) = &imported.alias {
+                self.state.delete(&format!("lookup:{}", alias.as_str())).await.map_err(Error::from)?;
+            }
         }
         self.state.delete(&format!("key:{}", key.record.id)).await.map_err(Error::from)?;
         let index = crate::domain::listing::index_name(key.record.created_at, &key.record.id);

@@ -51,6 +51,15 @@ impl Pepper {
         out
     }
 
+    /// The alias of an imported key's SHA-256 (`sha256_id`, its `sha256:` lookup id): an HMAC of
+    /// it under this pepper, `alias:` + hex. The authority finds an earlier import of the same key
+    /// by it, whether that import gave the raw key or its hash, without keeping a plain SHA-256.
+    pub fn hash_alias(&self, sha256_id: &KeyDigest) -> KeyDigest {
+        let digest = self.digest_str(sha256_id.as_str());
+        let hex = digest.0.split_once(':').map_or("", |(_, h)| h);
+        KeyDigest(format!("alias:{hex}"))
+    }
+
     /// The digest of an arbitrary string (known-answer tests use this).
     pub fn digest_str(&self, key: &str) -> KeyDigest {
         let mut mac = self.mac.clone();

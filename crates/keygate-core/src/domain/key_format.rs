@@ -97,6 +97,9 @@ pub struct KeyFormat {
     alphabet: Vec<u8>,
     /// Whether each byte is in the alphabet.
     member: [bool; 256],
+    /// Whether the alphabet is exactly the 62 ASCII letters and digits (keygate's own): then a
+    /// key's characters are checked without the table, in a loop the compiler vectorises.
+    alphanumeric: bool,
     random_len: usize,
     checksum_len: usize,
     imported: Option<(usize, usize)>,
@@ -201,9 +204,10 @@ impl KeyFormat {
         for (t, modes) in KeyType::ALL.into_iter().zip(&prefixes) {
             for (m, p) in Mode::ALL.into_iter().zip(modes) {
                 let Some(p) = p else { continue };
-                let ok = |c: u8| c.is_ascii_graphic() && !b",/?#%&=;\\\"'".contains(&c);
+                // Characters that mean nothing in a URL, a form or a Basic credential.
+                let ok = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.');
                 if p.is_empty() || p.len() > MAX_PREFIX_LEN || !p.bytes().all(ok) {
-                    return Err("a prefix is 1 to 16 visible characters, no URL delimiters");
+                    return Err("a prefix is 1 to 16 letters, digits, _, - or .");
                 }
                 by_length.push((p.clone(), t, m));
             }
@@ -221,7 +225,17 @@ impl KeyFormat {
             }
         }
         by_length.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
-        Ok(KeyFormat { prefixes, by_length, alphabet, member, random_len, checksum_len, imported })
+        let alphanumeric = base == 62 && alphabet.iter().all(u8::is_ascii_alphanumeric);
+        Ok(KeyFormat {
+            prefixes,
+            by_length,
+            alphabet,
+            member,
+            alphanumeric,
+            random_len,
+            checksum_len,
+            imported,
+        })
     }
 
     /// The prefix of keys of `key_type` in `mode`, if this format has one.
@@ -288,7 +302,12 @@ impl KeyFormat {
         let body = &s.as_bytes()[prefix.len()..];
         // No early exit, so that the loop is vectorised and a refusal costs the same whichever
         // byte is wrong.
-        if !body.iter().fold(true, |ok, &c| ok & self.member[c as usize]) {
+        let in_alphabet = if self.alphanumeric {
+            body.iter().fold(true, |ok, c| ok & c.is_ascii_alphanumeric())
+        } else {
+            body.iter().fold(true, |ok, &c| ok & self.member[c as usize])
+        };
+        if !in_alphabet {
             return Err(invalid());
         }
         if body.len() == self.body_len() {
@@ -316,16 +335,17 @@ impl KeyFormat {
         raw.push_str(prefix);
         raw.push_str(&random_chars(&self.alphabet, rng, self.random_len)?);
         let check = self.checksum(raw.as_bytes());
-        raw.extend(check.iter().map(|&c| c as char));
+        raw.extend(check.as_slice().iter().map(|&c| c as char));
         Ok(Some(ApiKey::from_parts(raw, key_type, mode, prefix.len(), false)))
     }
 
-    /// CRC32 (IEEE) of `payload` in the alphabet, left-padded with its first character.
-    fn checksum(&self, payload: &[u8]) -> Vec<u8> {
+    /// CRC32 (IEEE) of `payload` in the alphabet, left-padded with its first character (on the
+    /// stack: at most 8 characters, for an alphabet of 16).
+    fn checksum(&self, payload: &[u8]) -> Checksum {
         let base = self.alphabet.len() as u64;
         let mut n = u64::from(crc32fast::hash(payload));
-        let mut out = vec![self.alphabet[0]; self.checksum_len];
-        for slot in out.iter_mut().rev() {
+        let mut out = Checksum { chars: [self.alphabet[0]; MAX_CHECKSUM_LEN], len: self.checksum_len };
+        for slot in out.chars[..self.checksum_len].iter_mut().rev() {
             *slot = self.alphabet[(n % base) as usize];
             n /= base;
         }
@@ -363,6 +383,21 @@ impl KeyFormat {
             (min, max) => format!("{{{min},{max}}}"),
         };
         (format!("(?:{}){class}{lengths}", escaped.join("|")), prefixes)
+    }
+}
+
+/// The longest checksum: 32 bits in an alphabet of 16.
+const MAX_CHECKSUM_LEN: usize = 8;
+
+/// A checksum, on the stack.
+struct Checksum {
+    chars: [u8; MAX_CHECKSUM_LEN],
+    len: usize,
+}
+
+impl Checksum {
+    fn as_slice(&self) -> &[u8] {
+        &self.chars[..self.len]
     }
 }
 

@@ -107,12 +107,18 @@ pub struct Retired {
 }
 
 /// How a key came from before keygate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Imported {
     /// From its raw secret, or from its SHA-256 hash.
     pub from: ImportedFrom,
     /// When it was imported.
     pub at: UnixSeconds,
+    /// The alias of its SHA-256 under the pepper of its digest ([`Pepper::hash_alias`]): the
+    /// authority's other lookup entry for it.
+    ///
+    /// [`Pepper::hash_alias`]: crate::domain::digest::Pepper::hash_alias
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<KeyDigest>,
 }
 
 /// What an import was given of a key.
@@ -578,16 +584,22 @@ pub struct ImportKey {
     pub created_at: Option<UnixSeconds>,
     /// Its position in the import request (for the answer's `param`).
     pub index: usize,
-    /// For a key given by its raw secret, the lookup id it would have as an imported SHA-256
-    /// hash: an earlier import of its hash is found by it. Never stored.
+    /// The alias of its SHA-256 under the current pepper ([`Pepper::hash_alias`]), stored as
+    /// the authority's second lookup entry for it: a later import finds it by it, whether that
+    /// import gives the raw key or its hash.
+    ///
+    /// [`Pepper::hash_alias`]: crate::domain::digest::Pepper::hash_alias
+    pub alias: KeyDigest,
+    /// Other ids an earlier import of this key may be stored under, during a pepper rotation:
+    /// its digest and alias under the previous pepper. Never stored.
     #[serde(default)]
-    pub hash_alias: Option<KeyDigest>,
+    pub also: Vec<KeyDigest>,
 }
 
 impl ImportKey {
     /// The ids an earlier import of this key would be found by.
     pub fn lookup_ids(&self) -> impl Iterator<Item = &KeyDigest> {
-        std::iter::once(&self.digest).chain(self.hash_alias.as_ref())
+        [&self.digest, &self.alias].into_iter().chain(&self.also)
     }
 
     /// The parameter an import names for this key (`keys[i].secret` or `keys[i].hash`).
@@ -647,7 +659,7 @@ pub fn import(
         canary_seen: None,
         pepper_id: (from == ImportedFrom::Secret).then(|| pepper_id.to_owned()),
         retired: None,
-        imported: Some(Imported { from, at: now }),
+        imported: Some(Imported { from, at: now, alias: Some(item.alias.clone()) }),
     }
 }
 

@@ -161,7 +161,7 @@ impl WebOrigin {
 pub fn canonical_host(host: &str) -> Option<String> {
     if let Some(inner) = host.strip_prefix('[') {
         let ip: Ipv6Addr = inner.strip_suffix(']')?.parse().ok()?;
-        return Some(format!("[{ip}]"));
+        return Some(ipv6_serialized(ip));
     }
     let ok = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_');
     if host.is_empty() || !host.bytes().all(ok) {
@@ -180,6 +180,41 @@ pub fn canonical_host(host: &str) -> Option<String> {
     Some(host)
 }
 
+/// An IPv6 address in brackets as the URL standard serialises it: lower-case hex groups, the
+/// first longest run of two or more zero groups as `::`. (Rust's own form differs for an
+/// IPv4-mapped address, `::ffff:127.0.0.1` where a browser and `fetch` write `::ffff:7f00:1`.)
+fn ipv6_serialized(ip: Ipv6Addr) -> String {
+    use std::fmt::Write;
+    let groups = ip.segments();
+    let (mut run_at, mut run_len, mut i) = (None, 1, 0);
+    while i < 8 {
+        let start = i;
+        while i < 8 && groups[i] == 0 {
+            i += 1;
+        }
+        if i - start > run_len {
+            (run_at, run_len) = (Some(start), i - start);
+        }
+        i = i.max(start + 1);
+    }
+    let mut out = String::from("[");
+    let mut j = 0;
+    while j < 8 {
+        if run_at == Some(j) {
+            out.push_str("::");
+            j += run_len;
+            continue;
+        }
+        if j > 0 && !out.ends_with(':') {
+            out.push(':');
+        }
+        let _ = write!(out, "{:x}", groups[j]);
+        j += 1;
+    }
+    out.push(']');
+    out
+}
+
 /// An origin server's base URL (`ORIGIN_TEST`, `ORIGIN_LIVE`): `http(s)://host[:port]` and an
 /// optional base path, with no user info, query or fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,12 +229,10 @@ impl BaseUrl {
     pub fn parse(s: &str) -> Option<BaseUrl> {
         let (origin, rest) = WebOrigin::parse_with_rest(s)?;
         let path = rest.trim_end_matches('/');
-        let segment_ok = |seg: &str| {
-            seg != "."
-                && seg != ".."
-                && !seg.is_empty()
-                && seg.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'\\' | b'%'))
-        };
+        // RFC 3986's path characters, without `%`: what `fetch` sends exactly as written, so that
+        // the path signed is the path sent.
+        let pchar = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b);
+        let segment_ok = |seg: &str| seg != "." && seg != ".." && !seg.is_empty() && seg.bytes().all(pchar);
         let path_ok = path.is_empty() || (path.starts_with('/') && path[1..].split('/').all(segment_ok));
         if !path_ok {
             return None;
@@ -254,6 +287,11 @@ mod tests {
         assert_eq!(o.serialize(), "https://shop.example.com");
         assert_eq!(WebOrigin::parse("http://localhost:3000").unwrap().port, Some(3000));
         assert_eq!(WebOrigin::parse("http://[0:0::1]:80").unwrap().serialize(), "http://[::1]");
+        // As a browser and `fetch` write it, not as Rust does.
+        assert_eq!(WebOrigin::parse("http://[::ffff:127.0.0.1]").unwrap().host, "[::ffff:7f00:1]");
+        assert_eq!(WebOrigin::parse("http://[1:0:0:1:0:0:0:1]").unwrap().host, "[1:0:0:1::1]");
+        assert_eq!(WebOrigin::parse("http://[1:0:1:0:1:0:1:0]").unwrap().host, "[1:0:1:0:1:0:1:0]");
+        assert_eq!(WebOrigin::parse("http://[::]").unwrap().host, "[::]");
         for bad in [
             "https://user@shop.example.com",
             "https://shop.example.com@evil.example",
@@ -287,6 +325,9 @@ mod tests {
             "https://o.example?x",
             "https://o.example#f",
             "https://o.example/a b",
+            "https://o.example/a\"b",
+            "https://o.example/{a}",
+            "https://o.example/a%20b",
             "o.example",
         ] {
             assert!(BaseUrl::parse(bad).is_none(), "{bad}");
