@@ -255,15 +255,23 @@ function importRows(file) {
     });
     return rows;
   }
+  const known = ["account", "type", "mode", "secret", "sha256_hex", "sha256_base64", "prefix", "last4", "name", "created_at", "expires_at", "strict", "metadata"];
+  // The header row is checked as it is read, whether or not rows follow it.
+  const columns = (header) => {
+    // Unknown columns are counted, never named: in a file without a header row, they would be
+    // the first row's values, a raw key among them.
+    const unknown = header.filter((c) => !known.includes(c)).length;
+    if (unknown) {
+      fail("file_invalid", `${file}: ${unknown} unknown column${unknown > 1 ? "s" : ""} in the header row (not named back; does the file start with one?). Columns: ${known.join(", ")}`);
+    }
+    return header;
+  };
   let records;
   try {
-    records = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, info: true });
+    records = parseCsv(text, { columns, skip_empty_lines: true, trim: true, info: true });
   } catch (e) {
     fail("file_invalid", `${file}: ${e.message}`);
   }
-  const known = ["account", "type", "mode", "secret", "sha256_hex", "sha256_base64", "prefix", "last4", "name", "created_at", "expires_at", "strict", "metadata"];
-  const unknown = Object.keys(records[0]?.record ?? {}).filter((c) => !known.includes(c));
-  if (unknown.length) fail("file_invalid", `${file}: unknown column ${unknown.join(", ")} (columns: ${known.join(", ")})`);
   for (const { record: r, info } of records) {
     const item = { type: r.type, mode: r.mode };
     if (r.secret) item.secret = r.secret;
@@ -348,7 +356,8 @@ JSON lines: one import item per line (as POST /accounts/{account}/keys/import ta
         console.log(table.toString());
       }
     }
-    if (failures.length) process.exit(1);
+    // Not process.exit: a long summary written to a pipe must be flushed first.
+    if (failures.length) process.exitCode = 1;
   });
 
 program
@@ -560,7 +569,7 @@ program
       for (const f of findings) console.log(`${f.ok ? "ok  " : "FAIL"} ${f.what}`);
       console.log(bad.length ? `\n${bad.length} problem${bad.length > 1 ? "s" : ""} found` : "\nno problem found");
     }
-    if (bad.length) process.exit(1);
+    if (bad.length) process.exitCode = 1;
   });
 
 /** A running deployment: the management API with the operator's token, and each origin. */

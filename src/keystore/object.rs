@@ -253,6 +253,12 @@ impl RecordWriter for KvWriter<'_> {
         let kv = self.0.kv(binding).map_err(|_| StoreError::Misconfigured(binding))?;
         kv.delete(digest.as_str()).await.map_err(|e| StoreError::Failed(e.to_string()))
     }
+
+    async fn get(&self, mode: Mode, digest: &KeyDigest) -> Result<Option<String>, StoreError> {
+        let binding = config::kv_binding(mode);
+        let kv = self.0.kv(binding).map_err(|_| StoreError::Misconfigured(binding))?;
+        kv.get(digest.as_str()).text().await.map_err(|e| StoreError::Failed(e.to_string()))
+    }
 }
 
 /// The `test-clock` build's clock offset for one test-mode object (keygate's own tests only).

@@ -1,10 +1,11 @@
 // The command-line tool (`npx keygate`, bin/keygate.mjs) end to end against workerd: every key
 // command, `--json`, tables, and failures (non-zero, with the API's code and message).
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { ROOT } from "../../scripts/lib/dev.mjs";
 import { E, newAccount } from "./helpers.mjs";
@@ -286,6 +287,10 @@ if (args[1] === "list") process.stdout.write(process.env["FAKE_" + config.replac
 });
 
 describe("the CLI imports existing keys", () => {
+  // The files hold raw keys, as a provider's export does: outside the run directory, whose every
+  // file the final scan searches for raw keys, and removed afterwards.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keygate-import-"));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   const oldKey = (prefix) => {
     let body = "";
@@ -310,7 +315,7 @@ describe("the CLI imports existing keys", () => {
     rows.push(`nope,secret,live,${oldKey("sk_")},,,,bad account,,`);
     // The final scan searches the state and logs for a sample of them.
     fs.appendFileSync(process.env.KEYGATE_ISSUED_KEYS, `${secrets.slice(0, 20).join("\n")}\n`);
-    const file = path.join(E.runDir, "import.csv");
+    const file = path.join(dir, "import.csv");
     fs.writeFileSync(file, rows.join("\n") + "\n", { mode: 0o600 });
     const r = cli(["keys", "import", file, "--batch", "200"], { env: moment });
     assert.equal(r.code, 1, r.err);
@@ -339,19 +344,25 @@ describe("the CLI imports existing keys", () => {
     const account = newAccount();
     const key = oldKey("sk_test_");
     fs.appendFileSync(process.env.KEYGATE_ISSUED_KEYS, `${key}\n`);
-    const file = path.join(E.runDir, "import.jsonl");
+    const file = path.join(dir, "import.jsonl");
     fs.writeFileSync(file, `${JSON.stringify({ account, type: "secret", mode: "test", secret: key, allowed_ips: ["203.0.113.0/24"] })}\n`, { mode: 0o600 });
     const out = json(cli(["keys", "import", file, "--json"], { env: moment }));
     assert.deepEqual([out.imported, out.failed], [1, 0]);
     const [k] = json(cli(["keys", "list", "-a", account, "--json"], { env: moment }));
     assert.deepEqual(k.allowed_ips, ["203.0.113.0/24"]);
     // A file that is not there, a CSV with an unknown column, a JSON line that is not JSON.
-    assert.match(cli(["keys", "import", path.join(E.runDir, "nope.csv")], { env: moment }).err, /file_unreadable/);
-    const odd = path.join(E.runDir, "odd.csv");
+    assert.match(cli(["keys", "import", path.join(dir, "nope.csv")], { env: moment }).err, /file_unreadable/);
+    const odd = path.join(dir, "odd.csv");
     fs.writeFileSync(odd, "account,type,mode,colour\n");
     const r = cli(["keys", "import", odd], { env: moment });
     assert.equal(r.code, 1);
-    assert.match(r.err, /file_invalid: .*unknown column colour/);
+    assert.match(r.err, /file_invalid: .*1 unknown column in the header row/);
+    // A file without a header row: its first key is not printed as a column name.
+    const headless = `acct_1,secret,live,${oldKey("sk_")}\n`;
+    fs.writeFileSync(odd, headless);
+    const h = cli(["keys", "import", odd], { env: moment });
+    assert.match(h.err, /file_invalid: .*3 unknown columns in the header row \(not named back; does the file start with one\?\)/);
+    assert.ok(!h.err.includes(headless.split(",")[3].trim()), h.err);
     fs.writeFileSync(odd, '{"account": "acct_1"\n');
     assert.match(cli(["keys", "import", odd], { env: moment }).err, /file_invalid: .*:1: not a JSON object/);
     assert.match(cli(["keys", "import", "--help"]).out, /sha256_hex/);

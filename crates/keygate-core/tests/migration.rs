@@ -778,3 +778,47 @@ fn prefixes_are_plain_characters_that_mean_nothing_in_a_url_or_a_credential() {
     KeyFormat::parse_json(r#"{"prefixes": {"secret": {"test": "acme.test-", "live": "acme.live-"}}}"#)
         .unwrap();
 }
+
+#[test]
+fn a_hash_imported_before_a_rotation_is_found_by_its_secret_after_it() {
+    let w = World::new();
+    let key = old_live_key(100);
+    let hash = json!({"type": "secret", "mode": "live", "hash": {"algorithm": "sha256_hex", "value": sha256_hex(&key)},
+        "prefix": "sk_", "last4": &key[key.len() - 4..]});
+    let id = w.import(&moment(PEPPER, None), json!({"keys": [hash]}))[0].clone().unwrap();
+    // The rotation is over (its alias was made with the first pepper); the hash was never used.
+    let after = moment(PEPPER_2, None);
+    let again = w.import(&after, json!({"keys": [{"type": "secret", "mode": "live", "secret": key}]}));
+    assert!(matches!(&again[0], Err(Error::KeyAlreadyExists { key_id, .. }) if *key_id == id), "{:?}", again[0]);
+}
+
+#[test]
+fn a_redigest_never_writes_over_another_keys_entry() {
+    let w = World::new();
+    let keys = moment(PEPPER, None);
+    let key = old_live_key(110);
+    let id = w.import(&keys, json!({"keys": [{"type": "secret", "mode": "live", "hash": {"algorithm": "sha256_hex",
+        "value": sha256_hex(&key)}, "prefix": "sk_", "last4": &key[key.len() - 4..]}]}))[0]
+        .clone()
+        .unwrap();
+    // Another account's copy of the same key already holds its digest in KV.
+    let digest = keys.digest_str(&key);
+    let mut theirs = w.kv.record(Mode::Live, &KeyDigest::sha256_of(&key)).unwrap();
+    theirs.id = "key_anotheraccountscopy00".into();
+    theirs.account = "acct_other".into();
+    w.kv.data.borrow_mut().insert((Mode::Live, digest.0.clone()), theirs.to_json());
+    block_on(w.authority().redigest(ACCT, &id, &key, &keys, T0 + 1)).unwrap();
+    assert_eq!(w.kv.record(Mode::Live, &digest).unwrap().id, "key_anotheraccountscopy00", "left as it was");
+    assert!(block_on(w.authority().load(ACCT, &id)).unwrap().digest.is_imported_hash(), "not moved");
+    // KV unreadable: nothing is moved either (the edge asks again later).
+    w.kv.data.borrow_mut().remove(&(Mode::Live, digest.0.clone()));
+    *w.kv.failing.borrow_mut() = true;
+    block_on(w.authority().redigest(ACCT, &id, &key, &keys, T0 + 2)).unwrap();
+    *w.kv.failing.borrow_mut() = false;
+    assert!(block_on(w.authority().load(ACCT, &id)).unwrap().digest.is_imported_hash());
+    // A lookup entry left by an import cut short does not block it.
+    use keygate_core::commands::ports::StateStore;
+    block_on(w.state.put(&format!("lookup:{}", digest.as_str()), "key_neverstored")).unwrap();
+    block_on(w.authority().redigest(ACCT, &id, &key, &keys, T0 + 3)).unwrap();
+    assert_eq!(block_on(w.authority().load(ACCT, &id)).unwrap().digest, digest);
+}

@@ -68,10 +68,11 @@ describe("pepper rotation", () => {
       });
       assert.equal(imported.json.imported, 2, imported.text);
       keys.push(secret, hashed);
-      for (const key of keys) assert.equal((await use(w, key)).status, 200);
-      // Let the hash's upgrade (to the old pepper's digest) land before the rotation.
-      for (let i = 0; i < 40 && (await status(w)).awaiting_first_use; i++) await sleep(250);
-      assert.deepEqual([(await status(w)).awaiting_first_use, (await status(w)).under_previous_pepper], [0, 0]);
+      // The hash is not used yet: it is upgraded straight to the new pepper's digest later. (A
+      // hash upgraded just before a rotation waits for its old entry's keep, a few minutes,
+      // before its re-digest: tests/migration.rs covers it.)
+      for (const key of keys.slice(0, 2)) assert.equal((await use(w, key)).status, 200);
+      assert.deepEqual([(await status(w)).awaiting_first_use, (await status(w)).under_previous_pepper], [1, 0]);
     } finally {
       await w.stop();
     }
@@ -90,7 +91,7 @@ describe("pepper rotation", () => {
     // 2. The new pepper, the old one beside it: every key works, and each is re-digested on use.
     w = await start("both", { KEY_PEPPER: newPepper, KEY_PEPPER_PREVIOUS: oldPepper });
     try {
-      assert.equal((await status(w)).under_previous_pepper, 3);
+      assert.deepEqual([(await status(w)).under_previous_pepper, (await status(w)).awaiting_first_use], [2, 1]);
       for (const key of keys) {
         const out = await use(w, key);
         assert.equal(out.status, 200, `a key under the previous pepper still works: ${out.text}`);
@@ -102,9 +103,15 @@ describe("pepper rotation", () => {
         await sleep(250);
       }
       assert.equal(s.under_previous_pepper, 0, JSON.stringify(s));
+      for (let i = 0; i < 40 && s.awaiting_first_use; i++) {
+        await sleep(250);
+        s = await status(w);
+      }
+      assert.equal(s.awaiting_first_use, 0, JSON.stringify(s));
       assert.equal(s.retired_digests, 3, "the old digests are kept beside the new ones for now");
       const events = await admin(w.url, token, "GET", `/accounts/${account}/events?mode=live`);
-      assert.equal(events.json.data.filter((e) => e.type === "key.redigested" && e.data.reason === "pepper_rotation").length, 3, events.text);
+      const reasons = events.json.data.filter((e) => e.type === "key.redigested").map((e) => e.data.reason).sort();
+      assert.deepEqual(reasons, ["imported_hash_first_use", "pepper_rotation", "pepper_rotation"], events.text);
       // A key found under neither pepper: one ordinary refusal.
       const stranger = await use(w, oldKey());
       assert.equal(stranger.status, 401);

@@ -195,6 +195,11 @@ fn parse_item(index: usize, item: &Value, keys: &Keyring, now: UnixSeconds) -> R
     // by the alias of its SHA-256; during a rotation, also under the previous pepper.
     let alias = keys.pepper.hash_alias(&sha256_id);
     let mut also = Vec::new();
+    // A raw key is also looked for by its SHA-256: an earlier hash import not used yet, in any
+    // account (KV), or imported before hash aliases existed. Read only, never stored.
+    if !digest.is_imported_hash() {
+        also.push(sha256_id.clone());
+    }
     if let Some(previous) = &keys.previous {
         if !digest.is_imported_hash()
             && let Some(Value::String(secret)) = obj.get("secret")
@@ -266,6 +271,15 @@ fn prefixed(e: Error, index: usize) -> Error {
         if param.is_empty() { format!("keys[{index}]") } else { format!("keys[{index}].{param}") }
     };
     match e {
+        // A nested unknown field is not named back either: only the known field that holds it.
+        Error::InvalidParameter { code: "parameter_unknown", param, .. } => {
+            let known = param.split(['.', '[']).next().unwrap_or("");
+            Error::invalid_param(
+                "parameter_unknown",
+                at(known),
+                "This field holds a field it does not take (not named back: it could be a pasted key).",
+            )
+        }
         Error::InvalidParameter { code, param, message } => {
             Error::InvalidParameter { code, param: at(&param), message }
         }

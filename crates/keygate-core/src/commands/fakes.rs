@@ -196,6 +196,13 @@ impl RecordWriter for MemoryKv {
         self.data.borrow_mut().remove(&(mode, digest.0.clone()));
         Ok(())
     }
+
+    async fn get(&self, mode: Mode, digest: &KeyDigest) -> Result<Option<String>, StoreError> {
+        if *self.failing.borrow() {
+            return Err(StoreError::Failed("injected KV failure".into()));
+        }
+        Ok(self.data.borrow().get(&(mode, digest.0.clone())).cloned())
+    }
 }
 
 /// In-memory webhook endpoint for tests: it keeps every body that reached it, answers from a

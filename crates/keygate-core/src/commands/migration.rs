@@ -122,10 +122,25 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         if key.retired.is_some() {
             return Ok(());
         }
+        // Another key stored under the new digest (a copy imported into another account, or one
+        // this object stores): nothing is moved onto it. A lookup entry without its key is none.
         if let Some(other) = self.state.get(&lookup_name(&current)).await.map_err(Error::from)?
             && other != key.record.id
+            && self.load(account, &other).await.is_ok()
         {
             return Ok(());
+        }
+        match self.kv.get(key.record.mode, &current).await {
+            Ok(None) => {}
+            Ok(Some(text)) => {
+                let theirs = crate::domain::record::KeyRecord::from_json(&text).ok();
+                if theirs.is_none_or(|r| r.id != key.record.id) {
+                    return Ok(());
+                }
+            }
+            // Unknown: asked again later (the edge asks once a minute while it finds the key the
+            // old way).
+            Err(_) => return Ok(()),
         }
         let next = keystate::redigest(&key, current, &keys.pepper.id(), now + self.limits.retired_keep);
         let mut next = next;

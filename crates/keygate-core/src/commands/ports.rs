@@ -40,6 +40,9 @@ pub trait RecordWriter {
     async fn put(&self, mode: Mode, digest: &KeyDigest, record: &str) -> Result<(), StoreError>;
     /// Remove the record under `digest` in `mode`'s namespace.
     async fn delete(&self, mode: Mode, digest: &KeyDigest) -> Result<(), StoreError>;
+    /// The record under `digest` in `mode`'s namespace, as this location reads it now (a
+    /// re-digest checks that no other key is stored there).
+    async fn get(&self, mode: Mode, digest: &KeyDigest) -> Result<Option<String>, StoreError>;
 }
 
 /// Sends a webhook to the provider's endpoint.
