@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 runs="${1:-1000000}"
 status=0
-for target in credential key signature admin_json leak_report; do
+for target in credential key signature admin_json leak_report key_format; do
   log="$(mktemp)"
   if cargo +nightly fuzz run "$target" -- -runs="$runs" -rss_limit_mb=2048 >"$log" 2>&1; then
     result="ok"

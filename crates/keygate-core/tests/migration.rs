@@ -789,7 +789,11 @@ fn a_hash_imported_before_a_rotation_is_found_by_its_secret_after_it() {
     // The rotation is over (its alias was made with the first pepper); the hash was never used.
     let after = moment(PEPPER_2, None);
     let again = w.import(&after, json!({"keys": [{"type": "secret", "mode": "live", "secret": key}]}));
-    assert!(matches!(&again[0], Err(Error::KeyAlreadyExists { key_id, .. }) if *key_id == id), "{:?}", again[0]);
+    assert!(
+        matches!(&again[0], Err(Error::KeyAlreadyExists { key_id, .. }) if *key_id == id),
+        "{:?}",
+        again[0]
+    );
 }
 
 #[test]
@@ -797,10 +801,13 @@ fn a_redigest_never_writes_over_another_keys_entry() {
     let w = World::new();
     let keys = moment(PEPPER, None);
     let key = old_live_key(110);
-    let id = w.import(&keys, json!({"keys": [{"type": "secret", "mode": "live", "hash": {"algorithm": "sha256_hex",
-        "value": sha256_hex(&key)}, "prefix": "sk_", "last4": &key[key.len() - 4..]}]}))[0]
-        .clone()
-        .unwrap();
+    let id = w.import(
+        &keys,
+        json!({"keys": [{"type": "secret", "mode": "live", "hash": {"algorithm": "sha256_hex",
+        "value": sha256_hex(&key)}, "prefix": "sk_", "last4": &key[key.len() - 4..]}]}),
+    )[0]
+    .clone()
+    .unwrap();
     // Another account's copy of the same key already holds its digest in KV.
     let digest = keys.digest_str(&key);
     let mut theirs = w.kv.record(Mode::Live, &KeyDigest::sha256_of(&key)).unwrap();
