@@ -82,8 +82,8 @@ describe("pepper rotation", () => {
     // between steps.
     w = await start("same", { KEY_PEPPER: oldPepper, KEY_PEPPER_PREVIOUS: oldPepper });
     try {
-      for (const key of keys) assert.equal((await use(w, key)).status, 200);
-      assert.equal((await status(w)).under_previous_pepper, 0);
+      for (const key of keys.slice(0, 2)) assert.equal((await use(w, key)).status, 200);
+      assert.deepEqual([(await status(w)).under_previous_pepper, (await status(w)).awaiting_first_use], [0, 1]);
     } finally {
       await w.stop();
     }

@@ -8,6 +8,7 @@ pub mod key_format;
 pub mod keystate;
 pub mod leak;
 pub mod listing;
+pub mod portal;
 pub mod quota;
 pub mod record;
 pub mod settings;

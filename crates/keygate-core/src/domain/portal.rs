@@ -1,0 +1,323 @@
+//! Portal sessions (issue 18): a short-lived link the provider's backend mints for one of its
+//! logged-in customers, as Stripe's customer portal sessions work. The link carries a single-use
+//! token; opening it exchanges the token for a session secret (the portal's cookie) and a CSRF
+//! token. The session can act only on its account, in its mode(s), and ends at `expires_at` at
+//! the latest.
+//!
+//! Only digests of the link's token and of the session secret are kept (HMAC under the pepper),
+//! and both are compared in constant time. Pure transitions with an injected clock and
+//! randomness; the authority stores the session (`portal:{id}`) and the worker sets the cookie.
+//!
+//! Not wired to routes yet: the `KeyStore` commands, the operator's `POST …/portal_sessions`,
+//! the exchange and the portal's own API come next (see the session notes).
+
+use std::fmt;
+
+use subtle::ConstantTimeEq;
+
+use crate::Error;
+use crate::clock::UnixSeconds;
+use crate::domain::digest::{KeyDigest, Pepper};
+use crate::domain::key::{Mode, random_base62, random_id};
+use crate::rng::Rng;
+
+/// The shortest session, seconds.
+pub const MIN_TTL: i64 = 60;
+/// The longest session, seconds.
+pub const MAX_TTL: i64 = 3600;
+/// The link's token: this prefix, then 32 base62 characters (≈190 bits).
+pub const TOKEN_PREFIX: &str = "kgpt_";
+/// The cookie's session secret: this prefix, then 32 base62 characters.
+pub const SECRET_PREFIX: &str = "kgps_";
+
+/// A portal session as the authority stores it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PortalSession {
+    /// `ps_…`.
+    pub id: String,
+    /// The account it acts on.
+    pub account: String,
+    /// The one mode it acts in, or `None` for both.
+    pub mode: Option<Mode>,
+    /// Where the portal's link back goes.
+    pub return_url: String,
+    /// When it was minted.
+    pub created_at: UnixSeconds,
+    /// When it ends, whatever happens.
+    pub expires_at: UnixSeconds,
+    /// The digest of the link's token.
+    token: KeyDigest,
+    /// When the link was used (it works once).
+    pub redeemed_at: Option<UnixSeconds>,
+    /// The digest of the session secret, once the link was used.
+    secret: Option<KeyDigest>,
+    /// The CSRF token every state change must carry, once the link was used.
+    csrf: Option<String>,
+    /// Ended by signing out.
+    pub ended: bool,
+}
+
+/// A session just minted, with its link's token (shown once, in the answer to the operator).
+pub struct Minted {
+    /// What the authority stores.
+    pub session: PortalSession,
+    /// The link's token.
+    pub token: String,
+}
+
+impl fmt::Debug for Minted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Minted").field("session", &self.session).field("token", &"<redacted>").finish()
+    }
+}
+
+/// A link just used: the session secret for the cookie and the CSRF token for the page.
+pub struct Redeemed {
+    /// The session as it is now.
+    pub session: PortalSession,
+    /// The cookie's value.
+    pub secret: String,
+    /// The CSRF token.
+    pub csrf: String,
+}
+
+impl fmt::Debug for Redeemed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redeemed").field("session", &self.session).finish_non_exhaustive()
+    }
+}
+
+/// Why a link or a session is refused. The worker renders each as a precise 4xx; none says
+/// whether a session of that id exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The link's token is wrong, or the link was used already.
+    LinkInvalid,
+    /// The session ended (its time, or signed out).
+    Expired,
+    /// The cookie's secret is wrong, or the link was never used.
+    SessionInvalid,
+    /// A state change without the session's CSRF token.
+    CsrfMissing,
+    /// Outside the session's mode.
+    OutOfScope,
+}
+
+impl PortalSession {
+    /// Mint a session of `account` for `mode` (`None`: both) that ends `expires_in` seconds
+    /// after `now` (from [`MIN_TTL`] to [`MAX_TTL`]), with an `https` `return_url`.
+    pub fn mint(
+        account: &str,
+        mode: Option<Mode>,
+        return_url: &str,
+        expires_in: i64,
+        pepper: &Pepper,
+        rng: &mut impl Rng,
+        now: UnixSeconds,
+    ) -> Result<Minted, Error> {
+        if !(MIN_TTL..=MAX_TTL).contains(&expires_in) {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                "expires_in",
+                format!("`expires_in` must be {MIN_TTL} to {MAX_TTL} seconds."),
+            ));
+        }
+        let url_ok = crate::domain::web_url::WebOrigin::parse(return_url)
+            .is_some_and(|o| o.scheme == "https")
+            && return_url.len() <= 2048
+            && !return_url.bytes().any(|b| b.is_ascii_control() || b == b' ');
+        if !url_ok {
+            return Err(Error::invalid_param(
+                "parameter_invalid",
+                "return_url",
+                "`return_url` must be an https URL of at most 2048 characters.",
+            ));
+        }
+        let token = format!("{TOKEN_PREFIX}{}", random_base62(rng, 32)?);
+        let session = PortalSession {
+            id: random_id("ps_", rng)?,
+            account: account.to_owned(),
+            mode,
+            return_url: return_url.to_owned(),
+            created_at: now,
+            expires_at: now + expires_in,
+            token: pepper.digest_str(&token),
+            redeemed_at: None,
+            secret: None,
+            csrf: None,
+            ended: false,
+        };
+        Ok(Minted { session, token })
+    }
+
+    /// Use the link: `token` must be its own, unused, before the session ends. Then the token is
+    /// dead, and the session has a secret (the cookie) and a CSRF token.
+    pub fn redeem(
+        &self,
+        token: &str,
+        pepper: &Pepper,
+        rng: &mut impl Rng,
+        now: UnixSeconds,
+    ) -> Result<Redeemed, Refusal> {
+        let presented = pepper.digest_str(token);
+        let matches: bool = presented.as_str().as_bytes().ct_eq(self.token.as_str().as_bytes()).into();
+        if !matches || self.redeemed_at.is_some() {
+            return Err(Refusal::LinkInvalid);
+        }
+        if self.ended || now >= self.expires_at {
+            return Err(Refusal::Expired);
+        }
+        let secret = format!("{SECRET_PREFIX}{}", random_base62(rng, 32).map_err(|_| Refusal::LinkInvalid)?);
+        let csrf = random_base62(rng, 32).map_err(|_| Refusal::LinkInvalid)?;
+        let mut session = self.clone();
+        session.redeemed_at = Some(now);
+        session.secret = Some(pepper.digest_str(&secret));
+        session.csrf = Some(csrf.clone());
+        Ok(Redeemed { session, secret, csrf })
+    }
+
+    /// Check a request of the session: its cookie's `secret`, the time, and for a state change
+    /// (`changes`) its CSRF token; then that it acts in `mode`.
+    pub fn check(
+        &self,
+        secret: &str,
+        csrf: Option<&str>,
+        changes: bool,
+        mode: Option<Mode>,
+        pepper: &Pepper,
+        now: UnixSeconds,
+    ) -> Result<(), Refusal> {
+        let Some(expected) = &self.secret else { return Err(Refusal::SessionInvalid) };
+        let presented = pepper.digest_str(secret);
+        let matches: bool = presented.as_str().as_bytes().ct_eq(expected.as_str().as_bytes()).into();
+        if !matches {
+            return Err(Refusal::SessionInvalid);
+        }
+        if self.ended || now >= self.expires_at {
+            return Err(Refusal::Expired);
+        }
+        if changes {
+            let ok = match (csrf, &self.csrf) {
+                (Some(given), Some(want)) => bool::from(given.as_bytes().ct_eq(want.as_bytes())),
+                _ => false,
+            };
+            if !ok {
+                return Err(Refusal::CsrfMissing);
+            }
+        }
+        match (self.mode, mode) {
+            (Some(own), Some(asked)) if own != asked => Err(Refusal::OutOfScope),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sign out: the session ends now.
+    pub fn end(&self) -> PortalSession {
+        let mut s = self.clone();
+        s.ended = true;
+        s
+    }
+
+    /// The audit log's actor for what this session does.
+    pub fn actor(&self) -> crate::domain::event::Actor {
+        crate::domain::event::Actor(format!("portal:{}", self.id))
+    }
+
+    /// The modes it acts in.
+    pub fn modes(&self) -> Vec<Mode> {
+        self.mode.map_or_else(|| Mode::ALL.to_vec(), |m| vec![m])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::FixedRng;
+
+    fn pepper() -> Pepper {
+        Pepper::new("portal-pepper-portal-pepper-portal-pe").unwrap()
+    }
+
+    fn minted(mode: Option<Mode>) -> Minted {
+        let mut rng = FixedRng::new(*b"portal-rng");
+        PortalSession::mint(
+            "acct_1",
+            mode,
+            "https://app.example.com/settings",
+            600,
+            &pepper(),
+            &mut rng,
+            1000,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_link_works_once_and_only_before_its_session_ends() {
+        let m = minted(Some(Mode::Test));
+        assert!(m.token.starts_with(TOKEN_PREFIX) && m.token.len() == TOKEN_PREFIX.len() + 32);
+        assert!(!format!("{m:?}").contains(&m.token), "the token is redacted");
+        assert!(!serde_json::to_string(&m.session).unwrap().contains(&m.token), "only its digest is kept");
+        let mut rng = FixedRng::new(*b"redeem-rng");
+        assert_eq!(
+            m.session.redeem("kgpt_wrong", &pepper(), &mut rng, 1001).unwrap_err(),
+            Refusal::LinkInvalid
+        );
+        assert_eq!(m.session.redeem(&m.token, &pepper(), &mut rng, 1600).unwrap_err(), Refusal::Expired);
+        let r = m.session.redeem(&m.token, &pepper(), &mut rng, 1001).unwrap();
+        assert!(r.secret.starts_with(SECRET_PREFIX));
+        assert!(!serde_json::to_string(&r.session).unwrap().contains(&r.secret));
+        // Used: dead, even with the right token.
+        assert_eq!(r.session.redeem(&m.token, &pepper(), &mut rng, 1002).unwrap_err(), Refusal::LinkInvalid);
+    }
+
+    #[test]
+    fn a_session_needs_its_secret_its_csrf_token_for_changes_and_stays_in_its_mode() {
+        let m = minted(Some(Mode::Test));
+        assert_eq!(
+            m.session.check("kgps_x", None, false, None, &pepper(), 1001).unwrap_err(),
+            Refusal::SessionInvalid,
+            "a link never used has no session"
+        );
+        let r = m.session.redeem(&m.token, &pepper(), &mut FixedRng::new(*b"redeem-rng"), 1001).unwrap();
+        let s = &r.session;
+        s.check(&r.secret, None, false, Some(Mode::Test), &pepper(), 1002).unwrap();
+        assert_eq!(
+            s.check("kgps_other", None, false, None, &pepper(), 1002).unwrap_err(),
+            Refusal::SessionInvalid
+        );
+        assert_eq!(s.check(&r.secret, None, true, None, &pepper(), 1002).unwrap_err(), Refusal::CsrfMissing);
+        assert_eq!(
+            s.check(&r.secret, Some("nope"), true, None, &pepper(), 1002).unwrap_err(),
+            Refusal::CsrfMissing
+        );
+        s.check(&r.secret, Some(&r.csrf), true, Some(Mode::Test), &pepper(), 1002).unwrap();
+        assert_eq!(
+            s.check(&r.secret, Some(&r.csrf), true, Some(Mode::Live), &pepper(), 1002).unwrap_err(),
+            Refusal::OutOfScope
+        );
+        assert_eq!(s.check(&r.secret, None, false, None, &pepper(), 1600).unwrap_err(), Refusal::Expired);
+        assert_eq!(
+            s.end().check(&r.secret, None, false, None, &pepper(), 1003).unwrap_err(),
+            Refusal::Expired
+        );
+        assert_eq!(s.actor().0, format!("portal:{}", s.id));
+        assert_eq!(minted(None).session.modes(), Mode::ALL.to_vec());
+    }
+
+    #[test]
+    fn bad_sessions_are_refused_with_the_parameter() {
+        let mut rng = FixedRng::new(*b"portal-rng");
+        for (url, ttl, param) in [
+            ("https://app.example.com", 59, "expires_in"),
+            ("https://app.example.com", 3601, "expires_in"),
+            ("http://app.example.com", 600, "return_url"),
+            ("javascript:alert(1)", 600, "return_url"),
+            ("https://app.example.com/a b", 600, "return_url"),
+            ("https://user@app.example.com", 600, "return_url"),
+        ] {
+            let e = PortalSession::mint("acct_1", None, url, ttl, &pepper(), &mut rng, 0).unwrap_err();
+            assert_eq!((e.status(), e.param()), (400, Some(param)), "{url} {ttl}");
+        }
+    }
+}
