@@ -155,8 +155,8 @@ fn the_default_format_is_keygates_own_and_keys_made_before_still_parse() {
 fn moments_format_is_expressible_and_reads_each_prefix_as_its_own() {
     let f = KeyFormat::parse_json(MOMENT).unwrap();
     let mut rng = FixedRng::new(*b"moment-rng");
-    let live = f.generate(KeyType::Secret, Mode::Live, &mut rng).unwrap().unwrap();
-    let test = f.generate(KeyType::Secret, Mode::Test, &mut rng).unwrap().unwrap();
+    let live = f.generate(KeyType::Secret, Mode::Live, &mut rng).unwrap();
+    let test = f.generate(KeyType::Secret, Mode::Test, &mut rng).unwrap();
     assert!(live.expose_secret().starts_with("sk_") && !live.expose_secret().starts_with("sk_test_"));
     assert_eq!(live.expose_secret().len(), 3 + 38);
     assert_eq!(f.parse(live.expose_secret()).unwrap().mode(), Mode::Live);
@@ -168,7 +168,7 @@ fn moments_format_is_expressible_and_reads_each_prefix_as_its_own() {
     assert_eq!((old.key_type(), old.mode(), old.imported()), (KeyType::Secret, Mode::Live, true));
     assert_eq!(old.redacted(), "sk_…Kh00");
     // No restricted prefix: none can be made.
-    assert!(f.generate(KeyType::Restricted, Mode::Live, &mut rng).unwrap().is_none());
+    assert_eq!(f.generate(KeyType::Restricted, Mode::Live, &mut rng).unwrap_err().param(), Some("type"));
     // A keygate-length key with a wrong checksum is looked up as an imported one only if its
     // length is in the imported range (here it is not: refused unread).
     let mut bad = live.expose_secret().to_owned();
@@ -231,7 +231,7 @@ fn other_alphabets_carry_a_checksum_in_their_own_characters() {
             r#"{{"prefixes": {{"secret": {{"test": "tk_", "live": "lk_"}}}}, "alphabet": "{alphabet}", "random_length": 40}}"#
         );
         let f = KeyFormat::parse_json(&text).unwrap();
-        let k = f.generate(KeyType::Secret, Mode::Live, &mut FixedRng::new(*b"alphabets!")).unwrap().unwrap();
+        let k = f.generate(KeyType::Secret, Mode::Live, &mut FixedRng::new(*b"alphabets!")).unwrap();
         assert_eq!(k.expose_secret().len(), 3 + 40 + checksum_len, "{alphabet}");
         assert!(k.expose_secret()[3..].bytes().all(|c| f.in_alphabet(c)));
         f.parse(k.expose_secret()).unwrap();
@@ -621,11 +621,8 @@ fn a_pepper_rotation_keeps_every_key_working_and_redigests_each_on_use() {
     assert_eq!(w.reads() - before, 2, "no previous pepper: no second digest");
     // A keygate-format key that is unknown: one read without a rotation, none for garbage.
     let before = w.reads();
-    let unknown = done
-        .format
-        .generate(KeyType::Secret, Mode::Live, &mut FixedRng::new(*b"unknown!!!"))
-        .unwrap()
-        .unwrap();
+    let unknown =
+        done.format.generate(KeyType::Secret, Mode::Live, &mut FixedRng::new(*b"unknown!!!")).unwrap();
     assert!(w.present(&done, unknown.expose_secret(), T0 + 5).is_err());
     assert!(w.present(&done, "sk_garbage!", T0 + 5).is_err());
     assert_eq!(w.reads() - before, 1);

@@ -101,17 +101,7 @@ fn parse_item(index: usize, item: &Value, keys: &Keyring, now: UnixSeconds) -> R
             ))
         })?),
     };
-    let prefix = keys.format.prefix(params.key_type, params.mode).ok_or_else(|| {
-        within(Error::invalid_param(
-            "parameter_invalid",
-            "type",
-            format!(
-                "This deployment's key format (KEY_FORMAT) has no prefix for {} keys in {} mode.",
-                params.key_type.as_str(),
-                params.mode.as_str()
-            ),
-        ))
-    })?;
+    let prefix = keys.format.prefix_for(params.key_type, params.mode).map_err(within)?;
     let (digest, sha256_id, prefix, last4) = match (obj.get("secret"), obj.get("hash")) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(within(Error::invalid_param(

@@ -322,21 +322,32 @@ impl KeyFormat {
         }
     }
 
-    /// A new key of `key_type` in `mode`, drawn from `rng`. `None` when this format has no
-    /// prefix for them.
-    pub fn generate(
-        &self,
-        key_type: KeyType,
-        mode: Mode,
-        rng: &mut impl Rng,
-    ) -> Result<Option<ApiKey>, Error> {
-        let Some(prefix) = self.prefix(key_type, mode) else { return Ok(None) };
+    /// The prefix of keys of `key_type` in `mode`, or a `400` on `type` when this format has
+    /// none (a create, a roll or an import of such a key).
+    pub fn prefix_for(&self, key_type: KeyType, mode: Mode) -> Result<&str, Error> {
+        self.prefix(key_type, mode).ok_or_else(|| {
+            Error::invalid_param(
+                "parameter_invalid",
+                "type",
+                format!(
+                    "This deployment's key format (KEY_FORMAT) has no prefix for {} keys in {} mode.",
+                    key_type.as_str(),
+                    mode.as_str()
+                ),
+            )
+        })
+    }
+
+    /// A new key of `key_type` in `mode`, drawn from `rng`; a `400` on `type` when this format
+    /// has no prefix for them.
+    pub fn generate(&self, key_type: KeyType, mode: Mode, rng: &mut impl Rng) -> Result<ApiKey, Error> {
+        let prefix = self.prefix_for(key_type, mode)?;
         let mut raw = String::with_capacity(prefix.len() + self.body_len());
         raw.push_str(prefix);
         raw.push_str(&random_chars(&self.alphabet, rng, self.random_len)?);
         let check = self.checksum(raw.as_bytes());
         raw.extend(check.as_slice().iter().map(|&c| c as char));
-        Ok(Some(ApiKey::from_parts(raw, key_type, mode, prefix.len(), false)))
+        Ok(ApiKey::from_parts(raw, key_type, mode, prefix.len(), false))
     }
 
     /// CRC32 (IEEE) of `payload` in the alphabet, left-padded with its first character (on the

@@ -204,17 +204,7 @@ pub fn create(
     rng: &mut impl Rng,
     now: UnixSeconds,
 ) -> Result<NewKey, Error> {
-    let key = keys.format.generate(params.key_type, params.mode, rng)?.ok_or_else(|| {
-        Error::invalid_param(
-            "parameter_invalid",
-            "type",
-            format!(
-                "This deployment's key format (KEY_FORMAT) has no prefix for {} keys in {} mode.",
-                params.key_type.as_str(),
-                params.mode.as_str()
-            ),
-        )
-    })?;
+    let key = keys.format.generate(params.key_type, params.mode, rng)?;
     let record = KeyRecord {
         v: RECORD_VERSION,
         id: random_id("key_", rng)?,
