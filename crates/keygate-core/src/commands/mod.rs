@@ -5,6 +5,7 @@ pub mod command;
 pub mod fakes;
 pub mod leaks;
 pub mod migration;
+pub mod portal;
 pub mod ports;
 mod scope;
 mod upkeep;

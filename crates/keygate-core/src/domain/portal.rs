@@ -90,6 +90,7 @@ impl fmt::Debug for Redeemed {
 /// Why a link or a session is refused. The worker renders each as a precise 4xx; none says
 /// whether a session of that id exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The link's token is wrong, or the link was used already.
     LinkInvalid,

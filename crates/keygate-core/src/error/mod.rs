@@ -211,6 +211,8 @@ pub enum Error {
         /// The setting at fault.
         param: String,
     },
+    /// A portal session refused the link or the request (see [`crate::domain::portal::Refusal`]).
+    Portal(crate::domain::portal::Refusal),
     /// An imported key (by its digest or its SHA-256) is stored already.
     KeyAlreadyExists {
         /// The stored key's id.
@@ -307,6 +309,10 @@ impl Error {
                 | BasicMalformed { .. }
                 | BasicPasswordNotEmpty
                 | AdminUnauthorized { missing: false }
+                | Portal(
+                    crate::domain::portal::Refusal::LinkInvalid
+                        | crate::domain::portal::Refusal::SessionInvalid
+                )
         ) || matches!(self, SignatureRejected { code, .. } if *code != SIGNATURE_MISSING)
     }
 

@@ -1,6 +1,7 @@
 //! The wire table: every error variant's status, type, code and message, in one row each.
 
 use super::{Error, ErrorType, MAX_AUTHORIZATION_LEN, MAX_URI_LEN};
+use crate::domain::portal::Refusal;
 
 /// Each variant's wire description in one row: its pattern, then its HTTP status, its `type`,
 /// its stable `code`, and its message (what went wrong and how to fix it; never a raw key). The
@@ -97,6 +98,16 @@ wire_table! {
         format!("Self-service can only narrow a key's settings; this change to `{param}` would give the key more power. Ask the operator.");
     Self::KeyNotActive { status } => 409, InvalidRequest, "key_not_active",
         format!("Only an active key can be rolled or changed; this key is {status}.");
+    Self::Portal(Refusal::LinkInvalid) => 401, Authentication, "portal_link_invalid",
+        "This portal link is not valid, or was used already: each link opens the portal once. Ask for a new one where you found it.".into();
+    Self::Portal(Refusal::Expired) => 401, Authentication, "portal_session_expired",
+        "This portal session has ended. Open the portal again from where you found it.".into();
+    Self::Portal(Refusal::SessionInvalid) => 401, Authentication, "portal_session_invalid",
+        "No valid portal session: open the portal from its link.".into();
+    Self::Portal(Refusal::CsrfMissing) => 403, Permission, "portal_csrf_invalid",
+        "A change in the portal must carry the session's CSRF token (the `Keygate-CSRF` header), as the portal's page sends it.".into();
+    Self::Portal(Refusal::OutOfScope) => 403, Permission, "portal_out_of_scope",
+        "This portal session manages the keys of another mode only.".into();
     Self::KeyAlreadyExists { key_id, .. } => 409, InvalidRequest, "key_already_exists",
         format!("This key is already stored, as {key_id}: importing it again changes nothing.");
     Self::KeyLimitReached { limit } => 409, InvalidRequest, "key_limit_reached",
