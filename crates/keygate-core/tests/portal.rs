@@ -123,3 +123,109 @@ fn a_session_of_both_modes_acts_in_either() {
         block_on(a.portal_mint("acct_1", None, "http://app.example.com/", 60, &k, &mut rng, T0)).unwrap_err();
     assert_eq!((e.status(), e.param()), (400, Some("return_url")));
 }
+
+#[test]
+fn through_the_command_protocol_a_session_acts_as_portal_and_never_sees_a_canary() {
+    use keygate_core::api::object::render;
+    use keygate_core::commands::authority::Principal;
+    use keygate_core::commands::command::{Command, run};
+    use keygate_core::domain::key::{KeyType, RawKey};
+    use keygate_core::domain::settings::CreateKey;
+    let (state, kv) = (MemoryState::new(), MemoryKv::default());
+    let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
+    let mut rng = FixedRng::new(*b"protocol!!");
+    let go = |c: Command, rng: &mut FixedRng, now: i64| {
+        let out = block_on(run(&a, c, || Ok(keys()), rng, now));
+        out.answer
+            .and_then(|x| render(x, now, "doc"))
+            .map(|t| serde_json::from_str::<serde_json::Value>(&t).unwrap())
+    };
+    let minted = go(
+        Command::PortalMint {
+            account: "acct_1".into(),
+            mode: Some(Mode::Test),
+            return_url: "https://app.example.com/".into(),
+            expires_in: 600,
+        },
+        &mut rng,
+        T0,
+    )
+    .unwrap();
+    assert_eq!(minted["object"], "portal_session");
+    let (id, token) =
+        (minted["id"].as_str().unwrap().to_owned(), minted["token"].as_str().unwrap().to_owned());
+    let redeem = || Command::PortalRedeem {
+        account: "acct_1".into(),
+        session_id: id.clone(),
+        token: RawKey(token.clone()),
+    };
+    let redeemed = go(redeem(), &mut rng, T0 + 1).unwrap();
+    assert_eq!(go(redeem(), &mut rng, T0 + 2).unwrap_err().code(), "portal_link_invalid", "once");
+    assert!(!format!("{:?}", redeem()).contains(&token), "the token is redacted in Debug");
+    let secret = redeemed["secret"].as_str().unwrap().to_owned();
+    let csrf = redeemed["csrf"].as_str().unwrap().to_owned();
+    let checked = go(
+        Command::PortalCheck {
+            account: "acct_1".into(),
+            session_id: id.clone(),
+            secret: RawKey(secret.clone()),
+            csrf: Some(csrf.clone()),
+            changes: true,
+            mode: Some(Mode::Test),
+        },
+        &mut rng,
+        T0 + 3,
+    )
+    .unwrap();
+    assert_eq!((checked["account"].as_str(), checked["mode"].as_str()), (Some("acct_1"), Some("test")));
+    // Acting as the session: a roll is logged as portal:<id>; a canary is not there for it.
+    let by = Principal::Portal { session_id: id.clone() };
+    let plain = CreateKey { name: "n".into(), ..common::plain_key(KeyType::Secret, Mode::Test) };
+    let actor = keygate_core::domain::event::Actor::admin();
+    let made = block_on(a.create("acct_1", &plain, &keys(), &mut rng, T0 + 4, &actor)).unwrap();
+    let canary = CreateKey { canary: true, ..plain.clone() };
+    let bait = block_on(a.create("acct_1", &canary, &keys(), &mut rng, T0 + 4, &actor)).unwrap();
+    let rolled = go(
+        Command::Roll {
+            account: "acct_1".into(),
+            key_id: made.key.record.id.clone(),
+            grace: 60,
+            by: by.clone(),
+        },
+        &mut rng,
+        T0 + 5,
+    )
+    .unwrap();
+    assert!(rolled["secret"].is_string());
+    let events =
+        block_on(a.events("acct_1", &keygate_core::domain::event::Page { limit: 10, starting_after: None }))
+            .unwrap();
+    assert!(
+        events.data.iter().any(|e| e.kind == "key.rolled" && e.actor == format!("portal:{id}")),
+        "{:?}",
+        events.data
+    );
+    let hidden = go(
+        Command::Get { account: "acct_1".into(), key_id: bait.key.record.id.clone(), by },
+        &mut rng,
+        T0 + 6,
+    );
+    assert_eq!(hidden.unwrap_err().code(), "resource_missing");
+    // Signing out through the protocol; the alarm removes the session a day after its end.
+    go(
+        Command::PortalEnd {
+            account: "acct_1".into(),
+            session_id: id.clone(),
+            secret: RawKey(secret),
+            csrf: Some(csrf),
+        },
+        &mut rng,
+        T0 + 7,
+    )
+    .unwrap();
+    assert!(block_on(a.next_alarm(T0 + 8)).unwrap().is_some());
+    use keygate_core::commands::ports::StateStore;
+    assert!(block_on(state.get(&format!("portal:{id}"))).unwrap().is_some());
+    block_on(a.sync(T0 + 600 + 86_400)).unwrap();
+    assert!(block_on(state.get(&format!("portal:{id}"))).unwrap().is_none());
+}

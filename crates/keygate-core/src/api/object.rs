@@ -229,6 +229,31 @@ pub fn render(answer: Answer, now: UnixSeconds, doc_base: &str) -> Result<String
         Answer::Migration(m) => {
             serde_json::to_string(&MigrationObject { object: "migration_status", status: m })
         }
+        Answer::PortalMinted(m) => serde_json::to_string(&serde_json::json!({
+            "object": "portal_session",
+            "id": m.session.id,
+            "token": m.token,
+            "mode": m.session.mode,
+            "return_url": m.session.return_url,
+            "expires_at": m.session.expires_at,
+        })),
+        Answer::PortalRedeemed(r) => serde_json::to_string(&serde_json::json!({
+            "object": "portal_session",
+            "id": r.session.id,
+            "secret": r.secret,
+            "csrf": r.csrf,
+            "mode": r.session.mode,
+            "return_url": r.session.return_url,
+            "expires_at": r.session.expires_at,
+        })),
+        Answer::Portal(s) => serde_json::to_string(&serde_json::json!({
+            "object": "portal_session",
+            "id": s.id,
+            "account": s.account,
+            "mode": s.mode,
+            "return_url": s.return_url,
+            "expires_at": s.expires_at,
+        })),
         Answer::Done => Ok("{}".into()),
     };
     text.map_err(|_| Error::Internal { what: "encoding a response" })

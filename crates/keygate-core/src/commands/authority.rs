@@ -81,6 +81,13 @@ pub enum Principal {
         /// Its digest: the object confirms that the caller is still this key.
         digest: KeyDigest,
     },
+    /// A portal session of the account, checked by the worker (`Command::PortalCheck`) before
+    /// it sends the change, as it checks the operator's token: it acts on the account's keys
+    /// in the session's mode, never sees a canary, and is the audit log's `portal:<id>`.
+    Portal {
+        /// `ps_…`.
+        session_id: String,
+    },
 }
 
 impl Principal {
@@ -89,6 +96,7 @@ impl Principal {
         match self {
             Principal::Operator => Actor::admin(),
             Principal::Key { key_id, .. } => Actor(key_id.clone()),
+            Principal::Portal { session_id } => Actor(format!("portal:{session_id}")),
         }
     }
 }

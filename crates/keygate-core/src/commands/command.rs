@@ -47,6 +47,55 @@ pub enum Command {
         /// Account.
         account: String,
     },
+    /// Mint a portal session (operator only).
+    PortalMint {
+        /// Account.
+        account: String,
+        /// Its one mode, or both.
+        mode: Option<crate::domain::key::Mode>,
+        /// The portal's link back.
+        return_url: String,
+        /// Seconds it lasts.
+        expires_in: i64,
+    },
+    /// Use a portal session's link.
+    PortalRedeem {
+        /// Account.
+        account: String,
+        /// `ps_…`.
+        session_id: String,
+        /// The link's token (redacted in `Debug`).
+        token: crate::domain::key::RawKey,
+    },
+    /// Check one portal request.
+    PortalCheck {
+        /// Account.
+        account: String,
+        /// `ps_…`.
+        session_id: String,
+        /// The cookie's secret (redacted in `Debug`).
+        secret: crate::domain::key::RawKey,
+        /// The request's CSRF token, if any.
+        #[serde(default)]
+        csrf: Option<String>,
+        /// Whether the request changes anything.
+        changes: bool,
+        /// The mode it acts in, if one.
+        #[serde(default)]
+        mode: Option<crate::domain::key::Mode>,
+    },
+    /// Sign a portal session out.
+    PortalEnd {
+        /// Account.
+        account: String,
+        /// `ps_…`.
+        session_id: String,
+        /// The cookie's secret (redacted in `Debug`).
+        secret: crate::domain::key::RawKey,
+        /// The request's CSRF token.
+        #[serde(default)]
+        csrf: Option<String>,
+    },
     /// Create a key (operator only).
     Create {
         /// Account.
@@ -363,8 +412,11 @@ impl Command {
             | Command::CanaryUsed { .. }
             | Command::Import { .. }
             | Command::Redigest { .. }
+            | Command::PortalMint { .. }
+            | Command::PortalRedeem { .. }
+            | Command::PortalEnd { .. }
             | Command::Credits { .. } => true,
-            Command::Migration { .. } => false,
+            Command::Migration { .. } | Command::PortalCheck { .. } => false,
             Command::List { .. }
             | Command::Get { .. }
             | Command::Events { .. }
@@ -400,6 +452,12 @@ pub enum Answer {
     Imported(Vec<Result<StoredKey, Error>>),
     /// A migration's state.
     Migration(crate::commands::migration::MigrationStatus),
+    /// A portal session just minted, with its link's token.
+    PortalMinted(crate::domain::portal::Minted),
+    /// A portal link just used: the cookie's secret and the CSRF token.
+    PortalRedeemed(crate::domain::portal::Redeemed),
+    /// A portal session checked.
+    Portal(crate::domain::portal::PortalSession),
     /// One webhook delivery.
     Delivery(crate::domain::webhook::Delivery),
     /// Done; nothing to say.
@@ -501,6 +559,22 @@ async fn execute<S: StateStore, W: RecordWriter>(
             Answer::Done
         }
         Command::Migration { account: _ } => Answer::Migration(a.migration_status(&keys()?, now).await?),
+        Command::PortalMint { account, mode, return_url, expires_in } => Answer::PortalMinted(
+            a.portal_mint(&account, mode, &return_url, expires_in, &keys()?, rng, now).await?,
+        ),
+        Command::PortalRedeem { account, session_id, token } => Answer::PortalRedeemed(
+            a.portal_redeem(&account, &session_id, &token.0, &keys()?, rng, now).await?,
+        ),
+        Command::PortalCheck { account, session_id, secret, csrf, changes, mode } => {
+            let keys = keys()?;
+            let s =
+                a.portal_check(&account, &session_id, &secret.0, csrf.as_deref(), changes, mode, &keys, now);
+            Answer::Portal(s.await?)
+        }
+        Command::PortalEnd { account, session_id, secret, csrf } => {
+            a.portal_end(&account, &session_id, &secret.0, csrf.as_deref(), &keys()?, now).await?;
+            Answer::Done
+        }
         Command::CanaryUsed { account, key_id, seen } => {
             a.canary_used(&account, &key_id, &seen, now).await?;
             Answer::Done

@@ -3,7 +3,8 @@
 //! Storage: `portal:{id}` → [`PortalSession`], in the `KeyStore` of the account and of the
 //! session's mode (live for a session of both modes).
 //!
-//! Not wired to the `KeyStore`'s command protocol and the worker's routes yet (next session).
+//! In the `KeyStore`'s command protocol (`Command::Portal…`) and the alarm's upkeep; not yet
+//! served by the worker's routes (next session).
 
 use crate::Error;
 use crate::clock::UnixSeconds;
@@ -102,6 +103,16 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
             }
         }
         Ok(next)
+    }
+
+    /// When the next session is due for removal, if any (read only, for the alarm).
+    pub async fn portal_next(&self) -> Result<Option<UnixSeconds>, Error> {
+        let rows = self.state.list("portal:", None, false, None).await.map_err(Error::from)?;
+        Ok(rows
+            .iter()
+            .filter_map(|(_, t)| serde_json::from_str::<PortalSession>(t).ok())
+            .map(|s| s.expires_at + ENDED_PORTAL_KEEP)
+            .min())
     }
 
     async fn load_portal(&self, account: &str, id: &str, unknown: Refusal) -> Result<PortalSession, Error> {

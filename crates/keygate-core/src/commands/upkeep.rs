@@ -17,6 +17,7 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
     pub async fn sync(&self, now: UnixSeconds) -> Result<Option<UnixSeconds>, Error> {
         let keys = self.all_keys().await?;
         self.ensure_index(Some(keys.len())).await?;
+        self.portal_upkeep(now).await?;
         let ids: Vec<(String, String)> = keys.into_iter().map(|k| (k.record.account, k.record.id)).collect();
         for (account, id) in ids {
             // Read again here, after the KV writes of the keys before it: never act on a copy
@@ -77,7 +78,8 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         } else {
             (None, None)
         };
-        Ok([retry, expiry, purge, retired, refill, notice, delivery].into_iter().flatten().min())
+        let portal = self.portal_next().await?;
+        Ok([retry, expiry, purge, retired, refill, notice, delivery, portal].into_iter().flatten().min())
     }
 
     /// Remove a key that ended more than [`ENDED_RETENTION`] ago: from KV first, then from the
