@@ -21,14 +21,30 @@ use worker::Url;
 /// Where error codes are documented, unless `ERROR_DOC_URL` says otherwise.
 pub const DEFAULT_DOC_URL: &str = "https://github.com/keygate/keygate/blob/main/docs/errors.md";
 
-/// A string binding (secret or var), if present and non-empty. Read with one property lookup:
-/// worker's `Env::secret`/`var` check the binding's constructor name across the JS boundary and
-/// format an error for every absent one, which costs several crossings per var on every request.
-fn string(env: &Env, name: &str) -> Option<String> {
-    worker::js_sys::Reflect::get(env, &worker::wasm_bindgen::JsValue::from_str(name))
-        .ok()?
-        .as_string()
-        .filter(|s| !s.is_empty())
+/// A string binding (secret or var), if present and non-empty, read from JS once per isolate.
+/// Vars and secrets are fixed for an isolate's life (a change is a new version, which runs in
+/// new isolates), so the first read is the answer for every later request: later ones cost a
+/// lookup here instead of a crossing to JS (and a UTF-16 to UTF-8 copy) per var. The first read
+/// is one property lookup: worker's `Env::secret`/`var` check the binding's constructor name
+/// across the JS boundary and format an error for every absent one.
+fn string(env: &Env, name: &'static str) -> Option<String> {
+    if let Some(known) =
+        VARS.with_borrow(|vars| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))
+    {
+        return known;
+    }
+    let value = worker::js_sys::Reflect::get(env, &worker::wasm_bindgen::JsValue::from_str(name))
+        .ok()
+        .and_then(|v| v.as_string())
+        .filter(|s| !s.is_empty());
+    VARS.with_borrow_mut(|vars| vars.push((name, value.clone())));
+    value
+}
+
+thread_local! {
+    /// Every var and secret read in this isolate (a few dozen at most), absent ones included.
+    static VARS: std::cell::RefCell<Vec<(&'static str, Option<String>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The `KEY_PEPPER` secret.
@@ -289,6 +305,14 @@ pub fn webhook(env: &Env) -> Option<Result<(Url, Vec<Secret>), &'static str>> {
         }
     }
     Some(Ok((url, secrets)))
+}
+
+/// `PORTAL_FRAME_ANCESTORS`: the origins that may frame the portal (none by default). A value
+/// that is not a list of https origins is a misconfiguration.
+#[cfg(feature = "authority")]
+pub fn portal_frame_ancestors(env: &Env) -> Result<Option<String>, Error> {
+    keygate_core::domain::portal::parse_frame_ancestors(string(env, "PORTAL_FRAME_ANCESTORS").as_deref())
+        .map_err(|_| Error::Misconfigured { what: "PORTAL_FRAME_ANCESTORS" })
 }
 
 /// `LOG_REQUESTS`: `denied` (default), `all` or `none`. Anything else is a misconfiguration.
