@@ -23,7 +23,8 @@ wants() { case " ${layers[*]} " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 mkdir -p .e2e
 log=.e2e/test.log
 exec > >(tee "$log") 2>&1
-if wants browser; then bash scripts/setup.sh --browsers; else bash scripts/setup.sh; fi
+# The browser layer and the e2e layer (the portal and console in Chromium) need the browsers.
+if wants browser || wants e2e; then bash scripts/setup.sh --browsers; else bash scripts/setup.sh; fi
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

@@ -16,6 +16,8 @@ mod log;
 #[cfg(feature = "authority")]
 mod management;
 mod platform;
+#[cfg(feature = "authority")]
+mod portal;
 mod proxy;
 mod quota;
 mod respond;
@@ -136,14 +138,12 @@ async fn management(
         .service(config::AUTHORITY_BINDING)
         .map_err(|_| Error::Misconfigured { what: config::AUTHORITY_BINDING })?;
     let response = authority.fetch_request(req).await.map_err(|_| Error::StoreUnavailable)?;
-    // The full worker answers every management request in keygate's JSON shape. Anything else is
+    // The full worker answers every management request in keygate's JSON shape, and every answer
+    // of the portal and the console (a page, a redirect) with its request id. Anything else is
     // the platform speaking for a worker that is down, missing or crashed: an outage of the
     // authority, reported as one.
-    let json = response
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .is_some_and(|t| t.starts_with("application/json"));
-    if json { Ok(response) } else { Err(Error::StoreUnavailable) }
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    let json = header("content-type").is_some_and(|t| t.starts_with("application/json"));
+    let keygate = header(keygate_core::policy::identity::names::REQUEST_ID).is_some();
+    if json || keygate { Ok(response) } else { Err(Error::StoreUnavailable) }
 }

@@ -35,6 +35,9 @@ pub async fn handle(
     rc: &mut RequestContext,
     throttle: Throttle<'_>,
 ) -> Result<Response, Error> {
+    if crate::portal::serves(url.path()) {
+        return crate::portal::handle(req, url, env, rc, throttle).await;
+    }
     let rest = url.path().strip_prefix(request::PREFIX).map(str::to_owned);
     let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) else {
         return Err(Error::NotFound { what: "route".into() });
@@ -59,15 +62,33 @@ pub async fn handle(
     if token == WhichToken::Previous {
         rc.refusal_headers.push((ADMIN_TOKEN_HEADER, "previous".to_owned()));
     }
-    let (status, json) = match segments.as_slice() {
+    let (status, json) = operator_api(&mut req, url, env, rc, &segments, method).await?;
+    let response = respond::json(status, &json, &rc.request_id)?;
+    for (name, value) in &rc.refusal_headers {
+        let _ = response.headers().set(name, value);
+    }
+    Ok(response)
+}
+
+/// The operator's routes (`segments` of the path after `/_keygate/v1`), once the caller is
+/// known to be the operator: by the admin token, or by an operator console session.
+pub(crate) async fn operator_api(
+    req: &mut Request,
+    url: &RequestUrl,
+    env: &Env,
+    rc: &RequestContext,
+    segments: &[&str],
+    method: Method,
+) -> Result<(u16, serde_json::Value), Error> {
+    Ok(match segments {
         ["accounts", account, rest @ ..] => {
             let account = ids::parse_account(account)?;
-            operator(&mut req, url, env, rc, &account, rest, method).await?
+            operator(req, url, env, rc, &account, rest, method).await?
         }
-        ["keys", "lookup"] if method == Method::Post => (200, value(&lookup(&mut req, env).await?)?),
+        ["keys", "lookup"] if method == Method::Post => (200, value(&lookup(req, env).await?)?),
         ["keys", "lookup"] => return Err(Error::MethodNotAllowed { allowed: "POST" }),
         ["leaks"] if method == Method::Post => {
-            (200, value(&crate::scanning::operator_report(&mut req, env).await?)?)
+            (200, value(&crate::scanning::operator_report(req, env).await?)?)
         }
         ["leaks"] => return Err(Error::MethodNotAllowed { allowed: "POST" }),
         ["secret-scanning", "pattern"] if method == Method::Get => (
@@ -76,12 +97,7 @@ pub async fn handle(
         ),
         ["secret-scanning", "pattern"] => return Err(Error::MethodNotAllowed { allowed: "GET" }),
         _ => return Err(Error::NotFound { what: "route".into() }),
-    };
-    let response = respond::json(status, &json, &rc.request_id)?;
-    for (name, value) in &rc.refusal_headers {
-        let _ = response.headers().set(name, value);
-    }
-    Ok(response)
+    })
 }
 
 /// Set on an operator's answer when the request used `ADMIN_TOKEN_PREVIOUS` (value `previous`).
@@ -135,6 +151,11 @@ async fn operator(
             Ok((200, status))
         }
         (["migration"], _) => Err(Error::MethodNotAllowed { allowed: "GET" }),
+        (["portal_sessions"], Method::Post) => {
+            let body = read_body(req, request::MAX_BODY).await?;
+            Ok((201, crate::portal::mint(env, url, account, &body).await?))
+        }
+        (["portal_sessions"], _) => Err(Error::MethodNotAllowed { allowed: "POST" }),
         (["keys"], Method::Post) => {
             config::max_keys(env)?;
             let body = read_body(req, request::MAX_BODY).await?;
@@ -471,7 +492,7 @@ fn required_mode(url: &RequestUrl) -> Result<Mode, Error> {
     }
 }
 
-async fn call_either_mode<T: serde::de::DeserializeOwned>(
+pub(crate) async fn call_either_mode<T: serde::de::DeserializeOwned>(
     env: &Env,
     account: &str,
     command: &Command,
@@ -486,7 +507,11 @@ async fn call_either_mode<T: serde::de::DeserializeOwned>(
 /// `Bearer` with nothing after it is `admin_token_missing`; any other value that is not exactly
 /// `Bearer <ADMIN_TOKEN>` is `admin_token_invalid`, or `429` while the address is throttled (the
 /// right token still passes: checking it reads nothing).
-fn authorize_operator(req: &Request, env: &Env, blocked_for: Option<u32>) -> Result<WhichToken, Error> {
+pub(crate) fn authorize_operator(
+    req: &Request,
+    env: &Env,
+    blocked_for: Option<u32>,
+) -> Result<WhichToken, Error> {
     let expected = config::admin_tokens(env)?;
     let header = req.headers().get("authorization").ok().flatten().unwrap_or_default();
     let value = header.trim();
@@ -555,7 +580,7 @@ async fn drain(stream: &mut worker::ByteStream) {
 }
 
 /// The first value of query parameter `name`.
-fn query_param(url: &RequestUrl, name: &str) -> Option<String> {
+pub(crate) fn query_param(url: &RequestUrl, name: &str) -> Option<String> {
     query_pairs(url).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
@@ -564,6 +589,6 @@ fn query_pairs(url: &RequestUrl) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(url.query().unwrap_or("").as_bytes())
 }
 
-fn value<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Error> {
+pub(crate) fn value<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Error> {
     serde_json::to_value(v).map_err(|_| Error::Internal { what: "encoding a response" })
 }

@@ -44,6 +44,7 @@ export function splitConfigs(dir, { suffix, fullVars }) {
   const rewrite = (text, main) =>
     text
       .replace(/^main = ".*"$/m, `main = ${JSON.stringify(path.join(ROOT, main))}`)
+      .replace(/^directory = "ui\/public"$/m, `directory = ${JSON.stringify(path.join(ROOT, "ui/public"))}`)
       .replace(/^command = "bash scripts\/build.sh (\w+)"$/m, (_, which) => `command = ${JSON.stringify(`bash ${path.join(ROOT, "scripts/build.sh")} ${which}`)}`)
       .replace(/^(script_name|service) = "keygate"$/gm, `$1 = "${full}"`)
       .replace(/^name = "keygate(-edge)?"$/m, (_, edge) => `name = "${edge ? `${full}-edge` : full}"`);

@@ -99,6 +99,7 @@ fs.writeFileSync(
   fs
     .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main = ".*"$/m, `main = ${JSON.stringify(path.join(ROOT, "build-test-clock/worker/shim.mjs"))}`)
+    .replace(/^directory = "ui\/public"$/m, `directory = ${JSON.stringify(path.join(ROOT, "ui/public"))}`)
     .replace(/^command = ".*"$/m, `command = ${JSON.stringify(`bash ${path.join(ROOT, "scripts/build.sh")} test-clock`)}`)
     .replace(/^name = "keygate"$/m, 'name = "keygate-test-clock"'),
 );

@@ -33,6 +33,7 @@ fn a_link_opens_one_session_of_its_account_and_mode_until_it_ends() {
         Some(Mode::Test),
         "https://app.example.com/",
         600,
+        Default::default(),
         &k,
         &mut rng,
         T0,
@@ -102,8 +103,17 @@ fn a_session_of_both_modes_acts_in_either() {
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let k = keys();
     let mut rng = FixedRng::new(*b"both-modes");
-    let m =
-        block_on(a.portal_mint("acct_1", None, "https://app.example.com/", 60, &k, &mut rng, T0)).unwrap();
+    let m = block_on(a.portal_mint(
+        "acct_1",
+        None,
+        "https://app.example.com/",
+        60,
+        Default::default(),
+        &k,
+        &mut rng,
+        T0,
+    ))
+    .unwrap();
     let r = block_on(a.portal_redeem("acct_1", &m.session.id, &m.token, &k, &mut rng, T0)).unwrap();
     for mode in Mode::ALL {
         block_on(a.portal_check(
@@ -119,8 +129,17 @@ fn a_session_of_both_modes_acts_in_either() {
         .unwrap();
     }
     // A bad request to mint is a precise 400.
-    let e =
-        block_on(a.portal_mint("acct_1", None, "http://app.example.com/", 60, &k, &mut rng, T0)).unwrap_err();
+    let e = block_on(a.portal_mint(
+        "acct_1",
+        None,
+        "http://app.example.com/",
+        60,
+        Default::default(),
+        &k,
+        &mut rng,
+        T0,
+    ))
+    .unwrap_err();
     assert_eq!((e.status(), e.param()), (400, Some("return_url")));
 }
 
@@ -146,6 +165,7 @@ fn through_the_command_protocol_a_session_acts_as_portal_and_never_sees_a_canary
             mode: Some(Mode::Test),
             return_url: "https://app.example.com/".into(),
             expires_in: 600,
+            key_defaults: Default::default(),
         },
         &mut rng,
         T0,

@@ -19,6 +19,7 @@ function configCopy(name, edit) {
   const text = fs
     .readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main = ".*"$/m, `main = ${JSON.stringify(path.join(ROOT, "build/worker/shim.mjs"))}`)
+    .replace(/^directory = "ui\/public"$/m, `directory = ${JSON.stringify(path.join(ROOT, "ui/public"))}`)
     .replace(/^command = "bash scripts\/build.sh (\w+)"$/m, (_, w) => `command = ${JSON.stringify(`bash ${path.join(ROOT, "scripts/build.sh")} ${w}`)}`)
     .replace(/^name = "keygate"$/m, `name = "keygate-${name}"`);
   const file = path.join(dir, "wrangler.toml");

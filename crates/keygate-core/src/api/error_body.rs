@@ -36,6 +36,12 @@ impl ErrorBody {
     /// The error an answer in this shape describes (used to relay the authority's errors).
     pub fn into_error(self, status: u16) -> Error {
         let e = self.error;
+        // A portal refusal comes back as itself, so that the worker counts it for throttling
+        // exactly as one it found itself.
+        use crate::domain::portal::Refusal;
+        if let Some(r) = Refusal::ALL.into_iter().find(|r| Error::Portal(*r).code() == e.code) {
+            return Error::Portal(r);
+        }
         Error::Relayed {
             status,
             kind: ErrorType::from_name(&e.kind).unwrap_or(ErrorType::Api),

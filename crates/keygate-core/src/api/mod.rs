@@ -4,6 +4,7 @@ pub mod error_body;
 pub mod import;
 pub mod leaks;
 pub mod object;
+pub mod portal;
 pub mod request;
 pub mod settings;
 pub mod webhook;

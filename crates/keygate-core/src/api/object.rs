@@ -253,6 +253,8 @@ pub fn render(answer: Answer, now: UnixSeconds, doc_base: &str) -> Result<String
             "mode": s.mode,
             "return_url": s.return_url,
             "expires_at": s.expires_at,
+            "csrf": s.csrf(),
+            "key_defaults": s.key_defaults,
         })),
         Answer::Done => Ok("{}".into()),
     };

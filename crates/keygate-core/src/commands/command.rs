@@ -57,6 +57,9 @@ pub enum Command {
         return_url: String,
         /// Seconds it lasts.
         expires_in: i64,
+        /// The usage controls of the keys it creates.
+        #[serde(default)]
+        key_defaults: crate::domain::portal::KeyDefaults,
     },
     /// Use a portal session's link.
     PortalRedeem {
@@ -559,8 +562,8 @@ async fn execute<S: StateStore, W: RecordWriter>(
             Answer::Done
         }
         Command::Migration { account: _ } => Answer::Migration(a.migration_status(&keys()?, now).await?),
-        Command::PortalMint { account, mode, return_url, expires_in } => Answer::PortalMinted(
-            a.portal_mint(&account, mode, &return_url, expires_in, &keys()?, rng, now).await?,
+        Command::PortalMint { account, mode, return_url, expires_in, key_defaults } => Answer::PortalMinted(
+            a.portal_mint(&account, mode, &return_url, expires_in, key_defaults, &keys()?, rng, now).await?,
         ),
         Command::PortalRedeem { account, session_id, token } => Answer::PortalRedeemed(
             a.portal_redeem(&account, &session_id, &token.0, &keys()?, rng, now).await?,

@@ -3,8 +3,8 @@
 //! Storage: `portal:{id}` → [`PortalSession`], in the `KeyStore` of the account and of the
 //! session's mode (live for a session of both modes).
 //!
-//! In the `KeyStore`'s command protocol (`Command::Portal…`) and the alarm's upkeep; not yet
-//! served by the worker's routes (next session).
+//! In the `KeyStore`'s command protocol (`Command::Portal…`) and the alarm's upkeep; served by
+//! the worker's portal and console routes (`src/portal.rs`).
 
 use crate::Error;
 use crate::clock::UnixSeconds;
@@ -12,7 +12,7 @@ use crate::commands::authority::Authority;
 use crate::commands::ports::{RecordWriter, StateStore};
 use crate::domain::key::Mode;
 use crate::domain::key_format::Keyring;
-use crate::domain::portal::{Minted, PortalSession, Redeemed, Refusal};
+use crate::domain::portal::{KeyDefaults, Minted, PortalSession, Redeemed, Refusal};
 use crate::rng::Rng;
 
 /// How long an ended session is kept (so that its link, used again, is refused as used rather
@@ -28,11 +28,13 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         mode: Option<Mode>,
         return_url: &str,
         expires_in: i64,
+        key_defaults: KeyDefaults,
         keys: &Keyring,
         rng: &mut impl Rng,
         now: UnixSeconds,
     ) -> Result<Minted, Error> {
-        let minted = PortalSession::mint(account, mode, return_url, expires_in, &keys.pepper, rng, now)?;
+        let mut minted = PortalSession::mint(account, mode, return_url, expires_in, &keys.pepper, rng, now)?;
+        minted.session.key_defaults = key_defaults;
         self.save_portal(&minted.session).await?;
         Ok(minted)
     }

@@ -8,8 +8,9 @@
 //! and both are compared in constant time. Pure transitions with an injected clock and
 //! randomness; the authority stores the session (`portal:{id}`) and the worker sets the cookie.
 //!
-//! Not wired to routes yet: the `KeyStore` commands, the operator's `POST …/portal_sessions`,
-//! the exchange and the portal's own API come next (see the session notes).
+//! The worker serves them (`src/portal.rs`): the operator's `POST …/portal_sessions`, the
+//! link's exchange for a cookie, and the portal's own API. The operator console's sessions are
+//! sessions of the reserved account [`CONSOLE_ACCOUNT`], which no API account id can name.
 
 use std::fmt;
 
@@ -29,6 +30,9 @@ pub const MAX_TTL: i64 = 3600;
 pub const TOKEN_PREFIX: &str = "kgpt_";
 /// The cookie's session secret: this prefix, then 32 base62 characters.
 pub const SECRET_PREFIX: &str = "kgps_";
+/// The account under which the operator console's sessions are kept: not an account id
+/// (those are `acct_…`), so no portal link or API route can reach them.
+pub const CONSOLE_ACCOUNT: &str = "console";
 
 /// A portal session as the authority stores it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -55,6 +59,21 @@ pub struct PortalSession {
     csrf: Option<String>,
     /// Ended by signing out.
     pub ended: bool,
+    /// The usage controls of every key created in this session: the provider's, never the
+    /// customer's to choose (a key created without them would be unlimited).
+    #[serde(default)]
+    pub key_defaults: KeyDefaults,
+}
+
+/// What the operator sets, when minting a session, for the keys the session creates.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyDefaults {
+    /// Their rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<crate::domain::quota::RateLimit>,
+    /// Their credits.
+    #[serde(default)]
+    pub credits: Option<crate::domain::quota::Credits>,
 }
 
 /// A session just minted, with its link's token (shown once, in the answer to the operator).
@@ -104,6 +123,17 @@ pub enum Refusal {
     OutOfScope,
 }
 
+impl Refusal {
+    /// Every refusal.
+    pub const ALL: [Refusal; 5] = [
+        Refusal::LinkInvalid,
+        Refusal::Expired,
+        Refusal::SessionInvalid,
+        Refusal::CsrfMissing,
+        Refusal::OutOfScope,
+    ];
+}
+
 impl PortalSession {
     /// Mint a session of `account` for `mode` (`None`: both) that ends `expires_in` seconds
     /// after `now` (from [`MIN_TTL`] to [`MAX_TTL`]), with an `https` `return_url`.
@@ -147,6 +177,7 @@ impl PortalSession {
             secret: None,
             csrf: None,
             ended: false,
+            key_defaults: KeyDefaults::default(),
         };
         Ok(Minted { session, token })
     }
@@ -224,14 +255,66 @@ impl PortalSession {
         crate::domain::event::Actor(format!("portal:{}", self.id))
     }
 
+    /// The CSRF token, once the link was used (for the portal's page, after [`Self::check`]).
+    pub fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+
     /// The modes it acts in.
     pub fn modes(&self) -> Vec<Mode> {
         self.mode.map_or_else(|| Mode::ALL.to_vec(), |m| vec![m])
     }
 }
 
+/// What `PORTAL_FRAME_ANCESTORS` must be.
+const NOT_ORIGINS: &str = "https origins separated by spaces or commas";
+
+/// `PORTAL_FRAME_ANCESTORS`: the origins that may frame the portal, separated by spaces or
+/// commas, each `https://host[:port]` (no path, no wildcard). Answers the CSP's
+/// `frame-ancestors` source list; `Ok(None)` for none (the default: no framing); `Err` for a
+/// value that is not such a list, which the worker refuses as a misconfiguration rather than
+/// guess at.
+pub fn parse_frame_ancestors(var: Option<&str>) -> Result<Option<String>, &'static str> {
+    let items: Vec<&str> = var.unwrap_or("").split([' ', ',']).filter(|s| !s.is_empty()).collect();
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let origin = crate::domain::web_url::WebOrigin::parse(item).ok_or(NOT_ORIGINS)?;
+        let exact = origin.serialize();
+        if origin.scheme != "https" || exact != item.trim_end_matches('/') {
+            return Err(NOT_ORIGINS);
+        }
+        out.push(exact);
+    }
+    Ok(Some(out.join(" ")))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn frame_ancestors_are_https_origins_or_nothing() {
+        use super::parse_frame_ancestors as p;
+        assert_eq!(p(None), Ok(None));
+        assert_eq!(p(Some(" ")), Ok(None));
+        assert_eq!(
+            p(Some("https://app.example.com, https://dash.example.com:8443")),
+            Ok(Some("https://app.example.com https://dash.example.com:8443".into()))
+        );
+        for bad in [
+            "http://app.example.com",
+            "*",
+            "https://*.example.com",
+            "https://a.example/path",
+            "'self'",
+            "app.example.com",
+            "https://a.example;script-src *",
+        ] {
+            assert!(p(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
     use crate::rng::FixedRng;
 

@@ -1,0 +1,393 @@
+// The faces for people (issue 18) in real headless Chromium (Debian's, driven by puppeteer-core)
+// against workerd: the hosted key portal's whole journey and its locks, and the operator console.
+// With KEYGATE_UPDATE_SCREENSHOTS=1 the screenshots the README shows are written to docs/images.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import puppeteer from "puppeteer-core";
+import { ROOT, request as plainRequest } from "../../scripts/lib/dev.mjs";
+import { E, MAIN, admin, bearer, createKey, newAccount, randomClientIp, request } from "./helpers.mjs";
+
+/** A request outside the browser, from a client address of its own (see helpers.mjs). */
+const rawRequest = (url, opts = {}) => plainRequest(url, { ...opts, headers: { "cf-connecting-ip": randomClientIp(), ...(opts.headers ?? {}) } });
+
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const RETURN_URL = "https://app.example.com/settings/api";
+const shots = process.env.KEYGATE_UPDATE_SCREENSHOTS ? path.join(ROOT, "docs/images") : E.runDir;
+
+/** A secret shown by a page joins the harness's scan for raw keys in state and logs. */
+function issued(secret) {
+  if (process.env.KEYGATE_ISSUED_KEYS) fs.appendFileSync(process.env.KEYGATE_ISSUED_KEYS, `${secret}\n`);
+}
+
+async function mint(account, body = {}) {
+  const res = await admin("POST", `/accounts/${account}/portal_sessions`, {
+    body: { mode: "test", return_url: RETURN_URL, expires_in: 600, ...body },
+  });
+  assert.equal(res.status, 201, res.text);
+  return res.json;
+}
+
+/** The buttons whose accessible name is exactly `name` (inside `root` if given). */
+const buttons = (root, name) => root.$$(`::-p-aria([name="${name}"][role="button"])`);
+
+async function click(root, name) {
+  const [b] = await buttons(root, name);
+  assert.ok(b, `no button named ${name}`);
+  await b.click();
+}
+
+async function row(page, keyId) {
+  const r = await page.waitForSelector(`tr[data-key="${keyId}"]`);
+  return r;
+}
+
+async function statusOf(page, keyId) {
+  return page.$eval(`tr[data-key="${keyId}"] .status`, (e) => e.textContent);
+}
+
+/** Wait for the page's status line to say something matching `re`. */
+async function said(page, re) {
+  await page.waitForFunction((src) => new RegExp(src).test(document.getElementById("status").textContent), {}, re.source);
+  return page.$eval("#status", (e) => e.textContent);
+}
+
+/** In-page fetch, as the page's own script would (or would not) send it. */
+function pageFetch(page, url, init) {
+  return page.evaluate(async (url, init) => {
+    const r = await fetch(url, init);
+    return { status: r.status, json: await r.json().catch(() => null) };
+  }, url, init);
+}
+
+let browser;
+const problems = [];
+
+async function newPage(context = browser.defaultBrowserContext()) {
+  const page = await context.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  page.on("console", (m) => {
+    // The API's deliberate refusals in the negative tests below are logged by Chromium as
+    // failed resources; those are expected. Anything else is a fault of the page.
+    if (m.type() === "error" && !/Failed to load resource/.test(m.text())) problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  return page;
+}
+
+before(async () => {
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    acceptInsecureCerts: true,
+    args: ["--no-sandbox", "--disable-gpu", "--ignore-certificate-errors", "--no-first-run"],
+  });
+  await browser.defaultBrowserContext().overridePermissions(MAIN, ["clipboard-read", "clipboard-write", "clipboard-sanitized-write"]);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+describe("the hosted key portal", () => {
+  it("takes a customer through create → reveal once → copy → roll → expire → revoke", async () => {
+    const account = newAccount();
+    const existing = await createKey({ account, name: "production server" });
+    // Some traffic, for the usage chart.
+    for (let i = 0; i < 3; i++) {
+      const r = await request(`${MAIN}/v1/charges`, { headers: { authorization: bearer(existing.secret) } });
+      assert.equal(r.status, 200, r.text);
+    }
+    const live = await createKey({ account, mode: "live", name: "live key" });
+    const link = await mint(account, { key_defaults: { rate_limit: { limit: 100, window: 60 } } });
+    assert.match(link.url, /^https:\/\/127\.0\.0\.1:\d+\/_keygate\/portal\/start\?/);
+
+    const page = await newPage();
+    const res = await page.goto(link.url, { waitUntil: "networkidle0" });
+    // The link became a cookie and a redirect to the portal's page.
+    assert.equal(new URL(page.url()).pathname, "/_keygate/portal/");
+    assert.equal(res.status(), 200);
+    const h = res.headers();
+    assert.match(h["content-security-policy"], /default-src 'none'; script-src 'self'; style-src 'self';.*frame-ancestors 'none'/);
+    assert.doesNotMatch(h["content-security-policy"], /unsafe|https?:/);
+    assert.equal(h["cache-control"], "no-store");
+    assert.equal(h["x-frame-options"], "DENY");
+    const [cookie] = await browser.defaultBrowserContext().cookies();
+    assert.equal(cookie.name, "__Host-keygate_portal");
+    assert.deepEqual([cookie.httpOnly, cookie.secure, cookie.sameSite, cookie.path], [true, true, "Strict", "/"]);
+    assert.ok(cookie.expires > Date.now() / 1000 && cookie.expires <= link.expires_at + 1);
+
+    // The account's test keys only: not its live key.
+    await row(page, existing.id);
+    assert.equal(await page.$(`tr[data-key="${live.id}"]`), null);
+    assert.equal(await page.$eval("#return-link", (a) => a.href), RETURN_URL);
+    // Usage reaches the authority in batches: at least the first request is counted by now.
+    const counted = await page.$eval("svg.chart", (s) => s.getAttribute("aria-label"));
+    assert.ok(Number(counted.match(/Requests in the last 30 days: (\d+)$/)[1]) >= 1, counted);
+    for (const name of ["Roll", "Expire", "Revoke"]) assert.equal((await buttons(page, name)).length, 1, name);
+    // Every form field has a label.
+    const unlabelled = await page.$$eval("input, select", (els) => els.filter((e) => !e.labels?.length).map((e) => e.id));
+    assert.deepEqual(unlabelled, []);
+
+    // Create: the secret is shown once, copied, then gone.
+    await page.type("#create-name", "CI runner");
+    await click(page, "Create key");
+    const secret = await page.waitForSelector("#secret-value").then((e) => e.evaluate((c) => c.textContent));
+    issued(secret);
+    assert.match(secret, /^sk_test_/);
+    await page.waitForFunction(() => document.getElementById("keys")?.textContent.includes("CI runner"));
+    if (process.env.KEYGATE_UPDATE_SCREENSHOTS) await page.screenshot({ path: path.join(shots, "portal.png"), fullPage: true });
+    await click(page, "Copy");
+    await page.waitForFunction(() => document.getElementById("copied")?.textContent === "Copied");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+    const works = await request(`${MAIN}/v1/charges`, { headers: { authorization: bearer(secret) } });
+    assert.equal(works.status, 200, works.text);
+    assert.ok(works.headers["ratelimit-policy"], "the session's key_defaults apply to the new key");
+    await click(page, "I have stored it");
+    await said(page, /no longer shown/);
+    const traces = await page.evaluate(() => ({
+      html: document.documentElement.outerHTML,
+      storage: JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }),
+      url: location.href + history.length,
+      cookie: document.cookie,
+    }));
+    for (const [where, text] of Object.entries(traces)) assert.ok(!text.includes(secret), `the secret is still in ${where}`);
+    assert.ok(!traces.html.includes(secret.slice(8, 24)));
+    assert.equal(traces.cookie, "", "the session cookie is not readable by script");
+
+    // Roll it with a grace of one hour: the new secret is shown once too.
+    const created = (await admin("GET", `/accounts/${account}/keys?mode=test&limit=10`)).json.data.find((k) => k.name === "CI runner");
+    await click(await row(page, created.id), "Roll");
+    await page.waitForSelector("dialog[open] #grace");
+    const graces = await page.$$eval("#grace option", (os) => os.map((o) => o.textContent));
+    assert.deepEqual(graces, ["Now", "1 hour", "24 hours", "3 days", "7 days"]);
+    await page.select("#grace", "3600");
+    await click(page, "Confirm");
+    const rolled = await page.waitForSelector("#secret-value").then((e) => e.evaluate((c) => c.textContent));
+    issued(rolled);
+    assert.notEqual(rolled, secret);
+    await click(page, "I have stored it");
+    await said(page, /no longer shown/);
+    const old = (await admin("GET", `/accounts/${account}/keys/${created.id}`)).json;
+    assert.ok(old.expires_at > Date.now() / 1000 + 3500 && old.expires_at <= Date.now() / 1000 + 3700, JSON.stringify(old));
+
+    // Expire asks first; cancelling changes nothing.
+    await click(await row(page, existing.id), "Expire");
+    await page.waitForSelector("dialog[open]");
+    await click(page, "Cancel");
+    assert.equal((await admin("GET", `/accounts/${account}/keys/${existing.id}`)).json.status, "active");
+    await click(await row(page, existing.id), "Expire");
+    await page.waitForSelector("dialog[open]");
+    await click(page, "Confirm");
+    await said(page, /expired/);
+    assert.equal(await statusOf(page, existing.id), "expired");
+
+    // Revoke the rolled key's successor.
+    const successor = (await admin("GET", `/accounts/${account}/keys?mode=test&limit=10`)).json.data.find((k) => k.rolled_from === created.id);
+    await click(await row(page, successor.id), "Revoke");
+    await page.waitForSelector("dialog[open]");
+    await click(page, "Confirm");
+    await said(page, /revoked/);
+    assert.equal(await statusOf(page, successor.id), "revoked");
+    const refused = await request(`${MAIN}/v1/charges`, { headers: { authorization: bearer(rolled) } });
+    assert.equal(refused.json.error.code, "api_key_revoked", refused.text);
+
+    // Every action is the portal session's in the audit log.
+    const events = (await admin("GET", `/accounts/${account}/events?mode=test&limit=50`)).json.data;
+    const byPortal = events.filter((e) => e.actor === `portal:${link.id}`).map((e) => e.type).sort();
+    // (A roll is two events: the old key's `key.rolled` and its successor's `key.created`.)
+    assert.deepEqual(byPortal, ["key.created", "key.created", "key.expired", "key.revoked", "key.rolled"]);
+
+    // Sign out ends the session.
+    await click(page, "Sign out");
+    await said(page, /signed out/);
+    const gone = await pageFetch(page, "/_keygate/portal/api/keys");
+    assert.equal(gone.status, 401);
+    assert.equal(gone.json.error.code, "portal_session_invalid");
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  it("refuses a reused or expired link, a change without its CSRF token or from elsewhere, and another account's or mode's keys", async () => {
+    const account = newAccount();
+    const other = await createKey({ name: "another account's" });
+    const live = await createKey({ account, mode: "live", name: "live" });
+    const link = await mint(account);
+    const context = await browser.createBrowserContext();
+    const page = await newPage(context);
+    await page.goto(link.url, { waitUntil: "networkidle0" });
+    await page.waitForSelector("#app:not([hidden])");
+
+    // The link works once.
+    const again = await rawRequest(link.url, { headers: { "cf-connecting-ip": "100.64.9.9" } });
+    assert.equal(again.status, 401);
+    assert.equal(again.json.error.code, "portal_link_invalid");
+    assert.equal(again.headers["set-cookie"], undefined);
+    // A forged token for the same session, and a malformed link.
+    const forged = link.url.replace(/token=kgpt_\w+/, "token=kgpt_" + "A".repeat(32));
+    assert.equal((await rawRequest(forged)).json.error.code, "portal_link_invalid");
+    assert.equal((await rawRequest(link.url.replace(/&token=.*/, ""))).status, 401);
+
+    // No CSRF token: refused, nothing created.
+    const body = JSON.stringify({ name: "csrf", type: "secret" });
+    const noCsrf = await pageFetch(page, "/_keygate/portal/api/keys", { method: "POST", headers: { "content-type": "application/json" }, body });
+    assert.equal(noCsrf.status, 403);
+    assert.equal(noCsrf.json.error.code, "portal_csrf_invalid");
+    const { csrf } = (await pageFetch(page, "/_keygate/portal/api/session")).json;
+    const wrong = await pageFetch(page, "/_keygate/portal/api/keys", { method: "POST", headers: { "keygate-csrf": csrf.slice(1) + "x" }, body });
+    assert.equal(wrong.json.error.code, "portal_csrf_invalid");
+    // The right token from another origin (here: the cookie replayed outside the browser).
+    const [cookie] = await context.cookies();
+    const replay = await rawRequest(`${MAIN}/_keygate/portal/api/keys`, {
+      method: "POST",
+      headers: { cookie: `${cookie.name}=${cookie.value}`, "keygate-csrf": csrf, origin: "https://evil.example", "content-type": "application/json" },
+      body,
+    });
+    assert.equal(replay.status, 403);
+    assert.equal(replay.json.error.code, "portal_csrf_invalid");
+    assert.equal((await admin("GET", `/accounts/${account}/keys?mode=test`)).json.data.length, 0);
+
+    // Another account's key, and this account's live key from a test session: not found, untouched.
+    const headers = { "keygate-csrf": csrf };
+    for (const k of [other, live]) {
+      for (const [method, suffix] of [["DELETE", ""], ["POST", "/expire"], ["POST", "/roll"]]) {
+        const r = await pageFetch(page, `/_keygate/portal/api/keys/${k.id}${suffix}`, { method, headers });
+        assert.equal(r.status, 404, `${method} ${suffix} ${JSON.stringify(r.json)}`);
+      }
+      assert.equal((await admin("GET", `/accounts/${k.account}/keys/${k.id}`)).json.status, "active");
+    }
+    const liveCreate = await pageFetch(page, "/_keygate/portal/api/keys", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ type: "secret", mode: "live" }),
+    });
+    assert.equal(liveCreate.json.error.code, "portal_out_of_scope");
+    // Usage controls are the provider's: the portal cannot set them.
+    const unlimited = await pageFetch(page, "/_keygate/portal/api/keys", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ type: "secret", credits: null }),
+    });
+    assert.equal(unlimited.status, 400);
+    assert.equal(unlimited.json.error.param, "credits");
+    // A made-up cookie is no session.
+    const fake = await rawRequest(`${MAIN}/_keygate/portal/api/keys`, {
+      headers: { cookie: `__Host-keygate_portal=${account}.test.ps_${"a".repeat(24)}.kgps_${"b".repeat(32)}` },
+    });
+    assert.equal(fake.json.error.code, "portal_session_invalid");
+    await context.close();
+
+    // An expired link: the test-mode authority's clock moved past it (the test-clock build).
+    const clock = E.urls.clock;
+    const late = await admin("POST", `/accounts/${account}/portal_sessions`, { url: clock, body: { mode: "test", return_url: RETURN_URL, expires_in: 60 } });
+    assert.equal(late.status, 201, late.text);
+    assert.equal((await admin("POST", `/accounts/${account}/test_clock`, { url: clock, body: { offset: 61 } })).status, 200);
+    const expired = await rawRequest(late.json.url);
+    assert.equal(expired.status, 401);
+    assert.equal(expired.json.error.code, "portal_session_expired");
+    assert.deepEqual(problems, []);
+  });
+});
+
+describe("the pages' assets", () => {
+  it("are Workers Static Assets: served by the platform, not the Worker, with their own headers", async () => {
+    for (const file of ["portal.js", "console.js", "common.js", "keygate.css"]) {
+      const r = await rawRequest(`${MAIN}/_keygate/ui/${file}`);
+      assert.equal(r.status, 200, file);
+      assert.match(r.headers["content-type"], file.endsWith(".css") ? /text\/css/ : /javascript/);
+      // Every answer of the Worker carries a request id; the platform's asset server's do not.
+      assert.equal(r.headers["keygate-request-id"], undefined, file);
+      assert.equal(r.headers["x-content-type-options"], "nosniff");
+      assert.match(r.headers["content-security-policy"], /frame-ancestors 'none'/);
+    }
+    // The pages themselves are the Worker's (their headers follow the deployment's vars).
+    const page = await rawRequest(`${MAIN}/_keygate/portal/`);
+    assert.ok(page.headers["keygate-request-id"]);
+    assert.match(page.text, /<script type="module" src="\/_keygate\/ui\/portal.js"><\/script>/);
+    assert.doesNotMatch(page.text, /<script>|<script [^>]*>[^<]/, "no inline script");
+    const bare = await rawRequest(`${MAIN}/_keygate/portal`);
+    assert.equal(bare.status, 308);
+    assert.equal(bare.headers.location, "/_keygate/portal/");
+  });
+});
+
+describe("the operator console", () => {
+  it("signs in with the admin token, finds keys, acts on them, mints a portal link, signs out", async () => {
+    const account = newAccount();
+    const a = await createKey({ account, name: "billing worker" });
+    const b = await createKey({ account, name: "mobile app", type: "publishable" });
+    const context = await browser.createBrowserContext();
+    await context.overridePermissions(MAIN, ["clipboard-read", "clipboard-write"]);
+    const page = await newPage(context);
+    const res = await page.goto(`${MAIN}/_keygate/console/`, { waitUntil: "networkidle0" });
+    assert.match(res.headers()["content-security-policy"], /script-src 'self'.*frame-ancestors 'none'/);
+    await page.waitForSelector("#sign-in:not([hidden])");
+
+    await page.type("#token", "not-the-token");
+    await click(page, "Sign in");
+    await said(page, /admin_token_invalid/);
+    await page.type("#token", E.secrets.ADMIN_TOKEN);
+    await click(page, "Sign in");
+    await page.waitForSelector("#app:not([hidden])");
+    const cookies = await context.cookies();
+    assert.deepEqual(cookies.map((c) => [c.name, c.httpOnly, c.secure, c.sameSite]), [["__Host-keygate_console", true, true, "Strict"]]);
+    const kept = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.documentElement.outerHTML);
+    assert.ok(!kept.includes(E.secrets.ADMIN_TOKEN), "the admin token is kept nowhere in the page");
+
+    await page.type("#account-id", account);
+    await click(page, "Open");
+    await row(page, a.id);
+    await row(page, b.id);
+    await page.waitForSelector("#events tbody tr");
+
+    // Find by raw key (pasted by a customer), by last four, by id.
+    await page.select("#find-by", "raw");
+    await page.type("#find-value", a.secret);
+    await click(page, "Find");
+    await said(page, new RegExp(`Found .*${a.last4}`));
+    assert.equal(await page.$eval("#find-value", (i) => i.value), "", "the raw key is cleared from the form");
+    assert.ok(!(await page.content()).includes(a.secret));
+    await page.select("#find-by", "last4");
+    await page.type("#find-value", b.last4);
+    await click(page, "Find");
+    await page.waitForSelector(`#found-slot tr[data-key="${b.id}"]`);
+    await page.select("#find-by", "id");
+    await page.$eval("#find-value", (i) => (i.value = ""));
+    await page.type("#find-value", a.id);
+    await click(page, "Find");
+    await page.waitForSelector(`#found-slot tr[data-key="${a.id}"]`);
+
+    // Revoke b from the account's table.
+    const table = await page.$("#keys-slot");
+    await click(await table.$(`tr[data-key="${b.id}"]`), "Revoke");
+    await page.waitForSelector("dialog[open]");
+    await click(page, "Confirm");
+    await said(page, /revoked/);
+    assert.equal((await admin("GET", `/accounts/${account}/keys/${b.id}`)).json.status, "revoked");
+
+    // A portal link for the account, which works.
+    await page.type("#link-return", RETURN_URL);
+    await page.select("#link-mode", "test");
+    await click(page, "Create portal link");
+    const url = await page.waitForSelector("#portal-url").then((e) => e.evaluate((c) => c.textContent));
+    assert.match(url, /\/_keygate\/portal\/start\?account=acct_/);
+    if (process.env.KEYGATE_UPDATE_SCREENSHOTS) await page.screenshot({ path: path.join(shots, "console.png"), fullPage: true });
+    const portal = await newPage(await browser.createBrowserContext());
+    await portal.goto(url, { waitUntil: "networkidle0" });
+    await row(portal, a.id);
+    await portal.browserContext().close();
+
+    // A change without the CSRF token is refused here too.
+    const noCsrf = await pageFetch(page, `/_keygate/console/api/v1/accounts/${account}/keys/${a.id}`, { method: "DELETE" });
+    assert.equal(noCsrf.json.error.code, "portal_csrf_invalid");
+
+    await click(page, "Sign out");
+    await said(page, /Signed out/);
+    await page.waitForSelector("#sign-in:not([hidden])");
+    const after = await pageFetch(page, "/_keygate/console/api/v1/accounts/" + account + "/keys");
+    assert.equal(after.status, 401);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
