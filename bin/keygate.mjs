@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npx keygate …`: keygate's management API from a terminal (issue 18, part 3): keys (with imports
-// of existing keys from a file), the audit log, a migration's state, leak reports and the
-// secret-scanning pattern, webhook deliveries.
+// of existing keys from a file), the audit log, a migration's state, portal links, leak reports
+// and the secret-scanning pattern, webhook deliveries.
 // KEYGATE_URL and KEYGATE_ADMIN_TOKEN say where and as whom; locally, without them, it uses
 // `npm start`'s URL and the ADMIN_TOKEN in `.dev.vars`. A raw key is never taken from the command
 // line (other users can read it from the process list): `keys lookup` reads it from stdin.
@@ -372,6 +372,35 @@ program
     const table = new Table({ head: ["keys", "imported", "awaiting first use", "under previous pepper", "retired digests"] });
     table.push([s.keys, s.imported, s.awaiting_first_use, s.under_previous_pepper, s.retired_digests]);
     console.log(table.toString());
+  });
+
+program
+  .command("portal-session")
+  .description("a single-use link to the hosted key portal for one of your customers (open it once, within --expires-in)")
+  .requiredOption(...account)
+  .option("-m, --mode <mode>", "test or live (default: both)")
+  .requiredOption("--return-url <url>", "https URL of your dashboard: the portal's link back")
+  .option("--expires-in <seconds>", "how long the session lasts (60 to 3600, default 3600)", integer("--expires-in"))
+  .option("--rate-limit <limit/window>", "the rate limit of keys created in the portal, e.g. 100/60")
+  .option("--credits <n>", "the credits of keys created in the portal", integer("--credits"))
+  .option(...json)
+  .action(async (o) => {
+    const body = { mode: o.mode ?? null, return_url: o.returnUrl };
+    if (o.expiresIn !== undefined) body.expires_in = o.expiresIn;
+    const defaults = {};
+    if (o.rateLimit !== undefined) {
+      const m = /^(\d+)\/(\d+)$/.exec(o.rateLimit);
+      if (!m) fail("parameter_invalid", "--rate-limit is LIMIT/WINDOW_SECONDS, e.g. 100/60.");
+      defaults.rate_limit = { limit: Number(m[1]), window: Number(m[2]) };
+    }
+    if (o.credits !== undefined) defaults.credits = { remaining: o.credits };
+    if (Object.keys(defaults).length) body.key_defaults = defaults;
+    const s = await call("POST", `/accounts/${encodeURIComponent(o.account)}/portal_sessions`, body);
+    if (o.json) return console.log(JSON.stringify(s, null, 2));
+    const table = new Table({ head: ["id", "account", "mode", "expires"] });
+    table.push([s.id, s.account, s.mode ?? "test and live", when(s.expires_at)]);
+    console.log(table.toString());
+    console.log(`\nSingle-use link (works once; send your customer there now):\n${s.url}`);
   });
 
 program

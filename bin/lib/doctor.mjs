@@ -89,6 +89,8 @@ export function checkConfigs({ full, edge }) {
   }
   check(same(F.kv_namespaces, E.kv_namespaces), "[[kv_namespaces]] are the same in both files");
   check(same(F.ratelimits, E.ratelimits), "[[ratelimits]] are the same in both files");
+  // The portal's and console's script and style: served by whichever worker gets the request.
+  check(F.assets?.directory && same(F.assets, E.assets), "[assets] (the portal's and console's script and style) are the same in both files");
   // Bindings.
   for (const mode of ["TEST", "LIVE"]) {
     const kv = (F.kv_namespaces ?? []).find((k) => k.binding === `KEYS_${mode}`);
@@ -169,10 +171,23 @@ export function varChecks(v) {
     ["WEBHOOK_URL", (s) => url(s, true), "https (http only to a loopback host)"],
     ["SECRET_SCANNING_KEYS_URL", (s) => url(s, true), "https (http only to a loopback host)"],
     ["ERROR_DOC_URL", (s) => url(s, false), "an absolute URL"],
+    ["PORTAL_FRAME_ANCESTORS", frameAncestors, "https origins (https://host[:port], no path or wildcard) separated by spaces or commas"],
     ["KEY_FORMAT", (s) => json(s, keyFormat), 'a JSON object: "prefixes" ({"secret": {"test", "live"}, optional "publishable" and "restricted"}), optional "alphabet", "random_length" and "imported" {"min_length", "max_length"} (the worker also refuses ambiguous prefixes and fewer than 128 random bits)'],
   ];
   for (const [name, ok, why] of optional) if (set(name)) out.push([name, ok(v[name]), why]);
   return out;
+}
+
+/** `PORTAL_FRAME_ANCESTORS`, as the worker reads it (domain/portal.rs): each item an https origin. */
+function frameAncestors(s) {
+  return s.split(/[ ,]/).filter(Boolean).every((item) => {
+    try {
+      const u = new URL(item);
+      return u.protocol === "https:" && u.origin === item.replace(/\/$/, "") && !item.includes("*");
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** One `"METHOD /path"` entry, as the worker's pattern parser (policy/pattern.rs) takes it. */

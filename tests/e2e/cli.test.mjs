@@ -7,8 +7,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ROOT } from "../../scripts/lib/dev.mjs";
-import { E, newAccount } from "./helpers.mjs";
+import { ROOT, request as plainRequest } from "../../scripts/lib/dev.mjs";
+import { E, newAccount, randomClientIp } from "./helpers.mjs";
 
 /** Run the CLI as a user would; stdin optional. */
 function cli(args, { input, env = {} } = {}) {
@@ -65,6 +65,34 @@ describe("the CLI", () => {
     const events = json(cli(["events", "-a", account, "-m", "test", "--json"]));
     assert.ok(events.some((e) => e.type === "key.rolled"), JSON.stringify(events));
     assert.match(cli(["events", "-a", account, "-m", "test", "--limit", "2"]).out, /key\.revoked/);
+  });
+
+  it("mints portal links: a table with the link, --json, the provider's key defaults, and failures", async () => {
+    const account = newAccount();
+    const table = cli(["portal-session", "-a", account, "-m", "test", "--return-url", "https://app.example.com/keys", "--expires-in", "120"]);
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /test/);
+    const link = table.out.match(/https:\/\/\S+\/_keygate\/portal\/start\?\S+/)?.[0];
+    assert.ok(link, table.out);
+    // The link works once: a cookie and a redirect, then never again.
+    const from = { headers: { "cf-connecting-ip": randomClientIp() } };
+    const first = await plainRequest(link, from);
+    assert.equal(first.status, 303);
+    assert.match(first.headers["set-cookie"][0], /^__Host-keygate_portal=.*; HttpOnly; Secure; SameSite=Strict$/);
+    assert.equal((await plainRequest(link, from)).json.error.code, "portal_link_invalid");
+    const s = json(cli(["portal-session", "-a", account, "--return-url", "https://app.example.com/", "--rate-limit", "10/60", "--credits", "5", "--json"]));
+    assert.equal(s.object, "portal_session");
+    assert.equal(s.mode, null);
+    assert.ok(s.expires_at > Date.now() / 1000 + 3500);
+    const bad = cli(["portal-session", "-a", account, "--return-url", "http://app.example.com/"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /^keygate: parameter_invalid: .*return_url/);
+    const short = cli(["portal-session", "-a", account, "--return-url", "https://a.example/", "--expires-in", "30"]);
+    assert.match(short.err, /^keygate: parameter_invalid: .*expires_in/);
+    const rate = cli(["portal-session", "-a", account, "--return-url", "https://a.example/", "--rate-limit", "ten"]);
+    assert.equal(rate.code, 1);
+    assert.match(rate.err, /--rate-limit/);
+    assert.match(cli(["portal-session", "--help"]).out, /--return-url/);
   });
 
   it("fails non-zero with the API's code and message, and explains its own usage", () => {
@@ -268,9 +296,18 @@ if (args[1] === "list") process.stdout.write(process.env["FAKE_" + config.replac
     assert.ok(!findings.some((f) => /admin token|reachable/.test(f.what)), "nothing fetched offline");
     // Vars a worker would not read as meant: an unquoted number, an allowlist entry without a
     // leading slash.
-    write("wrangler.toml", full.replace('EDGE_CACHE_TTL = "5"', "EDGE_CACHE_TTL = 5").replace('"POST /v1/tokens"', '"POST v1/tokens"'));
-    write("wrangler.edge.toml", edge);
+    // A frame ancestor that is not an https origin; the edge without the pages' assets.
+    write(
+      "wrangler.toml",
+      full
+        .replace('EDGE_CACHE_TTL = "5"', "EDGE_CACHE_TTL = 5")
+        .replace('"POST /v1/tokens"', '"POST v1/tokens"')
+        .replace('LOG_REQUESTS = "denied"', 'LOG_REQUESTS = "denied"\nPORTAL_FRAME_ANCESTORS = "https://app.example.com http://*.example.com"'),
+    );
+    write("wrangler.edge.toml", edge.replace(/^\[assets\]\ndirectory = .*$/m, ""));
     const typed = problems(cli(["doctor", "--dir", dir, "--offline"])).join("\n");
+    assert.match(typed, /var PORTAL_FRAME_ANCESTORS: https origins/);
+    assert.match(typed, /\[assets\] .* are the same in both files/);
     assert.match(typed, /var EDGE_CACHE_TTL: must be a quoted string \(got 5\)/);
     assert.match(typed, /var PUBLISHABLE_ALLOWLIST: a JSON array of "METHOD \/path"/);
     // No admin token anywhere: one failed check, the others still reported.
