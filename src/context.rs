@@ -29,6 +29,9 @@ pub struct RequestContext {
     pub log: RequestLog,
     /// Headers a refusal carries besides keygate's usual ones (a key's usage controls).
     pub refusal_headers: Vec<(&'static str, String)>,
+    /// Whether a 401 challenges the client (`WWW-Authenticate`). Not on the portal's and the
+    /// console's routes: a browser would answer a challenge with its own login dialog.
+    pub challenge: bool,
 }
 
 impl RequestContext {
@@ -52,6 +55,7 @@ impl RequestContext {
             header_names: crate::upstream::names(&headers),
             log,
             refusal_headers: Vec::new(),
+            challenge: true,
         }
     }
 

@@ -60,7 +60,8 @@ async fn fetch(
         }
         Err(e) => {
             rc.log.code = Some(e.code().to_owned());
-            respond::error(&e, &rc.request_id, &config::doc_url(&env), &rc.refusal_headers).into()
+            respond::error(&e, &rc.request_id, &config::doc_url(&env), &rc.refusal_headers, rc.challenge)
+                .into()
         }
     };
     rc.log.status = response.status();

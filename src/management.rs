@@ -36,6 +36,7 @@ pub async fn handle(
     throttle: Throttle<'_>,
 ) -> Result<Response, Error> {
     if crate::portal::serves(url.path()) {
+        rc.challenge = false;
         return crate::portal::handle(req, url, env, rc, throttle).await;
     }
     let rest = url.path().strip_prefix(request::PREFIX).map(str::to_owned);

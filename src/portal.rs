@@ -88,7 +88,7 @@ pub async fn handle(
             let _ = headers.set("Location", &format!("{path}/"));
             Ok(respond::empty(308, headers))
         }
-        (_, [], Method::Get | Method::Head) => document(face, env),
+        (_, [], Method::Get | Method::Head) => document(face, url, env),
         (_, [], _) => Err(Error::MethodNotAllowed { allowed: "GET, HEAD" }),
         (Face::Portal, ["start"], Method::Get) => start(url, env, rc, blocked).await,
         (Face::Portal, ["start"], _) => Err(Error::MethodNotAllowed { allowed: "GET" }),
@@ -132,7 +132,7 @@ fn harden(headers: &Headers) {
 
 /// The page: its HTML, under a Content-Security-Policy that allows only this origin's script,
 /// style and API, and framing only by `PORTAL_FRAME_ANCESTORS` (the portal; the console never).
-fn document(face: Face, env: &Env) -> Result<Response, Error> {
+fn document(face: Face, url: &RequestUrl, env: &Env) -> Result<Response, Error> {
     let (html, ancestors) = match face {
         Face::Portal => (PORTAL_HTML, config::portal_frame_ancestors(env)?),
         Face::Console => (CONSOLE_HTML, None),
@@ -146,16 +146,17 @@ fn document(face: Face, env: &Env) -> Result<Response, Error> {
             "'none'"
         }
     };
-    let _ = headers.set("Content-Security-Policy", &csp(frame));
+    let _ = headers.set("Content-Security-Policy", &csp(&origin(url), frame));
     Ok(Response::builder().with_status(200).with_headers(headers).fixed(html.as_bytes().to_vec()))
 }
 
-/// The pages' policy: nothing but this origin's script, style and API; no inline script or
-/// style, no plugin, no form posting elsewhere, framing by `frame` only.
-fn csp(frame: &str) -> String {
+/// The pages' policy: script and style only from keygate's own assets (`/_keygate/ui/` of this
+/// origin, not the rest of the host, whose paths are the API's), requests only to this origin;
+/// no inline script or style, no plugin, no form posting elsewhere, framing by `frame` only.
+fn csp(origin: &str, frame: &str) -> String {
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
-         form-action 'self'; base-uri 'none'; frame-ancestors {frame}"
+        "default-src 'none'; script-src {origin}/_keygate/ui/; style-src {origin}/_keygate/ui/; \
+         img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {frame}"
     )
 }
 
@@ -170,6 +171,7 @@ pub async fn mint(env: &Env, url: &RequestUrl, account: &str, body: &[u8]) -> Re
         return_url: r.return_url,
         expires_in: r.expires_in,
         key_defaults: r.key_defaults,
+        grant: None,
     };
     let minted: Value = keystore::call(env, store, account, &command).await?;
     let (Some(id), Some(token)) = (minted["id"].as_str(), minted["token"].as_str()) else {
@@ -210,13 +212,16 @@ async fn start(
     let well_formed = ids::parse_account(&account).is_ok()
         && word(&session, "ps_")
         && word(&token, keygate_core::domain::portal::TOKEN_PREFIX);
+    // A throttled address keeps only what it proves without a store read: nothing here.
+    if let Some(retry_after) = blocked {
+        return Err(Error::TooManyFailedAttempts { retry_after });
+    }
     let (Some(store), true) = (store, well_formed) else {
-        return Err(throttled(Error::Portal(Refusal::LinkInvalid), blocked));
+        return Err(Error::Portal(Refusal::LinkInvalid));
     };
     let command =
         Command::PortalRedeem { account: account.clone(), session_id: session.clone(), token: RawKey(token) };
-    let redeemed: Value =
-        keystore::call(env, store, &account, &command).await.map_err(|e| throttled(e, blocked))?;
+    let redeemed: Value = keystore::call(env, store, &account, &command).await?;
     let (Some(secret), Some(expires_at)) = (redeemed["secret"].as_str(), redeemed["expires_at"].as_i64())
     else {
         return Err(Error::StoreUnavailable);
@@ -243,6 +248,9 @@ async fn sign_in(
     if tokens.verify(&token).is_none() {
         return Err(throttled(Error::AdminUnauthorized { missing: false }, blocked));
     }
+    // What the session keeps of the token: its digest, to end the session once the token is
+    // rotated out.
+    let grant = config::keyring(env)?.pepper.digest_str(&token).as_str().to_owned();
     let store = Mode::Live;
     let mint = Command::PortalMint {
         account: CONSOLE_ACCOUNT.to_owned(),
@@ -250,6 +258,7 @@ async fn sign_in(
         return_url: format!("{}{CONSOLE}/", origin(url)),
         expires_in: CONSOLE_TTL,
         key_defaults: Default::default(),
+        grant: Some(grant),
     };
     let minted: Value = keystore::call(env, store, CONSOLE_ACCOUNT, &mint).await?;
     let (Some(id), Some(link)) = (minted["id"].as_str(), minted["token"].as_str()) else {
@@ -296,10 +305,13 @@ impl Session {
     }
 
     /// The modes it acts in.
-    fn modes(&self) -> Vec<Mode> {
-        match self.state["mode"].as_str().and_then(Mode::from_name) {
-            Some(m) => vec![m],
-            None => Mode::ALL.to_vec(),
+    fn modes(&self) -> Result<Vec<Mode>, Error> {
+        // Its one mode, or both when it has none; anything else in the store's answer fails
+        // closed.
+        match &self.state["mode"] {
+            Value::Null => Ok(Mode::ALL.to_vec()),
+            Value::String(m) => Mode::from_name(m).map(|m| vec![m]).ok_or(Error::StoreUnavailable),
+            _ => Err(Error::StoreUnavailable),
         }
     }
 
@@ -309,7 +321,9 @@ impl Session {
 }
 
 /// The request's session of `face`, checked: its cookie, its time, and for a change its origin
-/// and CSRF token. A missing or wrong cookie counts as a failed authentication.
+/// and CSRF token; a console session also its admin token, still accepted. No cookie at all is
+/// no guess (`portal_session_missing`, not counted); a wrong or made-up one counts as a failed
+/// authentication.
 async fn checked(
     req: &Request,
     url: &RequestUrl,
@@ -319,13 +333,21 @@ async fn checked(
     blocked: Option<u32>,
 ) -> Result<Session, Error> {
     let header = req.headers().get("cookie").ok().flatten().unwrap_or_default();
+    let named = header.split(';').any(|c| c.trim().starts_with(&format!("{}=", face.cookie())));
+    if !named {
+        return Err(Error::Portal(Refusal::SessionMissing));
+    }
+    // A throttled address keeps only what it proves without a store read: nothing here.
+    if let Some(retry_after) = blocked {
+        return Err(Error::TooManyFailedAttempts { retry_after });
+    }
     let cookie = SessionCookie::from_header(&header, face.cookie())
         .filter(|c| (c.account == CONSOLE_ACCOUNT) == (face == Face::Console))
-        .ok_or_else(|| throttled(Error::Portal(Refusal::SessionInvalid), blocked))?;
+        .ok_or(Error::Portal(Refusal::SessionInvalid))?;
     if changes {
         same_origin(req, url)?;
     }
-    let csrf = req.headers().get(CSRF_HEADER).ok().flatten();
+    let csrf = req.headers().get(CSRF_HEADER).ok().flatten().map(RawKey);
     let command = Command::PortalCheck {
         account: cookie.account.clone(),
         session_id: cookie.session_id.clone(),
@@ -334,28 +356,30 @@ async fn checked(
         changes,
         mode: None,
     };
-    let state: Value = keystore::call(env, cookie.store, &cookie.account, &command)
-        .await
-        .map_err(|e| throttled(e, blocked))?;
+    let state: Value = keystore::call(env, cookie.store, &cookie.account, &command).await?;
+    // A console session lasts only as long as the admin token it was opened with is accepted:
+    // rotating the token out ends it.
+    if face == Face::Console {
+        let grant = state["grant"].as_str().unwrap_or_default();
+        if !config::admin_tokens(env)?.still_grant(grant, &config::keyring(env)?.pepper) {
+            return Err(Error::Portal(Refusal::Expired));
+        }
+    }
     Ok(Session { cookie, state })
 }
 
-/// A change must come from the page itself: its `Origin` names this request's host and port,
-/// and a browser that says where the request comes from (`Sec-Fetch-Site`) says `same-origin`.
-/// (The cookie is `SameSite=Strict` and the CSRF token is also required; this is the third
-/// lock.) The scheme is not compared: `wrangler dev`'s local proxy rewrites `Origin` to the
-/// plain-http URL it forwards to, and this host answers nothing but HTTPS anyway (the request
-/// filter refuses plain HTTP), so no page of another scheme can be served from it.
+/// A change must come from the page itself: its `Origin` is this request's origin, and a
+/// browser that says where the request comes from (`Sec-Fetch-Site`) says `same-origin`. (The
+/// cookie is `SameSite=Strict` and the CSRF token is also required; this is the third lock.)
 fn same_origin(req: &Request, url: &RequestUrl) -> Result<(), Error> {
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let given = header("origin").unwrap_or_default();
-    let host = |o: &str| {
-        o.strip_prefix("https://").or_else(|| o.strip_prefix("http://")).map(str::to_ascii_lowercase)
-    };
-    let ours = origin(url);
-    let same_host = host(&given).is_some_and(|h| Some(h) == host(&ours));
     let fetch_site_ok = header("sec-fetch-site").is_none_or(|s| s == "same-origin");
-    if same_host && fetch_site_ok { Ok(()) } else { Err(Error::Portal(Refusal::CsrfMissing)) }
+    if keygate_core::domain::portal::same_origin(&given, &origin(url)) && fetch_site_ok {
+        Ok(())
+    } else {
+        Err(Error::Portal(Refusal::CsrfMissing))
+    }
 }
 
 /// While the address is throttled, a failed authentication is answered 429.
@@ -375,7 +399,7 @@ fn about(session: &Session, rc: &RequestContext) -> Result<Response, Error> {
         "id": session.id(),
         "account": if session.cookie.account == CONSOLE_ACCOUNT { Value::Null } else { s["account"].clone() },
         "mode": s["mode"],
-        "modes": session.modes().iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "modes": session.modes()?.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
         "return_url": s["return_url"],
         "expires_at": s["expires_at"],
         "csrf": s["csrf"],
@@ -390,7 +414,7 @@ async fn sign_out(env: &Env, face: Face, session: &Session, rc: &RequestContext)
         account: c.account.clone(),
         session_id: c.session_id.clone(),
         secret: RawKey(c.secret.clone()),
-        csrf: session.state["csrf"].as_str().map(str::to_owned),
+        csrf: session.state["csrf"].as_str().map(|c| RawKey(c.to_owned())),
     };
     let _: Value = keystore::call(env, c.store, &c.account, &command).await?;
     let response = respond::json(200, &json!({ "object": "portal_session", "ended": true }), &rc.request_id)?;
@@ -414,7 +438,7 @@ async fn portal_keys(
             let query = request::parse_key_query(Some("100"), None, None, None)?;
             let mut data = Vec::new();
             let mut has_more = false;
-            for mode in session.modes() {
+            for mode in session.modes()? {
                 let command =
                     Command::List { account: account.clone(), by: session.by(), query: query.clone() };
                 let list: List<KeyObject> = keystore::call(env, mode, &account, &command).await?;
@@ -428,9 +452,10 @@ async fn portal_keys(
         ([], Method::Post) => {
             config::max_keys(env)?;
             let defaults: keygate_core::domain::portal::KeyDefaults =
-                serde_json::from_value(session.state["key_defaults"].clone()).unwrap_or_default();
+                serde_json::from_value(session.state["key_defaults"].clone())
+                    .map_err(|_| Error::StoreUnavailable)?;
             let body = read_body(req, request::MAX_BODY).await?;
-            let params = wire::parse_portal_create(&body, &session.modes(), &defaults, rc.now)?;
+            let params = wire::parse_portal_create(&body, &session.modes()?, &defaults, rc.now)?;
             let mode = params.mode;
             let command = Command::Create {
                 account: account.clone(),
@@ -464,7 +489,7 @@ async fn portal_keys(
             // A key id does not name its mode: ask each of the session's modes' objects (and
             // only those: a test session never reaches a live key).
             let mut found = Err(Error::NotFound { what: "key".into() });
-            for mode in session.modes() {
+            for mode in session.modes()? {
                 found = keystore::call::<KeyObject>(env, mode, &account, &command).await;
                 if !matches!(found, Err(Error::Relayed { status: 404, .. })) {
                     break;

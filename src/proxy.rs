@@ -46,6 +46,15 @@ pub async fn forward(
     for name in &plan.drop {
         request.drop(name)?;
     }
+    // keygate's own session cookies (the portal's, the console's) stay with keygate.
+    if rc.names().any(|n| n == "cookie") {
+        let cookie = req.headers().get("cookie").ok().flatten().unwrap_or_default();
+        match upstream_plan::forwarded_cookie(&cookie) {
+            None => {}
+            Some(None) => request.drop("cookie")?,
+            Some(Some(rest)) => request.set("Cookie", &rest)?,
+        }
+    }
     for (name, value) in &plan.set {
         request.set(name, value)?;
     }

@@ -7,10 +7,17 @@ use worker::{Headers, Response};
 
 /// Build the HTTP response for `err`. Never fails: a failure to build headers degrades to a
 /// bare response with the same status.
-pub fn error(err: &Error, request_id: &str, doc_base: &str, extra: &[(&'static str, String)]) -> Response {
+/// A 401 challenges the client (`WWW-Authenticate`) when `challenge` is set.
+pub fn error(
+    err: &Error,
+    request_id: &str,
+    doc_base: &str,
+    extra: &[(&'static str, String)],
+    challenge: bool,
+) -> Response {
     let body = serde_json::to_vec(&ErrorBody::new(err, doc_base)).unwrap_or_default();
     let headers = json_headers(request_id);
-    if err.status() == 401 {
+    if err.status() == 401 && challenge {
         let _ = headers
             .set("WWW-Authenticate", r#"Bearer realm="keygate", Basic realm="keygate", charset="UTF-8""#);
     }

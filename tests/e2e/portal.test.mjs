@@ -109,8 +109,12 @@ describe("the hosted key portal", () => {
     assert.equal(new URL(page.url()).pathname, "/_keygate/portal/");
     assert.equal(res.status(), 200);
     const h = res.headers();
-    assert.match(h["content-security-policy"], /default-src 'none'; script-src 'self'; style-src 'self';.*frame-ancestors 'none'/);
-    assert.doesNotMatch(h["content-security-policy"], /unsafe|https?:/);
+    // Script and style from keygate's own assets only (not the rest of the host: its paths are
+    // the API's), nothing inline, no other origin.
+    const own = MAIN.replaceAll(".", "\\.");
+    assert.match(h["content-security-policy"], new RegExp(`^default-src 'none'; script-src ${own}/_keygate/ui/; style-src ${own}/_keygate/ui/;.*frame-ancestors 'none'$`));
+    assert.doesNotMatch(h["content-security-policy"], /unsafe|\*/);
+    for (const source of h["content-security-policy"].match(/https?:\/\/\S+/g)) assert.ok(source.startsWith(`${MAIN}/`), source);
     assert.equal(h["cache-control"], "no-store");
     assert.equal(h["x-frame-options"], "DENY");
     const [cookie] = await browser.defaultBrowserContext().cookies();
@@ -204,7 +208,8 @@ describe("the hosted key portal", () => {
     await said(page, /signed out/);
     const gone = await pageFetch(page, "/_keygate/portal/api/keys");
     assert.equal(gone.status, 401);
-    assert.equal(gone.json.error.code, "portal_session_invalid");
+    assert.equal(gone.json.error.code, "portal_session_missing", "the cookie is cleared");
+    assert.equal(await page.$("#secret-value"), null);
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -220,10 +225,12 @@ describe("the hosted key portal", () => {
     await page.waitForSelector("#app:not([hidden])");
 
     // The link works once.
-    const again = await rawRequest(link.url, { headers: { "cf-connecting-ip": "100.64.9.9" } });
+    const again = await rawRequest(link.url);
     assert.equal(again.status, 401);
     assert.equal(again.json.error.code, "portal_link_invalid");
     assert.equal(again.headers["set-cookie"], undefined);
+    // No challenge: a browser would answer it with its own login dialog.
+    assert.equal(again.headers["www-authenticate"], undefined);
     // A forged token for the same session, and a malformed link.
     const forged = link.url.replace(/token=kgpt_\w+/, "token=kgpt_" + "A".repeat(32));
     assert.equal((await rawRequest(forged)).json.error.code, "portal_link_invalid");
@@ -276,6 +283,16 @@ describe("the hosted key portal", () => {
       headers: { cookie: `__Host-keygate_portal=${account}.test.ps_${"a".repeat(24)}.kgps_${"b".repeat(32)}` },
     });
     assert.equal(fake.json.error.code, "portal_session_invalid");
+    assert.equal(fake.headers["www-authenticate"], undefined);
+    // The session's cookie is keygate's: an API request carrying it reaches the origin without it.
+    const k = await createKey({ account });
+    const proxied = await rawRequest(`${MAIN}/v1/charges`, {
+      headers: { authorization: bearer(k.secret), cookie: `theirs=1; ${cookie.name}=${cookie.value}; also=2` },
+    });
+    assert.equal(proxied.status, 200, proxied.text);
+    assert.equal(proxied.json.headers.cookie, "theirs=1; also=2");
+    const only = await rawRequest(`${MAIN}/v1/charges`, { headers: { authorization: bearer(k.secret), cookie: `${cookie.name}=${cookie.value}` } });
+    assert.equal(only.json.headers.cookie, undefined);
     await context.close();
 
     // An expired link: the test-mode authority's clock moved past it (the test-clock build).
@@ -287,6 +304,42 @@ describe("the hosted key portal", () => {
     assert.equal(expired.status, 401);
     assert.equal(expired.json.error.code, "portal_session_expired");
     assert.deepEqual(problems, []);
+  });
+});
+
+describe("the portal's throttling", () => {
+  it("counts wrong links and sessions as failed authentications: 429 past the threshold, a valid link still works", async () => {
+    const LIMIT = 20; // wrangler.toml: [[ratelimits]] AUTH_FAILURES
+    const into = (Date.now() / 1000) % 60;
+    if (into > 45) await new Promise((r) => setTimeout(r, (61 - into) * 1000));
+    const ip = `100.126.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}`;
+    const from = { headers: { "cf-connecting-ip": ip } };
+    const account = newAccount();
+    const spare = await mint(account);
+    const guess = () => spare.url.replace(/token=kgpt_\w+/, `token=kgpt_${Math.random().toString(36).slice(2).padEnd(32, "x")}`);
+    const fakeCookie = { cookie: `__Host-keygate_portal=${account}.test.ps_${"a".repeat(24)}.kgps_${"b".repeat(32)}` };
+    for (let i = 0; i < LIMIT; i++) {
+      const r = i % 2 ? await plainRequest(guess(), from) : await plainRequest(`${MAIN}/_keygate/portal/api/keys`, { headers: { ...from.headers, ...fakeCookie } });
+      assert.equal(r.json.error.code, i % 2 ? "portal_link_invalid" : "portal_session_invalid", `failure ${i + 1}`);
+    }
+    for (const r of [
+      await plainRequest(guess(), from),
+      await plainRequest(`${MAIN}/_keygate/portal/api/session`, { headers: { ...from.headers, ...fakeCookie } }),
+    ]) {
+      assert.equal(r.status, 429, r.text);
+      assert.equal(r.json.error.code, "too_many_failed_attempts");
+      assert.ok(Number(r.headers["retry-after"]) > 0);
+    }
+    // Nothing is looked up for a throttled address, not even a real link (a real key is, as at
+    // the edge, judged without a store read: a link or a session needs one).
+    const real = await plainRequest(spare.url, from);
+    assert.equal(real.status, 429, real.text);
+    // No cookie at all is no guess: never counted.
+    const quiet = { "cf-connecting-ip": `100.125.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}` };
+    for (let i = 0; i < LIMIT + 5; i++) {
+      const r = await plainRequest(`${MAIN}/_keygate/portal/api/session`, { headers: quiet });
+      assert.equal(r.json.error.code, "portal_session_missing", `request ${i + 1}`);
+    }
   });
 });
 
@@ -321,12 +374,15 @@ describe("the operator console", () => {
     await context.overridePermissions(MAIN, ["clipboard-read", "clipboard-write"]);
     const page = await newPage(context);
     const res = await page.goto(`${MAIN}/_keygate/console/`, { waitUntil: "networkidle0" });
-    assert.match(res.headers()["content-security-policy"], /script-src 'self'.*frame-ancestors 'none'/);
+    assert.match(res.headers()["content-security-policy"], /script-src https:\/\/127\.0\.0\.1:\d+\/_keygate\/ui\/;.*frame-ancestors 'none'$/);
     await page.waitForSelector("#sign-in:not([hidden])");
 
     await page.type("#token", "not-the-token");
     await click(page, "Sign in");
     await said(page, /admin_token_invalid/);
+    const challenge = await rawRequest(`${MAIN}/_keygate/console/api/session`);
+    assert.equal(challenge.json.error.code, "portal_session_missing");
+    assert.equal(challenge.headers["www-authenticate"], undefined);
     await page.type("#token", E.secrets.ADMIN_TOKEN);
     await click(page, "Sign in");
     await page.waitForSelector("#app:not([hidden])");
@@ -369,6 +425,7 @@ describe("the operator console", () => {
     // A portal link for the account, which works.
     await page.type("#link-return", RETURN_URL);
     await page.select("#link-mode", "test");
+    await page.type("#link-credits", "7");
     await click(page, "Create portal link");
     const url = await page.waitForSelector("#portal-url").then((e) => e.evaluate((c) => c.textContent));
     assert.match(url, /\/_keygate\/portal\/start\?account=acct_/);
@@ -376,6 +433,13 @@ describe("the operator console", () => {
     const portal = await newPage(await browser.createBrowserContext());
     await portal.goto(url, { waitUntil: "networkidle0" });
     await row(portal, a.id);
+    // The link's key defaults, set in the console, are the new key's.
+    await portal.type("#create-name", "from the console's link");
+    await click(portal, "Create key");
+    issued(await portal.waitForSelector("#secret-value").then((e) => e.evaluate((c) => c.textContent)));
+    const made = (await admin("GET", `/accounts/${account}/keys?mode=test`)).json.data.find((k) => k.name === "from the console's link");
+    assert.equal(made.credits.remaining, 7);
+    assert.equal(made.rate_limit, null);
     await portal.browserContext().close();
 
     // A change without the CSRF token is refused here too.

@@ -255,6 +255,7 @@ pub fn render(answer: Answer, now: UnixSeconds, doc_base: &str) -> Result<String
             "expires_at": s.expires_at,
             "csrf": s.csrf(),
             "key_defaults": s.key_defaults,
+            "grant": s.grant,
         })),
         Answer::Done => Ok("{}".into()),
     };

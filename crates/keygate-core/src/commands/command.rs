@@ -60,6 +60,9 @@ pub enum Command {
         /// The usage controls of the keys it creates.
         #[serde(default)]
         key_defaults: crate::domain::portal::KeyDefaults,
+        /// A console session's admin-token digest.
+        #[serde(default)]
+        grant: Option<String>,
     },
     /// Use a portal session's link.
     PortalRedeem {
@@ -78,9 +81,9 @@ pub enum Command {
         session_id: String,
         /// The cookie's secret (redacted in `Debug`).
         secret: crate::domain::key::RawKey,
-        /// The request's CSRF token, if any.
+        /// The request's CSRF token, if any (redacted in `Debug`).
         #[serde(default)]
-        csrf: Option<String>,
+        csrf: Option<crate::domain::key::RawKey>,
         /// Whether the request changes anything.
         changes: bool,
         /// The mode it acts in, if one.
@@ -95,9 +98,9 @@ pub enum Command {
         session_id: String,
         /// The cookie's secret (redacted in `Debug`).
         secret: crate::domain::key::RawKey,
-        /// The request's CSRF token.
+        /// The request's CSRF token (redacted in `Debug`).
         #[serde(default)]
-        csrf: Option<String>,
+        csrf: Option<crate::domain::key::RawKey>,
     },
     /// Create a key (operator only).
     Create {
@@ -562,20 +565,39 @@ async fn execute<S: StateStore, W: RecordWriter>(
             Answer::Done
         }
         Command::Migration { account: _ } => Answer::Migration(a.migration_status(&keys()?, now).await?),
-        Command::PortalMint { account, mode, return_url, expires_in, key_defaults } => Answer::PortalMinted(
-            a.portal_mint(&account, mode, &return_url, expires_in, key_defaults, &keys()?, rng, now).await?,
-        ),
+        Command::PortalMint { account, mode, return_url, expires_in, key_defaults, grant } => {
+            let keys = keys()?;
+            let minted =
+                a.portal_mint(&account, mode, &return_url, expires_in, key_defaults, grant, &keys, rng, now);
+            Answer::PortalMinted(minted.await?)
+        }
         Command::PortalRedeem { account, session_id, token } => Answer::PortalRedeemed(
             a.portal_redeem(&account, &session_id, &token.0, &keys()?, rng, now).await?,
         ),
         Command::PortalCheck { account, session_id, secret, csrf, changes, mode } => {
             let keys = keys()?;
-            let s =
-                a.portal_check(&account, &session_id, &secret.0, csrf.as_deref(), changes, mode, &keys, now);
+            let s = a.portal_check(
+                &account,
+                &session_id,
+                &secret.0,
+                csrf.as_ref().map(|c| c.0.as_str()),
+                changes,
+                mode,
+                &keys,
+                now,
+            );
             Answer::Portal(s.await?)
         }
         Command::PortalEnd { account, session_id, secret, csrf } => {
-            a.portal_end(&account, &session_id, &secret.0, csrf.as_deref(), &keys()?, now).await?;
+            a.portal_end(
+                &account,
+                &session_id,
+                &secret.0,
+                csrf.as_ref().map(|c| c.0.as_str()),
+                &keys()?,
+                now,
+            )
+            .await?;
             Answer::Done
         }
         Command::CanaryUsed { account, key_id, seen } => {

@@ -29,12 +29,14 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         return_url: &str,
         expires_in: i64,
         key_defaults: KeyDefaults,
+        grant: Option<String>,
         keys: &Keyring,
         rng: &mut impl Rng,
         now: UnixSeconds,
     ) -> Result<Minted, Error> {
         let mut minted = PortalSession::mint(account, mode, return_url, expires_in, &keys.pepper, rng, now)?;
         minted.session.key_defaults = key_defaults;
+        minted.session.grant = grant;
         self.save_portal(&minted.session).await?;
         Ok(minted)
     }

@@ -176,6 +176,16 @@ impl OperatorTokens {
         })
     }
 
+    /// Whether `grant`, the digest under `pepper` of a token presented earlier (a console
+    /// session's), is still the digest of the current or the previous token. Both are compared,
+    /// each in constant time.
+    pub fn still_grant(&self, grant: &str, pepper: &Pepper) -> bool {
+        let current = secret_eq(grant, pepper.digest_str(&self.current.0).as_str());
+        let previous =
+            self.previous.as_ref().is_some_and(|p| secret_eq(grant, pepper.digest_str(&p.0).as_str()));
+        current | previous
+    }
+
     /// Which token `presented` is, if any. Both are always compared, each in constant time, so
     /// timing tells neither which one matched nor whether a previous token is configured.
     pub fn verify(&self, presented: &str) -> Option<WhichToken> {
@@ -194,5 +204,23 @@ impl OperatorTokens {
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod grant_tests {
+    use super::{OperatorTokens, Pepper};
+
+    #[test]
+    fn a_console_grant_lasts_as_long_as_its_admin_token_is_accepted() {
+        let pepper = Pepper::new("grant-pepper-grant-pepper-grant-pepper").unwrap();
+        let (old, new) =
+            ("adm_old_old_old_old_old_old_old_old_old_", "adm_new_new_new_new_new_new_new_new_new_");
+        let grant = pepper.digest_str(old);
+        assert!(OperatorTokens::new(Some(old), None).unwrap().still_grant(grant.as_str(), &pepper));
+        // During the rotation the previous token's sessions go on; once it is gone, so are they.
+        assert!(OperatorTokens::new(Some(new), Some(old)).unwrap().still_grant(grant.as_str(), &pepper));
+        assert!(!OperatorTokens::new(Some(new), None).unwrap().still_grant(grant.as_str(), &pepper));
+        assert!(!OperatorTokens::new(Some(old), None).unwrap().still_grant("", &pepper));
     }
 }

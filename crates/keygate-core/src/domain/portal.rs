@@ -35,7 +35,7 @@ pub const SECRET_PREFIX: &str = "kgps_";
 pub const CONSOLE_ACCOUNT: &str = "console";
 
 /// A portal session as the authority stores it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PortalSession {
     /// `ps_…`.
     pub id: String,
@@ -63,6 +63,23 @@ pub struct PortalSession {
     /// customer's to choose (a key created without them would be unlimited).
     #[serde(default)]
     pub key_defaults: KeyDefaults,
+    /// For an operator console session: the digest (under the pepper) of the admin token it was
+    /// opened with. The worker ends the session once that token is no longer accepted.
+    #[serde(default)]
+    pub grant: Option<String>,
+}
+
+impl fmt::Debug for PortalSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortalSession")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("mode", &self.mode)
+            .field("expires_at", &self.expires_at)
+            .field("redeemed_at", &self.redeemed_at)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the operator sets, when minting a session, for the keys the session creates.
@@ -117,6 +134,8 @@ pub enum Refusal {
     Expired,
     /// The cookie's secret is wrong, or the link was never used.
     SessionInvalid,
+    /// No session cookie at all (not a guess: never counted for throttling).
+    SessionMissing,
     /// A state change without the session's CSRF token.
     CsrfMissing,
     /// Outside the session's mode.
@@ -125,10 +144,11 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every refusal.
-    pub const ALL: [Refusal; 5] = [
+    pub const ALL: [Refusal; 6] = [
         Refusal::LinkInvalid,
         Refusal::Expired,
         Refusal::SessionInvalid,
+        Refusal::SessionMissing,
         Refusal::CsrfMissing,
         Refusal::OutOfScope,
     ];
@@ -178,6 +198,7 @@ impl PortalSession {
             csrf: None,
             ended: false,
             key_defaults: KeyDefaults::default(),
+            grant: None,
         };
         Ok(Minted { session, token })
     }
@@ -266,6 +287,21 @@ impl PortalSession {
     }
 }
 
+/// Whether `given`, a request's `Origin`, is `ours` (`scheme://host[:port]` of the request's own
+/// URL). Exactly, except on a loopback host, where `wrangler dev`'s local proxy rewrites
+/// `Origin` to the plain-http URL it forwards to: there `http://` stands for `https://`. A
+/// deployment's host is never loopback.
+pub fn same_origin(given: &str, ours: &str) -> bool {
+    if given.eq_ignore_ascii_case(ours) {
+        return true;
+    }
+    let local = ours.strip_prefix("https://").filter(|h| {
+        let host = h.rsplit_once(':').map_or(*h, |(host, _)| host);
+        ["127.0.0.1", "localhost", "[::1]"].contains(&host)
+    });
+    local.is_some_and(|h| given.strip_prefix("http://").is_some_and(|g| g.eq_ignore_ascii_case(h)))
+}
+
 /// What `PORTAL_FRAME_ANCESTORS` must be.
 const NOT_ORIGINS: &str = "https origins separated by spaces or commas";
 
@@ -293,6 +329,25 @@ pub fn parse_frame_ancestors(var: Option<&str>) -> Result<Option<String>, &'stat
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_change_comes_from_this_origin_exactly_but_for_wrangler_devs_loopback_proxy() {
+        use super::same_origin;
+        assert!(same_origin("https://api.example.com", "https://api.example.com"));
+        for other in [
+            "http://api.example.com",
+            "https://api.example.com.evil.example",
+            "https://evil.example",
+            "null",
+            "",
+            "https://api.example.com:8443",
+        ] {
+            assert!(!same_origin(other, "https://api.example.com"), "{other}");
+        }
+        assert!(same_origin("http://127.0.0.1:8787", "https://127.0.0.1:8787"));
+        assert!(!same_origin("http://127.0.0.1:9999", "https://127.0.0.1:8787"));
+        assert!(!same_origin("http://localhost:8787", "https://127.0.0.1:8787"));
+    }
+
     #[test]
     fn frame_ancestors_are_https_origins_or_nothing() {
         use super::parse_frame_ancestors as p;
@@ -365,6 +420,9 @@ mod tests {
         );
         let r = m.session.redeem(&m.token, &pepper(), &mut FixedRng::new(*b"redeem-rng"), 1001).unwrap();
         let s = &r.session;
+        for shown in [format!("{r:?}"), format!("{s:?}")] {
+            assert!(!shown.contains(&r.csrf) && !shown.contains(&r.secret), "Debug is redacted: {shown}");
+        }
         s.check(&r.secret, None, false, Some(Mode::Test), &pepper(), 1002).unwrap();
         assert_eq!(
             s.check("kgps_other", None, false, None, &pepper(), 1002).unwrap_err(),

@@ -104,6 +104,8 @@ wire_table! {
         "This portal session has ended. Open the portal again from where you found it.".into();
     Self::Portal(Refusal::SessionInvalid) => 401, Authentication, "portal_session_invalid",
         "No valid portal session: open the portal from its link.".into();
+    Self::Portal(Refusal::SessionMissing) => 401, Authentication, "portal_session_missing",
+        "No portal session: open the portal from its link, or sign in to the console.".into();
     Self::Portal(Refusal::CsrfMissing) => 403, Permission, "portal_csrf_invalid",
         "A change in the portal must carry the session's CSRF token (the `Keygate-CSRF` header), as the portal's page sends it.".into();
     Self::Portal(Refusal::OutOfScope) => 403, Permission, "portal_out_of_scope",

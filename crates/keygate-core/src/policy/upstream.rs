@@ -41,6 +41,26 @@ pub fn cors_allow(origin: &str) -> [(&'static str, String); 2] {
     ]
 }
 
+/// The name prefix of keygate's own session cookies (the key portal's and the operator
+/// console's, `src/portal.rs`). They are scoped to the whole host (`__Host-` requires `Path=/`),
+/// so the browser also sends them with API requests: they are never forwarded to an origin.
+pub const OWN_COOKIE_PREFIX: &str = "__Host-keygate_";
+
+/// The `Cookie` header to forward instead of `header`: `None` to forward it as it is,
+/// `Some(None)` to drop it (it held only keygate's cookies), `Some(Some(v))` to send `v`, the
+/// client's other cookies in their order.
+pub fn forwarded_cookie(header: &str) -> Option<Option<String>> {
+    if !header.contains(OWN_COOKIE_PREFIX) {
+        return None;
+    }
+    let kept: Vec<&str> = header
+        .split(';')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.starts_with(OWN_COOKIE_PREFIX))
+        .collect();
+    Some((!kept.is_empty()).then(|| kept.join("; ")))
+}
+
 /// The plan for a request whose client headers are `names`, proxied with `identity` and its
 /// `signature`; `cors_origin` is the origin to allow (publishable keys from an allowed origin),
 /// `deprecation` is set while the key is rolling.
@@ -72,4 +92,23 @@ pub fn plan<'a>(
     }
     // CORS is keygate's decision: whatever the origin said is replaced.
     HeaderPlan { drop, set, answer_drop_prefix: "access-control-", answer_set, answer_append }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_cookie;
+
+    #[test]
+    fn keygate_session_cookies_never_reach_the_origin() {
+        assert_eq!(forwarded_cookie("a=1; b=2"), None);
+        assert_eq!(
+            forwarded_cookie("a=1; __Host-keygate_portal=acct_1.test.ps_x.kgps_y; b=2"),
+            Some(Some("a=1; b=2".into()))
+        );
+        assert_eq!(forwarded_cookie("__Host-keygate_console=console.live.ps_x.kgps_y"), Some(None));
+        assert_eq!(
+            forwarded_cookie("__Host-keygate_console=c;__Host-keygate_portal=p;theirs=__Host-keygate_x"),
+            Some(Some("theirs=__Host-keygate_x".into()))
+        );
+    }
 }

@@ -12,6 +12,13 @@ const enc = encodeURIComponent;
 function show(signedIn) {
   $("sign-in").hidden = signedIn;
   $("app").hidden = !signedIn;
+  if (!signedIn) {
+    // Nothing of the session stays in the page: a secret not yet dismissed, found keys, a
+    // portal link (whose token works once), the account's keys and log.
+    for (const id of ["reveal", "found-slot", "link-slot", "keys-slot", "events-slot"]) $(id).replaceChildren();
+    $("account-view").hidden = true;
+    account = null;
+  }
 }
 
 async function loadKeys() {
@@ -91,10 +98,16 @@ async function portalLink(e) {
   e.preventDefault();
   await guarded(async () => {
     const mode = $("link-mode").value || null;
+    // The usage controls of keys the customer creates there (none when left empty).
+    const key_defaults = {};
+    const [limit, window] = [$("link-limit").value, $("link-window").value];
+    if (limit) key_defaults.rate_limit = { limit: Number(limit), window: Number(window || 60) };
+    if ($("link-credits").value) key_defaults.credits = { remaining: Number($("link-credits").value) };
     const link = await api(BASE, "POST", `${V1}/accounts/${enc(account)}/portal_sessions`, {
       mode,
       return_url: $("link-return").value,
       expires_in: Number($("link-ttl").value),
+      key_defaults,
     });
     $("link-slot").replaceChildren(
       h("p", {}, "Single-use link, valid until ", when(link.expires_at), ":"),
@@ -121,8 +134,6 @@ async function signIn(e) {
 async function signOut() {
   await guarded(() => api(BASE, "POST", "/sign_out"));
   setCsrf(null);
-  account = null;
-  $("account-view").hidden = true;
   show(false);
   say("Signed out.");
 }

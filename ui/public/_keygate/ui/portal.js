@@ -36,6 +36,8 @@ async function signOut() {
     // Ended already: the page says so below either way.
   }
   setCsrf(null);
+  // Nothing of the session stays in the page: an undismissed secret, the keys.
+  for (const id of ["reveal", "keys-slot", "chart-slot"]) document.getElementById(id).replaceChildren();
   document.getElementById("app").hidden = true;
   say("You are signed out. Open the portal again from your dashboard.");
 }
