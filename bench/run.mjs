@@ -25,6 +25,19 @@ import zlib from "node:zlib";
 import { ROOT, admin, freePort, splitConfigs, startWrangler } from "../scripts/lib/dev.mjs";
 import { PERF_CATEGORIES, cpuSeconds, cpuSecondsOf, perfBreakdown, processes, startDirect, startFixedOrigin, writeSecrets } from "./lib.mjs";
 
+/**
+ * The workers' configs without `[assets]` (the key portal's script and style). With assets, every
+ * request first passes a router that looks the path up among them: in production that is the
+ * platform's, outside the Worker and its CPU; locally wrangler and Miniflare emulate it with two
+ * JavaScript workers in the same workerd, whose CPU this bench would charge to keygate (run 11 in
+ * bench/HISTORY.md measured it: b/a 1.72 through `wrangler dev`, 2.61 directly). The bench
+ * measures keygate's API path, so it leaves the emulation out.
+ */
+function withoutAssets(files) {
+  for (const f of files) fs.writeFileSync(f, fs.readFileSync(f, "utf8").replace(/^\[assets\]\ndirectory = .*\n/m, ""));
+  return files;
+}
+
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -254,18 +267,6 @@ let validKey;
 // full worker writes KV); then the same state is served by the edge alone, so that keygate runs
 // under load as a single worker, as (a) and (d) do. (Several workers in one wrangler dev need
 // --local-upstream, a URL rewrite on every request that neither (a) nor (d) pays.)
-/**
- * The workers' configs without `[assets]` (the key portal's script and style). With assets, every
- * request first passes a router that looks the path up among them: in production that is the
- * platform's, outside the Worker and its CPU; locally wrangler and Miniflare emulate it with two
- * JavaScript workers in the same workerd, whose CPU this bench would charge to keygate (run 11 in
- * bench/HISTORY.md measured it: b/a 1.72 through `wrangler dev`, 2.61 directly). The bench
- * measures keygate's API path, so it leaves the emulation out.
- */
-function withoutAssets(files) {
-  for (const f of files) fs.writeFileSync(f, fs.readFileSync(f, "utf8").replace(/^\[assets\]\ndirectory = .*\n/m, ""));
-  return files;
-}
 
 const vars = { ORIGIN_TEST: originUrl, ORIGIN_LIVE: originUrl };
 const [edgeToml, fullToml] = withoutAssets(splitConfigs(path.join(work, "split"), { suffix: "bench", fullVars: { ...secrets, ...vars } }));

@@ -307,6 +307,23 @@ pub fn webhook(env: &Env) -> Option<Result<(Url, Vec<Secret>), &'static str>> {
     Some(Ok((url, secrets)))
 }
 
+/// `PORTAL_HOST`: the one host that serves the key portal and the operator console (optional).
+/// Not a host name: a misconfiguration.
+#[cfg(feature = "authority")]
+pub fn portal_host(env: &Env) -> Result<Option<String>, Error> {
+    keygate_core::domain::portal::parse_portal_host(string(env, "PORTAL_HOST").as_deref())
+        .map_err(|_| Error::Misconfigured { what: "PORTAL_HOST" })
+}
+
+/// Whether `host` is `PORTAL_HOST`'s, where nothing is proxied to an origin. Compared as set:
+/// the full worker refuses a value that is not a canonical host name, and then serves no portal.
+pub fn is_portal_host(env: &Env, host: Option<&str>) -> bool {
+    match (string(env, "PORTAL_HOST"), host) {
+        (Some(portal), Some(host)) => portal.trim() == host,
+        _ => false,
+    }
+}
+
 /// `PORTAL_FRAME_ANCESTORS`: the origins that may frame the portal (none by default). A value
 /// that is not a list of https origins is a misconfiguration.
 #[cfg(feature = "authority")]

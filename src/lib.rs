@@ -100,6 +100,10 @@ async fn route(
         // Only the management API reads the request as worker's `Request` (its body, its
         // method as an enum).
         management(Request::from(req), url, env, ctx, rc, throttle).await.map(Into::into)
+    } else if config::is_portal_host(env, url.host_str()) {
+        // The key portal's own host serves nothing of the origin's: no page of the API's origin
+        // may share the portal's origin (it could script the portal's API with its cookie).
+        Err(Error::NotFound { what: "route".into() })
     } else if let Some(refusal) = edge::throttled_shortcut(&req, url, &rc.method, &throttle) {
         Err(refusal)
     } else {

@@ -74,6 +74,10 @@ pub async fn handle(
     rc: &RequestContext,
     throttle: Throttle<'_>,
 ) -> Result<Response, Error> {
+    // With PORTAL_HOST, the portal and the console are there and nowhere else.
+    if config::portal_host(env)?.is_some_and(|h| url.host_str() != Some(h.as_str())) {
+        return Err(Error::NotFound { what: "route".into() });
+    }
     let path = url.path();
     let (face, rest) = match path.strip_prefix(PORTAL) {
         Some(rest) => (Face::Portal, rest),
@@ -146,7 +150,19 @@ fn document(face: Face, url: &RequestUrl, env: &Env) -> Result<Response, Error> 
             "'none'"
         }
     };
-    let _ = headers.set("Content-Security-Policy", &csp(&origin(url), frame));
+    // The policy names this origin: one the platform routed here, so a plain host; anything else
+    // (a character a policy would read as syntax) gets no page rather than a weaker policy.
+    let own = origin(url);
+    let plain = own.strip_prefix("https://").is_some_and(|h| {
+        !h.is_empty()
+            && h.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+    });
+    if !plain {
+        return Err(Error::Internal { what: "the page's own origin" });
+    }
+    headers
+        .set("Content-Security-Policy", &csp(&own, frame))
+        .map_err(|_| Error::Internal { what: "the page's Content-Security-Policy" })?;
     Ok(Response::builder().with_status(200).with_headers(headers).fixed(html.as_bytes().to_vec()))
 }
 
@@ -177,11 +193,13 @@ pub async fn mint(env: &Env, url: &RequestUrl, account: &str, body: &[u8]) -> Re
     let (Some(id), Some(token)) = (minted["id"].as_str(), minted["token"].as_str()) else {
         return Err(Error::StoreUnavailable);
     };
-    let link = format!(
-        "{}{PORTAL}/start?account={account}&store={}&session={id}&token={token}",
-        origin(url),
-        store.as_str()
-    );
+    // On PORTAL_HOST when it is set (the operator may call from another host), else here.
+    let base = match config::portal_host(env)? {
+        Some(host) if url.host_str() != Some(host.as_str()) => format!("https://{host}"),
+        _ => origin(url),
+    };
+    let link =
+        format!("{base}{PORTAL}/start?account={account}&store={}&session={id}&token={token}", store.as_str());
     Ok(json!({
         "object": "portal_session",
         "id": id,
@@ -258,7 +276,7 @@ async fn sign_in(
         return_url: format!("{}{CONSOLE}/", origin(url)),
         expires_in: CONSOLE_TTL,
         key_defaults: Default::default(),
-        grant: Some(grant),
+        grant: Some(RawKey(grant)),
     };
     let minted: Value = keystore::call(env, store, CONSOLE_ACCOUNT, &mint).await?;
     let (Some(id), Some(link)) = (minted["id"].as_str(), minted["token"].as_str()) else {
@@ -333,7 +351,8 @@ async fn checked(
     blocked: Option<u32>,
 ) -> Result<Session, Error> {
     let header = req.headers().get("cookie").ok().flatten().unwrap_or_default();
-    let named = header.split(';').any(|c| c.trim().starts_with(&format!("{}=", face.cookie())));
+    let named = keygate_core::domain::portal::cookie_pairs(&header)
+        .any(|c| c.strip_prefix(face.cookie()).is_some_and(|r| r.starts_with('=')));
     if !named {
         return Err(Error::Portal(Refusal::SessionMissing));
     }

@@ -171,6 +171,7 @@ export function varChecks(v) {
     ["WEBHOOK_URL", (s) => url(s, true), "https (http only to a loopback host)"],
     ["SECRET_SCANNING_KEYS_URL", (s) => url(s, true), "https (http only to a loopback host)"],
     ["ERROR_DOC_URL", (s) => url(s, false), "an absolute URL"],
+    ["PORTAL_HOST", (s) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(s), "a host name such as keys.example.com (no scheme, no port, lower case)"],
     ["PORTAL_FRAME_ANCESTORS", frameAncestors, "https origins (https://host[:port], no path or wildcard) separated by spaces or commas"],
     ["KEY_FORMAT", (s) => json(s, keyFormat), 'a JSON object: "prefixes" ({"secret": {"test", "live"}, optional "publishable" and "restricted"}), optional "alphabet", "random_length" and "imported" {"min_length", "max_length"} (the worker also refuses ambiguous prefixes and fewer than 128 random bits)'],
   ];

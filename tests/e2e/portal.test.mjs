@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import puppeteer from "puppeteer-core";
-import { ROOT, request as plainRequest } from "../../scripts/lib/dev.mjs";
+import { ROOT, request as plainRequest, rawRequest as rawSocket } from "../../scripts/lib/dev.mjs";
 import { E, MAIN, admin, bearer, createKey, newAccount, randomClientIp, request } from "./helpers.mjs";
 
 /** A request outside the browser, from a client address of its own (see helpers.mjs). */
@@ -340,6 +340,39 @@ describe("the portal's throttling", () => {
       const r = await plainRequest(`${MAIN}/_keygate/portal/api/session`, { headers: quiet });
       assert.equal(r.json.error.code, "portal_session_missing", `request ${i + 1}`);
     }
+  });
+});
+
+describe("PORTAL_HOST", () => {
+  it("serves the portal and the console there only, proxies nothing there, and mints links for it", async () => {
+    // The `pinned` instance has PORTAL_HOST=keys.localhost, reached by its Host header.
+    const url = E.urls.pinned;
+    const port = new URL(url).port;
+    const at = (host, lines) =>
+      rawSocket(url, [...lines, `Host: ${host}:${port}`, `CF-Connecting-IP: ${randomClientIp()}`].join("\r\n"));
+    // Elsewhere: no portal, no console.
+    for (const path of ["/_keygate/portal/", "/_keygate/console/", "/_keygate/console/api/session"]) {
+      const r = await rawRequest(`${url}${path}`);
+      assert.equal(r.status, 404, `${path}: ${r.text}`);
+    }
+    // The operator, calling from another host, gets a link on the portal's host.
+    const account = newAccount();
+    const minted = await admin("POST", `/accounts/${account}/portal_sessions`, { url, body: { mode: "test", return_url: RETURN_URL } });
+    assert.equal(minted.status, 201, minted.text);
+    assert.match(minted.json.url, /^https:\/\/keys\.localhost\/_keygate\/portal\/start\?account=/);
+    // There: the pages and the link.
+    const page = await at("keys.localhost", ["GET /_keygate/portal/ HTTP/1.1"]);
+    assert.equal(page.status, 200);
+    assert.match(page.headers["content-security-policy"], new RegExp(`script-src https://keys\\.localhost:${port}/_keygate/ui/;`));
+    const start = new URL(minted.json.url);
+    const opened = await at("keys.localhost", [`GET ${start.pathname}${start.search} HTTP/1.1`]);
+    assert.equal(opened.status, 303, opened.text);
+    // And nothing of the API's origin, even with a valid key.
+    const key = await createKey({ url });
+    const proxied = await at("keys.localhost", ["GET /v1/charges HTTP/1.1", `Authorization: Bearer ${key.secret}`]);
+    assert.equal(proxied.status, 404, proxied.text);
+    assert.equal(proxied.json.error.code, "resource_missing");
+    assert.equal((await request(`${url}/v1/charges`, { headers: { authorization: bearer(key.secret) } })).status, 200);
   });
 });
 

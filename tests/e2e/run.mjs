@@ -85,7 +85,8 @@ const specs = {
   main: { protocol: "https", envFile: secretsFile, vars: mainVars, config: splitConfigs(path.join(runDir, "split-main"), { suffix: "main", fullVars: { ...secrets, ...mainVars } }) },
   // Mode pinning needs the request's own host name, and a worker run beside another in one
   // wrangler dev sees every request under 127.0.0.1 (see startWrangler): one worker here.
-  pinned: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, LIVE_HOSTS: "localhost", TEST_HOSTS: "sandbox.localhost" } },
+  // It also serves the key portal on a host of its own (PORTAL_HOST, portal.test.mjs).
+  pinned: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url, LIVE_HOSTS: "localhost", TEST_HOSTS: "sandbox.localhost", PORTAL_HOST: "keys.localhost" } },
   plain: { protocol: "http", envFile: secretsFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   bare: { protocol: "https", envFile: emptyFile, vars: { ORIGIN_TEST: originTest.url, ORIGIN_LIVE: originLive.url } },
   down: { protocol: "https", envFile: secretsFile, vars: { ORIGIN_TEST: `http://127.0.0.1:${closedPort}`, ORIGIN_LIVE: "" } },

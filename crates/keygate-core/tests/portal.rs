@@ -10,6 +10,7 @@ use keygate_core::commands::fakes::{MemoryKv, MemoryState};
 use keygate_core::domain::digest::Pepper;
 use keygate_core::domain::key::Mode;
 use keygate_core::domain::key_format::Keyring;
+use keygate_core::domain::portal::Minted;
 use keygate_core::rng::FixedRng;
 
 const T0: i64 = 2_000_000_000;
@@ -22,24 +23,25 @@ fn code(r: Result<impl std::fmt::Debug, Error>) -> String {
     r.unwrap_err().code().to_owned()
 }
 
+/// Mint a session of `acct_1` at `T0` (no key defaults, not a console session).
+fn mint(
+    a: &Authority<'_, MemoryState, MemoryKv>,
+    mode: Option<Mode>,
+    return_url: &str,
+    ttl: i64,
+    k: &Keyring,
+    rng: &mut FixedRng,
+) -> Result<Minted, Error> {
+    block_on(a.portal_mint("acct_1", mode, return_url, ttl, Default::default(), None, k, rng, T0))
+}
+
 #[test]
 fn a_link_opens_one_session_of_its_account_and_mode_until_it_ends() {
     let (state, kv) = (MemoryState::new(), MemoryKv::default());
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let k = keys();
     let mut rng = FixedRng::new(*b"portal-rng");
-    let m = block_on(a.portal_mint(
-        "acct_1",
-        Some(Mode::Test),
-        "https://app.example.com/",
-        600,
-        Default::default(),
-        None,
-        &k,
-        &mut rng,
-        T0,
-    ))
-    .unwrap();
+    let m = mint(&a, Some(Mode::Test), "https://app.example.com/", 600, &k, &mut rng).unwrap();
     let id = m.session.id.clone();
     assert!(!state.mentions(&m.token), "the link's token is kept as a digest only");
     // Another account, a wrong token, the right one after the session's end: refused.
@@ -104,18 +106,7 @@ fn a_session_of_both_modes_acts_in_either() {
     let a = Authority { state: &state, kv: &kv, limits: Limits::default() };
     let k = keys();
     let mut rng = FixedRng::new(*b"both-modes");
-    let m = block_on(a.portal_mint(
-        "acct_1",
-        None,
-        "https://app.example.com/",
-        60,
-        Default::default(),
-        None,
-        &k,
-        &mut rng,
-        T0,
-    ))
-    .unwrap();
+    let m = mint(&a, None, "https://app.example.com/", 60, &k, &mut rng).unwrap();
     let r = block_on(a.portal_redeem("acct_1", &m.session.id, &m.token, &k, &mut rng, T0)).unwrap();
     for mode in Mode::ALL {
         block_on(a.portal_check(
@@ -131,18 +122,7 @@ fn a_session_of_both_modes_acts_in_either() {
         .unwrap();
     }
     // A bad request to mint is a precise 400.
-    let e = block_on(a.portal_mint(
-        "acct_1",
-        None,
-        "http://app.example.com/",
-        60,
-        Default::default(),
-        None,
-        &k,
-        &mut rng,
-        T0,
-    ))
-    .unwrap_err();
+    let e = mint(&a, None, "http://app.example.com/", 60, &k, &mut rng).unwrap_err();
     assert_eq!((e.status(), e.param()), (400, Some("return_url")));
 }
 

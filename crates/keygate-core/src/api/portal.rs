@@ -146,7 +146,8 @@ impl SessionCookie {
 
     /// Read the value of cookie `name` from a `Cookie` header. Anything malformed is no session.
     pub fn from_header(header: &str, name: &str) -> Option<SessionCookie> {
-        let value = header.split(';').find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))?;
+        let value = crate::domain::portal::cookie_pairs(header)
+            .find_map(|c| c.strip_prefix(name)?.strip_prefix('='))?;
         let mut parts = value.split('.');
         let (account, store, session_id, secret) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -254,6 +255,8 @@ mod tests {
         };
         let header = format!("a=b; __Host-keygate_portal={}; c=d", c.value());
         assert_eq!(SessionCookie::from_header(&header, "__Host-keygate_portal"), Some(c.clone()));
+        let joined = format!("a=b, __Host-keygate_portal={}", c.value());
+        assert_eq!(SessionCookie::from_header(&joined, "__Host-keygate_portal"), Some(c.clone()));
         assert!(!format!("{c:?}").contains("XYZ"), "the secret is redacted");
         for bad in [
             "__Host-keygate_portal=acct_1.live.ps_abc",

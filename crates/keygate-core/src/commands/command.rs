@@ -60,9 +60,9 @@ pub enum Command {
         /// The usage controls of the keys it creates.
         #[serde(default)]
         key_defaults: crate::domain::portal::KeyDefaults,
-        /// A console session's admin-token digest.
+        /// A console session's admin-token digest (redacted in `Debug`).
         #[serde(default)]
-        grant: Option<String>,
+        grant: Option<crate::domain::key::RawKey>,
     },
     /// Use a portal session's link.
     PortalRedeem {
@@ -567,8 +567,17 @@ async fn execute<S: StateStore, W: RecordWriter>(
         Command::Migration { account: _ } => Answer::Migration(a.migration_status(&keys()?, now).await?),
         Command::PortalMint { account, mode, return_url, expires_in, key_defaults, grant } => {
             let keys = keys()?;
-            let minted =
-                a.portal_mint(&account, mode, &return_url, expires_in, key_defaults, grant, &keys, rng, now);
+            let minted = a.portal_mint(
+                &account,
+                mode,
+                &return_url,
+                expires_in,
+                key_defaults,
+                grant.map(|g| g.0),
+                &keys,
+                rng,
+                now,
+            );
             Answer::PortalMinted(minted.await?)
         }
         Command::PortalRedeem { account, session_id, token } => Answer::PortalRedeemed(

@@ -302,6 +302,26 @@ pub fn same_origin(given: &str, ours: &str) -> bool {
     local.is_some_and(|h| given.strip_prefix("http://").is_some_and(|g| g.eq_ignore_ascii_case(h)))
 }
 
+/// `PORTAL_HOST`: the host name (no scheme, no port) that alone serves the key portal and the
+/// operator console, so that no page of the API's origin shares their origin. `Ok(None)`: unset
+/// (they answer on any host keygate serves). `Err` for anything but a host name in its canonical
+/// (lower-case) form.
+pub fn parse_portal_host(var: Option<&str>) -> Result<Option<String>, &'static str> {
+    match var.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => match crate::domain::web_url::canonical_host(v) {
+            Some(host) if host == v && !v.contains(':') => Ok(Some(host)),
+            _ => Err("a host name, such as keys.example.com (no scheme, no port, lower case)"),
+        },
+    }
+}
+
+/// The `name=value` pairs of a `Cookie` header, trimmed: split on `;` as browsers join them, and
+/// on `,` too, as repeated `Cookie` fields may be joined (no cookie name or value holds either).
+pub fn cookie_pairs(header: &str) -> impl Iterator<Item = &str> {
+    header.split([';', ',']).map(str::trim).filter(|c| !c.is_empty())
+}
+
 /// What `PORTAL_FRAME_ANCESTORS` must be.
 const NOT_ORIGINS: &str = "https origins separated by spaces or commas";
 
@@ -346,6 +366,24 @@ mod tests {
         assert!(same_origin("http://127.0.0.1:8787", "https://127.0.0.1:8787"));
         assert!(!same_origin("http://127.0.0.1:9999", "https://127.0.0.1:8787"));
         assert!(!same_origin("http://localhost:8787", "https://127.0.0.1:8787"));
+    }
+
+    #[test]
+    fn the_portal_host_is_a_bare_host_name() {
+        use super::parse_portal_host as p;
+        assert_eq!(p(None), Ok(None));
+        assert_eq!(p(Some("")), Ok(None));
+        assert_eq!(p(Some("keys.example.com")), Ok(Some("keys.example.com".into())));
+        for bad in [
+            "https://keys.example.com",
+            "keys.example.com:8443",
+            "Keys.Example.com",
+            "keys.example.com/",
+            "a b",
+            "*.example.com",
+        ] {
+            assert!(p(Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

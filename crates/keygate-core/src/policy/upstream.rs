@@ -53,11 +53,8 @@ pub fn forwarded_cookie(header: &str) -> Option<Option<String>> {
     if !header.contains(OWN_COOKIE_PREFIX) {
         return None;
     }
-    let kept: Vec<&str> = header
-        .split(';')
-        .map(str::trim)
-        .filter(|c| !c.is_empty() && !c.starts_with(OWN_COOKIE_PREFIX))
-        .collect();
+    let kept: Vec<&str> =
+        crate::domain::portal::cookie_pairs(header).filter(|c| !c.starts_with(OWN_COOKIE_PREFIX)).collect();
     Some((!kept.is_empty()).then(|| kept.join("; ")))
 }
 
@@ -110,5 +107,7 @@ mod tests {
             forwarded_cookie("__Host-keygate_console=c;__Host-keygate_portal=p;theirs=__Host-keygate_x"),
             Some(Some("theirs=__Host-keygate_x".into()))
         );
+        // Repeated Cookie fields joined with a comma.
+        assert_eq!(forwarded_cookie("a=1, __Host-keygate_portal=p, b=2"), Some(Some("a=1; b=2".into())));
     }
 }

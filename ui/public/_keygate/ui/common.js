@@ -97,9 +97,29 @@ export function chart(days) {
   return svg;
 }
 
+/** The pages' confirmation dialog, made on first use. */
+function confirmation() {
+  const found = document.getElementById("confirm");
+  if (found) return found;
+  const dialog = h(
+    "dialog",
+    { id: "confirm", "aria-labelledby": "confirm-title" },
+    h(
+      "form",
+      { method: "dialog" },
+      h("h2", { id: "confirm-title" }),
+      h("p", { id: "confirm-text" }),
+      h("div", { id: "confirm-extra" }),
+      h("p", {}, h("button", { type: "button", id: "confirm-cancel", class: "quiet" }, "Cancel"), " ", h("button", { type: "submit", class: "danger" }, "Confirm")),
+    ),
+  );
+  document.querySelector("main").append(dialog);
+  return dialog;
+}
+
 /** Ask for confirmation in the page's dialog. Resolves to the form's values, or null. */
 export function confirmDialog(title, text, extra) {
-  const dialog = document.getElementById("confirm");
+  const dialog = confirmation();
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-text").textContent = text;
   const slot = document.getElementById("confirm-extra");

@@ -55,15 +55,23 @@ async function guarded(work) {
     await work();
   } catch (e) {
     say(`${e.code}: ${e.message}`, true);
-    if (e.code === "portal_session_invalid" || e.code === "portal_session_expired") show(false);
+    // The session is over (ended, run out, its cookie gone): clear the page.
+    if (e.status === 401) show(false);
   }
 }
 
 async function openAccount(e) {
   e.preventDefault();
   await guarded(async () => {
-    account = $("account-id").value.trim();
-    await loadKeys();
+    const asked = $("account-id").value.trim();
+    const previous = account;
+    account = asked;
+    try {
+      await loadKeys();
+    } catch (err) {
+      account = previous;
+      throw err;
+    }
     await loadEvents();
     $("account-view").hidden = false;
     $("account-heading").textContent = `Account ${account}`;
