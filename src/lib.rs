@@ -10,6 +10,8 @@
 mod config;
 mod context;
 mod edge;
+#[cfg(feature = "authority")]
+mod http;
 mod keystore;
 mod kv;
 mod log;
@@ -125,6 +127,12 @@ async fn management(
     rc: &mut context::RequestContext,
     throttle: keygate_core::policy::throttle::Throttle<'_>,
 ) -> Result<Response, Error> {
+    if portal::serves(url.path()) {
+        // The key portal's and the console's pages and their APIs; a browser must never be
+        // challenged there (it would open its own login dialog).
+        rc.challenge = false;
+        return portal::handle(req, url, env, rc, throttle).await;
+    }
     management::handle(req, url, env, ctx, rc, throttle).await
 }
 

@@ -7,7 +7,6 @@
 //!
 //! Both validate here, then ask the (mode, account) Durable Object, which is the authority.
 
-use futures_util::StreamExt;
 use keygate_core::Error;
 use keygate_core::api::object::{KeyObject, List};
 use keygate_core::api::request;
@@ -23,6 +22,7 @@ use keygate_core::policy::throttle::Throttle;
 use worker::{Context, Env, Method, Request, Response};
 
 use crate::context::RequestContext;
+use crate::http::{origin, query_pairs, query_param, read_body, value};
 use crate::keystore::{self, Command};
 use crate::{config, edge, respond};
 
@@ -35,10 +35,6 @@ pub async fn handle(
     rc: &mut RequestContext,
     throttle: Throttle<'_>,
 ) -> Result<Response, Error> {
-    if crate::portal::serves(url.path()) {
-        rc.challenge = false;
-        return crate::portal::handle(req, url, env, rc, throttle).await;
-    }
     let rest = url.path().strip_prefix(request::PREFIX).map(str::to_owned);
     let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) else {
         return Err(Error::NotFound { what: "route".into() });
@@ -154,7 +150,7 @@ async fn operator(
         (["migration"], _) => Err(Error::MethodNotAllowed { allowed: "GET" }),
         (["portal_sessions"], Method::Post) => {
             let body = read_body(req, request::MAX_BODY).await?;
-            Ok((201, crate::portal::mint(env, url, account, &body).await?))
+            Ok((201, portal_session(env, url, account, &body).await?))
         }
         (["portal_sessions"], _) => Err(Error::MethodNotAllowed { allowed: "POST" }),
         (["keys"], Method::Post) => {
@@ -529,67 +525,43 @@ pub(crate) fn authorize_operator(
     }
 }
 
-/// Read a request body of at most `limit` bytes ([`request::MAX_BODY`] for the API's own bodies). A declared length over the limit
-/// is refused before reading; a body without one (chunked) is read chunk by chunk and refused
-/// as soon as it passes the limit, never buffered whole. Before the refusal, the rest of the
-/// body is read and thrown away for a bounded while ([`DRAIN_BYTES`], [`DRAIN_FOR`]), so that a
-/// client still sending gets the answer instead of a reset connection; past either bound the
-/// answer goes at once.
-pub async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
-    let too_large = Error::BodyTooLarge { limit };
-    let unreadable = || Error::invalid_param("body_invalid", "body", "The request body could not be read.");
-    if req.inner().body().is_none() {
-        return Ok(Vec::new());
-    }
-    let declared_too_large = matches!(req.headers().get("content-length"), Ok(Some(len))
-        if len.trim().parse::<usize>().map_or(true, |n| n > limit));
-    let mut stream = req.stream().map_err(|_| unreadable())?;
-    if declared_too_large {
-        drain(&mut stream).await;
-        return Err(too_large);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| unreadable())?;
-        if body.len() + chunk.len() > limit {
-            drain(&mut stream).await;
-            return Err(too_large);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// The most of a refused body read and thrown away before answering.
-const DRAIN_BYTES: usize = 4 * 1024 * 1024;
-/// The longest a refused body is read before answering.
-const DRAIN_FOR: std::time::Duration = std::time::Duration::from_millis(1500);
-
-/// Read and discard what is left of `stream`, within [`DRAIN_BYTES`] and [`DRAIN_FOR`].
-async fn drain(stream: &mut worker::ByteStream) {
-    let discard = async {
-        let mut seen = 0;
-        while let Some(Ok(chunk)) = stream.next().await {
-            seen += chunk.len();
-            if seen > DRAIN_BYTES {
-                break;
-            }
-        }
+/// `POST /accounts/{account}/portal_sessions`: mint a key portal session (`src/portal.rs`) and
+/// answer its single-use link: on `PORTAL_HOST` when it is set and the call came to another
+/// host, else on this one.
+async fn portal_session(
+    env: &Env,
+    url: &RequestUrl,
+    account: &str,
+    body: &[u8],
+) -> Result<serde_json::Value, Error> {
+    let r = keygate_core::api::portal::parse_session_request(body)?;
+    let store = r.mode.unwrap_or(Mode::Live);
+    let command = Command::PortalMint {
+        account: account.to_owned(),
+        mode: r.mode,
+        return_url: r.return_url,
+        expires_in: r.expires_in,
+        key_defaults: r.key_defaults,
+        grant: None,
     };
-    let deadline = worker::Delay::from(DRAIN_FOR);
-    futures_util::future::select(std::pin::pin!(discard), deadline).await;
-}
-
-/// The first value of query parameter `name`.
-pub(crate) fn query_param(url: &RequestUrl, name: &str) -> Option<String> {
-    query_pairs(url).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
-}
-
-/// The query's name-value pairs, decoded as a form.
-fn query_pairs(url: &RequestUrl) -> form_urlencoded::Parse<'_> {
-    form_urlencoded::parse(url.query().unwrap_or("").as_bytes())
-}
-
-pub(crate) fn value<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(v).map_err(|_| Error::Internal { what: "encoding a response" })
+    let minted: serde_json::Value = keystore::call(env, store, account, &command).await?;
+    let (Some(id), Some(token)) = (minted["id"].as_str(), minted["token"].as_str()) else {
+        return Err(Error::StoreUnavailable);
+    };
+    let base = match config::portal_host(env)? {
+        Some(host) if url.host_str() != Some(host.as_str()) => format!("https://{host}"),
+        _ => origin(url),
+    };
+    let start = keygate_core::api::portal::PORTAL_PATH;
+    let link =
+        format!("{base}{start}/start?account={account}&store={}&session={id}&token={token}", store.as_str());
+    Ok(serde_json::json!({
+        "object": "portal_session",
+        "id": id,
+        "account": account,
+        "mode": minted["mode"],
+        "url": link,
+        "return_url": minted["return_url"],
+        "expires_at": minted["expires_at"],
+    }))
 }

@@ -16,7 +16,9 @@
 
 use keygate_core::Error;
 use keygate_core::api::object::{KeyObject, List};
-use keygate_core::api::portal::{self as wire, SessionCookie};
+use keygate_core::api::portal::{
+    self as wire, CONSOLE_PATH as CONSOLE, PORTAL_PATH as PORTAL, SessionCookie,
+};
 use keygate_core::api::request;
 use keygate_core::commands::authority::Principal;
 use keygate_core::domain::event::Actor;
@@ -29,14 +31,11 @@ use serde_json::{Value, json};
 use worker::{Env, Headers, Method, Request, Response};
 
 use crate::context::RequestContext;
+use crate::http::{origin, query_param, read_body, value};
 use crate::keystore::{self, Command};
-use crate::management::{self, read_body, value};
+use crate::management;
 use crate::{config, respond};
 
-/// The portal's path.
-pub const PORTAL: &str = "/_keygate/portal";
-/// The console's path.
-pub const CONSOLE: &str = "/_keygate/console";
 const PORTAL_COOKIE: &str = "__Host-keygate_portal";
 const CONSOLE_COOKIE: &str = "__Host-keygate_console";
 /// The header a change carries its CSRF token in.
@@ -176,41 +175,6 @@ fn csp(origin: &str, frame: &str) -> String {
     )
 }
 
-/// `POST /_keygate/v1/accounts/{account}/portal_sessions`, the operator's: mint a session and
-/// answer its single-use link.
-pub async fn mint(env: &Env, url: &RequestUrl, account: &str, body: &[u8]) -> Result<Value, Error> {
-    let r = wire::parse_session_request(body)?;
-    let store = r.mode.unwrap_or(Mode::Live);
-    let command = Command::PortalMint {
-        account: account.to_owned(),
-        mode: r.mode,
-        return_url: r.return_url,
-        expires_in: r.expires_in,
-        key_defaults: r.key_defaults,
-        grant: None,
-    };
-    let minted: Value = keystore::call(env, store, account, &command).await?;
-    let (Some(id), Some(token)) = (minted["id"].as_str(), minted["token"].as_str()) else {
-        return Err(Error::StoreUnavailable);
-    };
-    // On PORTAL_HOST when it is set (the operator may call from another host), else here.
-    let base = match config::portal_host(env)? {
-        Some(host) if url.host_str() != Some(host.as_str()) => format!("https://{host}"),
-        _ => origin(url),
-    };
-    let link =
-        format!("{base}{PORTAL}/start?account={account}&store={}&session={id}&token={token}", store.as_str());
-    Ok(json!({
-        "object": "portal_session",
-        "id": id,
-        "account": account,
-        "mode": minted["mode"],
-        "url": link,
-        "return_url": minted["return_url"],
-        "expires_at": minted["expires_at"],
-    }))
-}
-
 /// `GET /_keygate/portal/start?account=…&store=…&session=…&token=…`: use the link once; set
 /// the session's cookie and send the browser to the portal.
 async fn start(
@@ -219,7 +183,7 @@ async fn start(
     rc: &RequestContext,
     blocked: Option<u32>,
 ) -> Result<Response, Error> {
-    let param = |name: &str| management::query_param(url, name).unwrap_or_default();
+    let param = |name: &str| query_param(url, name).unwrap_or_default();
     let (account, store, session, token) =
         (param("account"), param("store"), param("session"), param("token"));
     let word = |s: &str, prefix: &str| {
@@ -530,12 +494,4 @@ fn set_cookie(face: Face, value: &str, max_age: i64) -> String {
         face.cookie(),
         max_age.max(0)
     )
-}
-
-/// `scheme://host[:port]` of the request, as a browser writes its `Origin`.
-fn origin(url: &RequestUrl) -> String {
-    let text = url.as_str();
-    let after = text.find("://").map_or(0, |i| i + 3);
-    let end = text[after..].find(['/', '?', '#']).map_or(text.len(), |i| after + i);
-    text[..end].to_owned()
 }

@@ -50,7 +50,7 @@ pub async fn github(
         let identifier = headers.get(KEY_ID_HEADER).ok().flatten();
         let signature = headers.get(SIGNATURE_HEADER).ok().flatten();
         let signature = parse_signature(identifier.as_deref(), signature.as_deref())?;
-        let body = crate::management::read_body(req, leaks::MAX_REPORT_BODY).await?;
+        let body = crate::http::read_body(req, leaks::MAX_REPORT_BODY).await?;
         let (keys, fetched_now) = match blocked_for {
             Some(_) => (cached_keys(rc.now).ok_or(Error::SigningKeysUnavailable)?, false),
             None => signing_keys(env, &signature.identifier, rc.now).await?,
@@ -72,7 +72,7 @@ pub async fn github(
 
 /// `POST /leaks` (operator): tokens another scanner found, handled as GitHub's are.
 pub async fn operator_report(req: &mut Request, env: &Env) -> Result<Vec<Feedback>, Error> {
-    let body = crate::management::read_body(req, leaks::MAX_REPORT_BODY).await?;
+    let body = crate::http::read_body(req, leaks::MAX_REPORT_BODY).await?;
     let sightings = leaks::parse_operator_report(&body)?;
     handle(env, &sightings, REASON_OPERATOR).await
 }

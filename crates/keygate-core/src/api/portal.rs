@@ -12,6 +12,11 @@ use crate::domain::key::{KeyType, Mode};
 use crate::domain::portal::KeyDefaults;
 use crate::domain::settings::CreateKey;
 
+/// Where the key portal is served.
+pub const PORTAL_PATH: &str = "/_keygate/portal";
+/// Where the operator console is served.
+pub const CONSOLE_PATH: &str = "/_keygate/console";
+
 /// A validated `POST /accounts/{account}/portal_sessions` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRequest {
