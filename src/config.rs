@@ -28,17 +28,21 @@ pub const DEFAULT_DOC_URL: &str = "https://github.com/keygate/keygate/blob/main/
 /// is one property lookup: worker's `Env::secret`/`var` check the binding's constructor name
 /// across the JS boundary and format an error for every absent one.
 fn string(env: &Env, name: &'static str) -> Option<String> {
-    if let Some(known) =
-        VARS.with_borrow(|vars| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()))
-    {
-        return known;
+    with_string(env, name, |v| v.map(str::to_owned))
+}
+
+/// `f` of the binding `name` as [`string`] reads it, without copying it out of the isolate's
+/// cache.
+fn with_string<R>(env: &Env, name: &'static str, f: impl FnOnce(Option<&str>) -> R) -> R {
+    let known = VARS.with_borrow(|vars| vars.iter().any(|(n, _)| *n == name));
+    if !known {
+        let value = worker::js_sys::Reflect::get(env, &worker::wasm_bindgen::JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_string())
+            .filter(|s| !s.is_empty());
+        VARS.with_borrow_mut(|vars| vars.push((name, value)));
     }
-    let value = worker::js_sys::Reflect::get(env, &worker::wasm_bindgen::JsValue::from_str(name))
-        .ok()
-        .and_then(|v| v.as_string())
-        .filter(|s| !s.is_empty());
-    VARS.with_borrow_mut(|vars| vars.push((name, value.clone())));
-    value
+    VARS.with_borrow(|vars| f(vars.iter().find(|(n, _)| *n == name).and_then(|(_, v)| v.as_deref())))
 }
 
 thread_local! {
@@ -318,10 +322,10 @@ pub fn portal_host(env: &Env) -> Result<Option<String>, Error> {
 /// Whether `host` is `PORTAL_HOST`'s, where nothing is proxied to an origin. Compared as set:
 /// the full worker refuses a value that is not a canonical host name, and then serves no portal.
 pub fn is_portal_host(env: &Env, host: Option<&str>) -> bool {
-    match (string(env, "PORTAL_HOST"), host) {
+    with_string(env, "PORTAL_HOST", |portal| match (portal, host) {
         (Some(portal), Some(host)) => portal.trim() == host,
         _ => false,
-    }
+    })
 }
 
 /// `PORTAL_FRAME_ANCESTORS`: the origins that may frame the portal (none by default). A value

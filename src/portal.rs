@@ -21,7 +21,6 @@ use keygate_core::api::portal::{
 };
 use keygate_core::api::request;
 use keygate_core::commands::authority::Principal;
-use keygate_core::domain::event::Actor;
 use keygate_core::domain::ids;
 use keygate_core::domain::key::{Mode, RawKey};
 use keygate_core::domain::portal::{CONSOLE_ACCOUNT, Refusal};
@@ -440,11 +439,7 @@ async fn portal_keys(
             let body = read_body(req, request::MAX_BODY).await?;
             let params = wire::parse_portal_create(&body, &session.modes()?, &defaults, rc.now)?;
             let mode = params.mode;
-            let command = Command::Create {
-                account: account.clone(),
-                params,
-                actor: Actor(format!("portal:{}", session.id())),
-            };
+            let command = Command::Create { account: account.clone(), params, actor: session.by().actor() };
             let mut key: KeyObject = keystore::call(env, mode, &account, &command).await?;
             key.metadata.clear();
             (201, value(&key)?)

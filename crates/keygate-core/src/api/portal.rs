@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::Error;
-use crate::api::request::{clip, json_object, missing, parse_mode, wrong_type};
+use crate::api::request::{clip, json_object, missing, only, parse_mode, unknown, wrong_type};
 use crate::api::settings::{parse_credits, parse_rate_limit};
 use crate::clock::UnixSeconds;
 use crate::domain::key::{KeyType, Mode};
@@ -175,17 +175,6 @@ impl SessionCookie {
             secret: secret.to_owned(),
         })
     }
-}
-
-fn only(obj: &Map<String, Value>, fields: &[&str]) -> Result<(), Error> {
-    match obj.keys().find(|k| !fields.contains(&k.as_str())) {
-        Some(field) => Err(unknown(&clip(field))),
-        None => Ok(()),
-    }
-}
-
-fn unknown(field: &str) -> Error {
-    Error::invalid_param("parameter_unknown", field, format!("Received unknown parameter: {field}"))
 }
 
 #[cfg(test)]

@@ -270,13 +270,7 @@ impl KeySettings {
 /// A change of a key's credits: `{"op": "set" | "increment" | "decrement", "amount": N}`.
 pub fn parse_credit_change(body: &[u8]) -> Result<CreditChange, Error> {
     let obj = json_object(body)?;
-    if let Some(field) = obj.keys().find(|k| !["op", "amount"].contains(&k.as_str())) {
-        return Err(Error::invalid_param(
-            "parameter_unknown",
-            clip(field),
-            format!("Received unknown parameter: {}", clip(field)),
-        ));
-    }
+    only(&obj, &["op", "amount"])?;
     let amount = match obj.get("amount") {
         None => return Err(missing("amount")),
         Some(v) => v.as_u64().filter(|n| *n <= MAX_COUNT).ok_or_else(|| {
@@ -335,13 +329,7 @@ pub fn parse_roll(body: &[u8]) -> Result<i64, Error> {
         return Ok(crate::domain::keystate::DEFAULT_GRACE);
     }
     let obj = json_object(body)?;
-    if let Some(field) = obj.keys().find(|k| k.as_str() != "expires_in") {
-        return Err(Error::invalid_param(
-            "parameter_unknown",
-            clip(field),
-            format!("Received unknown parameter: {}", clip(field)),
-        ));
-    }
+    only(&obj, &["expires_in"])?;
     match obj.get("expires_in") {
         None | Some(Value::Null) => Ok(crate::domain::keystate::DEFAULT_GRACE),
         Some(Value::Number(n)) => match n.as_i64() {
@@ -470,6 +458,19 @@ pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, Error> {
 
 pub(crate) fn missing(param: &str) -> Error {
     Error::invalid_param("parameter_missing", param, format!("Missing required parameter: {param}."))
+}
+
+/// A body that takes `fields` and nothing else: the first other field is a 400 naming it.
+pub(crate) fn only(obj: &Map<String, Value>, fields: &[&str]) -> Result<(), Error> {
+    match obj.keys().find(|k| !fields.contains(&k.as_str())) {
+        Some(field) => Err(unknown(&clip(field))),
+        None => Ok(()),
+    }
+}
+
+/// `parameter_unknown` for `field` (already clipped, or a path such as `key_defaults.x`).
+pub(crate) fn unknown(field: &str) -> Error {
+    Error::invalid_param("parameter_unknown", field, format!("Received unknown parameter: {field}"))
 }
 
 pub(crate) fn wrong_type(param: &str, expected: &str) -> Error {
