@@ -76,7 +76,7 @@ impl World {
     }
 }
 
-const BOTH: LeaseAsk = LeaseAsk { rate: true, credits: true, returned: None, small: false };
+const BOTH: LeaseAsk = LeaseAsk { rate: true, credits: true, returned: None, small: false, want: 0 };
 
 #[test]
 fn settings_are_validated_stored_and_shown() {

@@ -510,6 +510,7 @@ fn the_edge_commands_are_read_as_the_commands_of_the_same_name() {
         credits: true,
         returned: Some((2, 5)),
         small: true,
+        want: 400,
     };
     let pairs = [
         (

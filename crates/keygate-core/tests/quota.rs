@@ -5,7 +5,7 @@
 
 use keygate_core::Error;
 use keygate_core::domain::quota::{
-    Credits, Interval, LeaseAsk, LeaseGrant, MAX_BLOCK, RateLimit, RateWindow, Refill, lease,
+    Credits, HOT_BLOCK, Interval, LeaseAsk, LeaseGrant, MAX_BLOCK, RateLimit, RateWindow, Refill, lease,
 };
 use keygate_core::policy::quota::{CREDITS_RECHECK, Controls, Leases, Spend};
 
@@ -130,9 +130,13 @@ fn credits_are_never_over_spent_across_isolates_and_interleavings() {
         assert!(out.proxied <= credits, "{isolates} isolates: {} proxied of {credits}", out.proxied);
         // Exact accounting: every credit is proxied, still at the authority, or held in a lease.
         assert_eq!(out.proxied + held + remaining, credits, "{isolates} isolates, seed {seed}");
-        // What leases leave unusable is at most one block per isolate, and one credit per request
-        // that was waiting on an answer.
-        assert!(held <= isolates as u64 * MAX_BLOCK.min(credits) + out.most_in_flight, "{held} held");
+        // What leases leave unusable is at most one block per isolate (a 32nd of what was left
+        // when it was granted, at most HOT_BLOCK), and one credit per request that was waiting on
+        // an answer.
+        assert!(
+            held <= isolates as u64 * HOT_BLOCK.min(credits / 32).max(1) + out.most_in_flight,
+            "{held} held"
+        );
         assert_eq!(out.rate_limited, 0);
         assert_eq!(out.proxied + out.credits_exhausted + out.gave_up, requests);
         // Once exhausted, each isolate answers by itself for CREDITS_RECHECK seconds.
@@ -157,11 +161,12 @@ fn what_leases_hold_unspent_midway_is_at_most_a_block_per_isolate() {
         let held: u64 = leases.iter().map(|l| l.credits_held("key_1")).sum();
         assert_eq!(out.proxied + out.gave_up, requests);
         assert_eq!(out.proxied + held + auth.credits.unwrap().remaining, credits);
-        // One block per isolate, and one credit per request that was waiting on an answer.
-        let bound = isolates as u64 * MAX_BLOCK + out.most_in_flight;
+        // One block per isolate (at most HOT_BLOCK, for an isolate that spent its last one within
+        // seconds), and one credit per request that was waiting on an answer.
+        let bound = isolates as u64 * HOT_BLOCK + out.most_in_flight;
         assert!(held <= bound, "{held} held, bound {bound}");
         eprintln!(
-            "{isolates:>2} isolates, {credits:>7} credits, {requests} requests: {held} held unspent in leases (bound {bound}: a block per isolate and {} in flight), {} authority calls, {} gave up",
+            "{isolates:>2} isolates, {credits:>7} credits, {requests} requests: {held} held unspent in leases (bound {bound}: a hot block per isolate and {} in flight), {} authority calls, {} gave up",
             out.most_in_flight, auth.calls, out.gave_up
         );
     }
@@ -205,7 +210,7 @@ fn a_request_refused_by_one_control_spends_nothing_of_the_other() {
     assert!(out.credits_exhausted > 0);
     assert_eq!(out.rate_limited, 0);
     // Once credits were exhausted, no rate tokens were granted with a refusal.
-    let grant = auth.lease(LeaseAsk { rate: true, credits: true, returned: None, small: false }, T0 + 1);
+    let grant = auth.lease(LeaseAsk { rate: true, credits: true, ..Default::default() }, T0 + 1);
     assert_eq!((grant.rate, grant.credits), (None, None));
     assert!(grant.credits_exhausted);
 }
@@ -358,4 +363,104 @@ fn a_burst_of_concurrent_requests_leases_one_block_not_one_each() {
     let held = leases.credits_held("key_1");
     assert_eq!(held, MAX_BLOCK + 31, "one block, and one credit for each other request in flight");
     assert_eq!(held + auth.credits.unwrap().remaining, 1_000_000);
+}
+
+/// One isolate serving a key at `per_second` requests a second for `seconds`: the sizes of the
+/// whole blocks it asked for, and the authority's calls.
+fn steady(auth: &mut Authority, per_second: u64, seconds: i64) -> (Vec<u64>, u64, Leases) {
+    let leases = Leases::new(10);
+    let rl = auth.rate_limit;
+    let controls = Controls { rate_limit: rl.as_ref(), credits: auth.credits.is_some() };
+    let mut wants = Vec::new();
+    for second in 0..seconds {
+        for _ in 0..per_second {
+            let now = T0 + second;
+            let mut tries = 0;
+            loop {
+                match leases.spend("key_1", controls, now) {
+                    Spend::Spent(_) => break,
+                    Spend::Ask(ask) => {
+                        if !ask.small {
+                            wants.push(ask.want);
+                        }
+                        let g = auth.lease(ask, now);
+                        leases.granted("key_1", &ask, &g, now).unwrap();
+                    }
+                    Spend::Refused(e) => panic!("{e:?}"),
+                }
+                tries += 1;
+                assert!(tries < 3, "a grant is spent at once");
+            }
+        }
+    }
+    (wants, auth.calls, leases)
+}
+
+#[test]
+fn a_busy_isolate_asks_for_larger_blocks_and_a_quiet_one_does_not() {
+    // 1000 requests a second: blocks double from an ordinary one to HOT_BLOCK.
+    let mut auth = Authority::new(None, Some(1_000_000_000));
+    let (wants, calls, leases) = steady(&mut auth, 1000, 20);
+    assert_eq!(wants[..5], [0, 200, 400, 800, HOT_BLOCK], "{wants:?}");
+    assert!(wants[5..].iter().all(|w| *w == HOT_BLOCK), "{wants:?}");
+    // 20 000 requests: the first 1500 in five blocks, then one call per 1000.
+    assert!(calls <= 5 + 19, "{calls} calls");
+    let held = leases.credits_held("key_1");
+    assert!(held <= HOT_BLOCK);
+    assert_eq!(20_000 + held + auth.credits.unwrap().remaining, 1_000_000_000);
+    eprintln!("1000 requests/s for 20 s: {calls} authority calls, {held} held at the end");
+
+    // The same with an ordinary block size: ten times the calls.
+    let mut quiet = Authority::new(None, Some(1_000_000_000));
+    let (wants, calls, _) = steady(&mut quiet, 20, 20);
+    assert!(wants.iter().all(|w| *w == 0), "20 requests a second spend a block in 5 s: {wants:?}");
+    assert_eq!(calls, 4, "400 requests, blocks of {MAX_BLOCK}");
+
+    // A rate limit's tokens that lapse with their window are not spent out: no growth.
+    let mut lapsing = Authority::new(Some((1_000_000_000, 1)), None);
+    let (wants, _, _) = steady(&mut lapsing, 5, 10);
+    assert!(wants.iter().all(|w| *w == 0), "{wants:?}");
+    // But a rate limit spent out within its window grows like credits, within a 32nd of it.
+    let mut rate = Authority::new(Some((1_000_000_000, 60)), None);
+    let (wants, calls, _) = steady(&mut rate, 1000, 20);
+    assert!(wants.ends_with(&[HOT_BLOCK, HOT_BLOCK]), "{wants:?}");
+    assert!(calls <= 5 + 19 + 1, "{calls} calls (one more for the new window)");
+    let mut small = Authority::new(Some((6400, 60)), None);
+    let (_, _, leases) = steady(&mut small, 100, 1);
+    let g = {
+        let Spend::Ask(ask) =
+            leases.spend("key_2", Controls { rate_limit: small.rate_limit.as_ref(), credits: false }, T0)
+        else {
+            panic!()
+        };
+        small.lease(LeaseAsk { want: HOT_BLOCK, ..ask }, T0)
+    };
+    assert_eq!(g.rate.unwrap().tokens, 6400 / 32, "never more than a 32nd of the limit");
+}
+
+#[test]
+fn an_isolate_that_slows_down_asks_for_ordinary_blocks_again() {
+    let mut auth = Authority::new(None, Some(1_000_000_000));
+    let leases = Leases::new(10);
+    let controls = Controls { rate_limit: None, credits: true };
+    let spend_block = |now: i64, auth: &mut Authority| -> u64 {
+        let mut want = None;
+        loop {
+            match leases.spend("key_1", controls, now) {
+                Spend::Spent(_) if want.is_some() => return want.unwrap(),
+                Spend::Spent(_) => {}
+                Spend::Ask(ask) => {
+                    want = Some(ask.want);
+                    let g = auth.lease(ask, now);
+                    leases.granted("key_1", &ask, &g, now).unwrap();
+                }
+                Spend::Refused(e) => panic!("{e:?}"),
+            }
+        }
+    };
+    // Fast: each block spent within the second it was granted.
+    let sizes: Vec<u64> = (0..4).map(|_| spend_block(T0, &mut auth)).collect();
+    assert_eq!(sizes, [0, 200, 400, 800]);
+    // The 800 granted at T0 is spent out only at T0 + 10: slow, so the next ask is ordinary.
+    assert_eq!(spend_block(T0 + 10, &mut auth), 0);
 }

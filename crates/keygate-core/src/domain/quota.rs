@@ -17,7 +17,9 @@
 //!   time, for at most [`LEASE_SECONDS`] while the isolate lives.
 //!
 //! Blocks are small against what is left ([`rate_block`], [`credit_block`]): a key with 3
-//! credits or a limit of 5 leases one at a time, a key with a million leases 100 at a time.
+//! credits or a limit of 5 leases one at a time, a key with a million leases 100 at a time
+//! ([`MAX_BLOCK`]), and up to 1000 ([`HOT_BLOCK`]) to an isolate that spends its blocks within
+//! seconds (it asks for them, [`LeaseAsk::want`]).
 //! Everything here is a pure function of the stored state and an injected `now`.
 
 use crate::Error;
@@ -32,8 +34,12 @@ pub const MAX_WINDOW: i64 = 86_400;
 pub const MAX_COUNT: u64 = (1 << 53) - 1;
 /// How long an isolate may spend a credit lease before what is left of it goes back.
 pub const LEASE_SECONDS: i64 = 60;
-/// The most a block holds.
+/// The most a block holds, unless the isolate asks for more ([`LeaseAsk::want`]).
 pub const MAX_BLOCK: u64 = 100;
+/// The most a block holds for an isolate that asks for more (one that spends its blocks within
+/// seconds asks for twice its last one, up to this). A busy key then costs the authority one
+/// call per 1000 requests per isolate, not per 100.
+pub const HOT_BLOCK: u64 = 1000;
 
 /// At most `limit` requests per `window` seconds, in windows aligned to the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -266,14 +272,20 @@ pub enum CreditChange {
     Decrement(u64),
 }
 
-/// Rate tokens granted per lease: a 32nd of the limit, 1 to [`MAX_BLOCK`].
-pub fn rate_block(limit: u64) -> u64 {
-    (limit / 32).clamp(1, MAX_BLOCK)
+/// Rate tokens granted per lease: a 32nd of the limit, 1 to `cap` ([`block_cap`]).
+pub fn rate_block(limit: u64, cap: u64) -> u64 {
+    (limit / 32).clamp(1, cap)
 }
 
-/// Credits granted per lease: a 32nd of what is left, 1 to [`MAX_BLOCK`] (never more than is left).
-pub fn credit_block(remaining: u64) -> u64 {
-    (remaining / 32).clamp(1, MAX_BLOCK).min(remaining)
+/// Credits granted per lease: a 32nd of what is left, 1 to `cap` ([`block_cap`]), never more
+/// than is left.
+pub fn credit_block(remaining: u64, cap: u64) -> u64 {
+    (remaining / 32).clamp(1, cap).min(remaining)
+}
+
+/// The most one block holds for an ask that wants `want`: [`MAX_BLOCK`] to [`HOT_BLOCK`].
+pub fn block_cap(want: u64) -> u64 {
+    want.clamp(MAX_BLOCK, HOT_BLOCK)
 }
 
 /// The authority's count of rate tokens granted in the current window of one key.
@@ -301,6 +313,15 @@ pub struct LeaseAsk {
     /// burst of concurrent requests would each lease a whole block.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub small: bool,
+    /// The block the isolate would like, when it spends blocks fast: granted up to
+    /// [`HOT_BLOCK`], and never more than a 32nd of the limit or of what is left. `0` (and
+    /// anything up to [`MAX_BLOCK`]) asks for an ordinary block.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub want: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The authority's answer to a [`LeaseAsk`]. On the wire it is a JSON array ([`GrantWire`]): the
@@ -412,7 +433,7 @@ pub fn lease(
                 grant.rate_limited = Some((rl.window_end(w) - now).max(1) as u32);
                 None
             } else {
-                let block = if ask.small { 1 } else { rate_block(rl.limit) };
+                let block = if ask.small { 1 } else { rate_block(rl.limit, block_cap(ask.want)) };
                 Some((w, block.min(left), left, granted))
             }
         }
@@ -425,7 +446,7 @@ pub fn lease(
                 grant.credits_retry_after = c.next_refill(created).map(|t| (t - now).max(1) as u32);
                 None
             } else {
-                Some(if ask.small { 1 } else { credit_block(c.remaining) })
+                Some(if ask.small { 1 } else { credit_block(c.remaining, block_cap(ask.want)) })
             }
         }
         _ => None,
@@ -496,11 +517,22 @@ mod tests {
 
     #[test]
     fn blocks_are_small_against_what_is_left() {
-        assert_eq!(credit_block(3), 1);
-        assert_eq!(credit_block(0), 0);
-        assert_eq!(credit_block(64), 2);
-        assert_eq!(credit_block(1_000_000), MAX_BLOCK);
-        assert_eq!(rate_block(5), 1);
-        assert_eq!(rate_block(10_000), MAX_BLOCK);
+        let cap = block_cap(0);
+        assert_eq!(cap, MAX_BLOCK);
+        assert_eq!(credit_block(3, cap), 1);
+        assert_eq!(credit_block(0, cap), 0);
+        assert_eq!(credit_block(64, cap), 2);
+        assert_eq!(credit_block(1_000_000, cap), MAX_BLOCK);
+        assert_eq!(rate_block(5, cap), 1);
+        assert_eq!(rate_block(10_000, cap), MAX_BLOCK);
+        // An isolate that asks for more gets up to HOT_BLOCK, still a 32nd of the limit or of
+        // what is left at most.
+        assert_eq!(block_cap(50), MAX_BLOCK);
+        assert_eq!(block_cap(400), 400);
+        assert_eq!(block_cap(u64::MAX), HOT_BLOCK);
+        assert_eq!(credit_block(1_000_000, block_cap(u64::MAX)), HOT_BLOCK);
+        assert_eq!(credit_block(6400, block_cap(u64::MAX)), 200);
+        assert_eq!(rate_block(5, block_cap(u64::MAX)), 1);
+        assert_eq!(rate_block(1_000_000_000, block_cap(800)), 800);
     }
 }

@@ -5,13 +5,20 @@
 //!
 //! Checks run after the key is authenticated and authorised, so a refused request spends
 //! nothing; and a request spends one of each or none at all.
+//!
+//! Blocks grow with an isolate's traffic: an isolate that spent its last whole block within
+//! [`FAST_SECONDS`] of its grant asks for twice as much (up to
+//! [`crate::domain::quota::HOT_BLOCK`]); one that took longer, or whose block lapsed unspent,
+//! asks for an ordinary block again. So a busy key costs the authority about one call per 1000
+//! requests per isolate, and what an isolate holds unspent stays within a few seconds of its own
+//! traffic.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::Error;
 use crate::clock::UnixSeconds;
-use crate::domain::quota::{LeaseAsk, LeaseGrant, RateLimit};
+use crate::domain::quota::{HOT_BLOCK, LeaseAsk, LeaseGrant, MAX_BLOCK, RateLimit};
 
 /// A key's controls as the edge sees them in its record.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -72,7 +79,14 @@ struct Held {
     /// Until when an ask for a whole block is taken to be in flight: meanwhile, other requests
     /// that run out ask for one of each only.
     asking_until: UnixSeconds,
+    /// When the last whole block was granted, and the size asked for then (`0`: ordinary).
+    granted_at: Option<UnixSeconds>,
+    want: u64,
 }
+
+/// An isolate that spent a whole block within this many seconds of its grant asks for twice as
+/// much next time.
+pub const FAST_SECONDS: UnixSeconds = 2;
 
 /// How long an ask for a block is taken to be in flight, seconds (a lost answer only makes the
 /// next asks small for this long).
@@ -96,62 +110,11 @@ impl Leases {
     /// Spend one of each of `controls` for `key_id` at `now`, if this isolate holds them.
     pub fn spend(&self, key_id: &str, controls: Controls<'_>, now: UnixSeconds) -> Spend {
         let mut held = self.held.borrow_mut();
-        let h = held.entry(key_id.to_owned()).or_default();
-        if controls.rate_limit.copied() != h.limit_seen {
-            h.rate = None;
-            h.rate_refused_until = 0;
-            h.limit_seen = controls.rate_limit.copied();
+        // The key id is copied only the first time this isolate sees the key.
+        match held.get_mut(key_id) {
+            Some(h) => spend_from(h, controls, now),
+            None => spend_from(held.entry(key_id.to_owned()).or_default(), controls, now),
         }
-        if controls.rate_limit.is_some() && now < h.rate_refused_until {
-            return Spend::Refused(Error::RateLimitExceeded {
-                retry_after: (h.rate_refused_until - now) as u32,
-            });
-        }
-        if controls.credits && now < h.credits_refused_until.0 {
-            let retry_after = h.credits_refused_until.1.map(|t| (t - now).max(1) as u32);
-            return Spend::Refused(Error::CreditsExhausted { retry_after });
-        }
-        let rate_ok = match (controls.rate_limit, h.rate) {
-            (None, _) => true,
-            (Some(_), Some((until, tokens, _))) => tokens > 0 && now < until,
-            (Some(_), None) => false,
-        };
-        let credits_ok = match (controls.credits, h.credits) {
-            (false, _) => true,
-            (true, Some((_, tokens, until, _))) => tokens > 0 && now < until,
-            (true, None) => false,
-        };
-        if !(rate_ok && credits_ok) {
-            // An ended credit lease goes back with the ask (its period tells the authority
-            // whether it still counts).
-            let returned = match h.credits {
-                Some((period, tokens, until, _)) if now >= until && tokens > 0 => {
-                    h.credits = None;
-                    Some((period, tokens))
-                }
-                Some((_, _, until, _)) if now >= until => {
-                    h.credits = None;
-                    None
-                }
-                _ => None,
-            };
-            let small = now < h.asking_until;
-            if !small {
-                h.asking_until = now + ASK_SECONDS;
-            }
-            return Spend::Ask(LeaseAsk { rate: !rate_ok, credits: !credits_ok, returned, small });
-        }
-        let mut told = Told { rate: None, credits_left: None };
-        if let (Some(rl), Some((until, tokens, left))) = (controls.rate_limit, h.rate.as_mut()) {
-            *tokens -= 1;
-            told.rate = Some((rl.limit, rl.window, (*left + *tokens).min(rl.limit), *until - now));
-        }
-        if let (true, Some((period, tokens, _, left))) = (controls.credits, h.credits.as_mut()) {
-            *tokens -= 1;
-            // A block for a key that has no credits any more says nothing of what is left.
-            told.credits_left = (*period != crate::domain::quota::UNLIMITED).then(|| *left + *tokens);
-        }
-        Spend::Spent(told)
     }
 
     /// Take what the authority granted for `key_id`. A refusal is returned as the request's
@@ -172,6 +135,7 @@ impl Leases {
         let h = held.entry(key_id.to_owned()).or_default();
         if !ask.small {
             h.asking_until = 0;
+            h.granted_at = Some(now);
         }
         if let Some(g) = grant.rate {
             h.rate = match h.rate {
@@ -209,6 +173,70 @@ impl Leases {
     pub fn credits_held(&self, key_id: &str) -> u64 {
         self.held.borrow().get(key_id).and_then(|h| h.credits).map_or(0, |c| c.1)
     }
+}
+
+/// [`Leases::spend`] for one key's blocks.
+fn spend_from(h: &mut Held, controls: Controls<'_>, now: UnixSeconds) -> Spend {
+    if controls.rate_limit.copied() != h.limit_seen {
+        h.rate = None;
+        h.rate_refused_until = 0;
+        h.limit_seen = controls.rate_limit.copied();
+    }
+    if controls.rate_limit.is_some() && now < h.rate_refused_until {
+        return Spend::Refused(Error::RateLimitExceeded { retry_after: (h.rate_refused_until - now) as u32 });
+    }
+    if controls.credits && now < h.credits_refused_until.0 {
+        let retry_after = h.credits_refused_until.1.map(|t| (t - now).max(1) as u32);
+        return Spend::Refused(Error::CreditsExhausted { retry_after });
+    }
+    let rate_ok = match (controls.rate_limit, h.rate) {
+        (None, _) => true,
+        (Some(_), Some((until, tokens, _))) => tokens > 0 && now < until,
+        (Some(_), None) => false,
+    };
+    let credits_ok = match (controls.credits, h.credits) {
+        (false, _) => true,
+        (true, Some((_, tokens, until, _))) => tokens > 0 && now < until,
+        (true, None) => false,
+    };
+    if !(rate_ok && credits_ok) {
+        // Spent out (not lapsed: its window or lease still runs), whichever ran out.
+        let spent_out = (!rate_ok && matches!(h.rate, Some((until, 0, _)) if now < until))
+            || (!credits_ok && matches!(h.credits, Some((_, 0, until, _)) if now < until));
+        // An ended credit lease goes back with the ask (its period tells the authority
+        // whether it still counts).
+        let returned = match h.credits {
+            Some((period, tokens, until, _)) if now >= until && tokens > 0 => {
+                h.credits = None;
+                Some((period, tokens))
+            }
+            Some((_, _, until, _)) if now >= until => {
+                h.credits = None;
+                None
+            }
+            _ => None,
+        };
+        let small = now < h.asking_until;
+        let mut want = 0;
+        if !small {
+            h.asking_until = now + ASK_SECONDS;
+            let fast = h.granted_at.is_some_and(|t| now - t <= FAST_SECONDS);
+            want = if spent_out && fast { (h.want.max(MAX_BLOCK) * 2).min(HOT_BLOCK) } else { 0 };
+            h.want = want;
+        }
+        return Spend::Ask(LeaseAsk { rate: !rate_ok, credits: !credits_ok, returned, small, want });
+    }
+    let mut told = Told { rate: None, credits_left: None };
+    if let (Some(rl), Some((until, tokens, left))) = (controls.rate_limit, h.rate.as_mut()) {
+        *tokens -= 1;
+        told.rate = Some((rl.limit, rl.window, (*left + *tokens).min(rl.limit), *until - now));
+    }
+    if let (true, Some((period, tokens, _, left))) = (controls.credits, h.credits.as_mut()) {
+        *tokens -= 1;
+        // A block for a key that has no credits any more says nothing of what is left.
+        told.credits_left = (*period != crate::domain::quota::UNLIMITED).then(|| *left + *tokens);
+    }
+    Spend::Spent(told)
 }
 
 /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers): the key's limit.
