@@ -12,7 +12,7 @@
 //   4. what each size choice bought: the edge bundle rebuilt with each profile choice undone.
 // Keygate runs under load as in production: the lean edge serves the requests.
 // Options (env): BENCH_DURATION (seconds per load run, default 10), BENCH_CONNECTIONS (32),
-// BENCH_ROUNDS (rounds of the five load runs, default 3),
+// BENCH_ROUNDS (rounds of the load runs, default 5),
 // BENCH_ONLY (comma-separated subset of native,size,load,matrix, for experiments: RESULTS.md is
 // then printed but not written).
 import { execFile, execFileSync, spawnSync } from "node:child_process";
@@ -40,7 +40,7 @@ function withoutAssets(files) {
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "keygate-bench-"));
 // Node 22 and wrangler from node_modules, whoever calls this.
 const BIN = path.join(ROOT, "node_modules", ".bin");
