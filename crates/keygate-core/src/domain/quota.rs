@@ -274,13 +274,13 @@ pub enum CreditChange {
 
 /// Rate tokens granted per lease: a 32nd of the limit, 1 to `cap` ([`block_cap`]).
 pub fn rate_block(limit: u64, cap: u64) -> u64 {
-    (limit / 32).clamp(1, cap)
+    (limit / 32).clamp(1, cap.max(1))
 }
 
 /// Credits granted per lease: a 32nd of what is left, 1 to `cap` ([`block_cap`]), never more
 /// than is left.
 pub fn credit_block(remaining: u64, cap: u64) -> u64 {
-    (remaining / 32).clamp(1, cap).min(remaining)
+    (remaining / 32).clamp(1, cap.max(1)).min(remaining)
 }
 
 /// The most one block holds for an ask that wants `want`: [`MAX_BLOCK`] to [`HOT_BLOCK`].
@@ -534,5 +534,10 @@ mod tests {
         assert_eq!(credit_block(6400, block_cap(u64::MAX)), 200);
         assert_eq!(rate_block(5, block_cap(u64::MAX)), 1);
         assert_eq!(rate_block(1_000_000_000, block_cap(800)), 800);
+        assert_eq!(rate_block(1_000_000_000, 0), 1, "a cap of 0 is taken as 1, never a panic");
+        // An ask of an edge from before `want` reads as an ordinary one.
+        let old: LeaseAsk = serde_json::from_str(r#"{"rate":true,"credits":false,"returned":null}"#).unwrap();
+        assert_eq!(old.want, 0);
+        assert!(!serde_json::to_string(&old).unwrap().contains("want"));
     }
 }

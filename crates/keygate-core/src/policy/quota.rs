@@ -6,12 +6,13 @@
 //! Checks run after the key is authenticated and authorised, so a refused request spends
 //! nothing; and a request spends one of each or none at all.
 //!
-//! Blocks grow with an isolate's traffic: an isolate that spent its last whole block within
-//! [`FAST_SECONDS`] of its grant asks for twice as much (up to
-//! [`crate::domain::quota::HOT_BLOCK`]); one that took longer, or whose block lapsed unspent,
-//! asks for an ordinary block again. So a busy key costs the authority about one call per 1000
-//! requests per isolate, and what an isolate holds unspent stays within a few seconds of its own
-//! traffic.
+//! Blocks grow with an isolate's traffic, per control: an isolate that spent its last whole
+//! block of one in less than [`FAST_SECONDS`] from its grant asks for twice what it was granted
+//! (at least 2 × [`MAX_BLOCK`], at most [`HOT_BLOCK`]; asking for both controls, the smaller of
+//! the two); one that took longer, or whose block lapsed unspent, asks for an ordinary block
+//! again. So a busy key costs the authority about one call per 1000 requests per isolate, and a
+//! grown block is at most twice what the isolate spent in under 2 seconds: about 4 seconds of
+//! its own traffic.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -79,13 +80,40 @@ struct Held {
     /// Until when an ask for a whole block is taken to be in flight: meanwhile, other requests
     /// that run out ask for one of each only.
     asking_until: UnixSeconds,
-    /// When the last whole block was granted, and the size asked for then (`0`: ordinary).
-    granted_at: Option<UnixSeconds>,
-    want: u64,
+    /// The last whole rate block granted, for growing the next one.
+    rate_grown: Growth,
+    /// The last whole credit block granted, for growing the next one.
+    credits_grown: Growth,
 }
 
-/// An isolate that spent a whole block within this many seconds of its grant asks for twice as
-/// much next time.
+/// The last whole block of one control an isolate was granted: when, and how many.
+#[derive(Debug, Clone, Copy, Default)]
+struct Growth {
+    granted_at: Option<UnixSeconds>,
+    tokens: u64,
+}
+
+impl Growth {
+    /// The block to ask for now that this control ran out at `now`: twice the last one (at
+    /// least [`MAX_BLOCK`], at most [`HOT_BLOCK`]) if it was spent out (not lapsed) within
+    /// [`FAST_SECONDS`] of its grant; otherwise `0`, an ordinary block.
+    fn want(&self, spent_out: bool, now: UnixSeconds) -> u64 {
+        match self.granted_at {
+            Some(t) if spent_out && now - t < FAST_SECONDS => (self.tokens.max(MAX_BLOCK) * 2).min(HOT_BLOCK),
+            _ => 0,
+        }
+    }
+
+    /// A whole block of `tokens` granted at `now` (a refusal, with none, changes nothing).
+    fn granted(&mut self, tokens: u64, now: UnixSeconds) {
+        if tokens > 0 {
+            *self = Growth { granted_at: Some(now), tokens };
+        }
+    }
+}
+
+/// An isolate that spent a whole block in less than this many seconds (by its clock's whole
+/// seconds) from its grant asks for twice as much next time.
 pub const FAST_SECONDS: UnixSeconds = 2;
 
 /// How long an ask for a block is taken to be in flight, seconds (a lost answer only makes the
@@ -135,7 +163,12 @@ impl Leases {
         let h = held.entry(key_id.to_owned()).or_default();
         if !ask.small {
             h.asking_until = 0;
-            h.granted_at = Some(now);
+            if let Some(g) = grant.rate.filter(|_| ask.rate) {
+                h.rate_grown.granted(g.tokens, now);
+            }
+            if let Some(g) = grant.credits.filter(|_| ask.credits) {
+                h.credits_grown.granted(g.tokens, now);
+            }
         }
         if let Some(g) = grant.rate {
             h.rate = match h.rate {
@@ -180,6 +213,7 @@ fn spend_from(h: &mut Held, controls: Controls<'_>, now: UnixSeconds) -> Spend {
     if controls.rate_limit.copied() != h.limit_seen {
         h.rate = None;
         h.rate_refused_until = 0;
+        h.rate_grown = Growth::default();
         h.limit_seen = controls.rate_limit.copied();
     }
     if controls.rate_limit.is_some() && now < h.rate_refused_until {
@@ -200,9 +234,15 @@ fn spend_from(h: &mut Held, controls: Controls<'_>, now: UnixSeconds) -> Spend {
         (true, None) => false,
     };
     if !(rate_ok && credits_ok) {
-        // Spent out (not lapsed: its window or lease still runs), whichever ran out.
-        let spent_out = (!rate_ok && matches!(h.rate, Some((until, 0, _)) if now < until))
-            || (!credits_ok && matches!(h.credits, Some((_, 0, until, _)) if now < until));
+        // Each control that ran out asks for a grown block if it was spent out (not lapsed: its
+        // window or lease still runs) soon after its grant; asking for both, the smaller.
+        let rate_spent = matches!(h.rate, Some((until, 0, _)) if now < until);
+        let credits_spent = matches!(h.credits, Some((_, 0, until, _)) if now < until);
+        let grown = [
+            (!rate_ok).then(|| h.rate_grown.want(rate_spent, now)),
+            (!credits_ok).then(|| h.credits_grown.want(credits_spent, now)),
+        ];
+        let want = grown.into_iter().flatten().min().unwrap_or(0);
         // An ended credit lease goes back with the ask (its period tells the authority
         // whether it still counts).
         let returned = match h.credits {
@@ -217,13 +257,10 @@ fn spend_from(h: &mut Held, controls: Controls<'_>, now: UnixSeconds) -> Spend {
             _ => None,
         };
         let small = now < h.asking_until;
-        let mut want = 0;
         if !small {
             h.asking_until = now + ASK_SECONDS;
-            let fast = h.granted_at.is_some_and(|t| now - t <= FAST_SECONDS);
-            want = if spent_out && fast { (h.want.max(MAX_BLOCK) * 2).min(HOT_BLOCK) } else { 0 };
-            h.want = want;
         }
+        let want = if small { 0 } else { want };
         return Spend::Ask(LeaseAsk { rate: !rate_ok, credits: !credits_ok, returned, small, want });
     }
     let mut told = Told { rate: None, credits_left: None };
