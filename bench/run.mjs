@@ -214,8 +214,30 @@ async function instance(name, opts, before) {
   });
 }
 
+// The machine's busy CPU time (user, nice, system, irq, softirq; all cores), seconds.
+function busySeconds() {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return (f[0] + f[1] + f[2] + f[5] + f[6]) / TICKS;
+}
+const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+// Before a measured run, wait (at most 5 s) until the machine has gone quiet: under a tenth of
+// one core busy over half a second. A run that starts while the previous variant's processes
+// are still winding down (closing 32 connections, collecting garbage) shares the cores with
+// them; in the direct setup that penalised whichever variant came after another workerd's run
+// (run 14: the throttled flood (f), after (e), measured above (c), which comes after (b) in its
+// own workerd; with (c) and (f) swapped, three rounds of 0.47 against 0.60 the other way).
+async function settle() {
+  const until = Date.now() + 5000;
+  while (Date.now() < until) {
+    const b0 = busySeconds();
+    await new Promise((r) => setTimeout(r, 500));
+    if (busySeconds() - b0 < 0.05) return;
+  }
+}
+
 // One measured run, with the isolate's CPU time per request: workerd's user + system time.
 async function measured({ w, url, headers, script }) {
+  await settle();
   const cpuNow = () => (w.pids ? cpuSecondsOf(w.pids) : cpuSeconds(w.child.pid, "workerd"));
   const cpu0 = cpuNow();
   const r = await wrk(url, headers, script);
