@@ -612,7 +612,7 @@ ${variantRows(direct)}
 Durable Object), 100 at a time, growing to 1000 for an isolate that spends them within seconds
 ([Usage controls](../docs/usage-controls.md)). Over (h)'s measured runs, ${leases.requests}
 requests spent ${leases.consumed} credits from the authority (what was proxied, plus what the
-isolate still held). In one more run of (h), watched from outside (the key's \`credits.remaining\`
+isolate held at the end, less what it held from the warm-up: up to a block each way). In one more run of (h), watched from outside (the key's \`credits.remaining\`
 polled ${leases.polls} times: each lease shows as a drop), ${leases.watchedRequests} requests made
 **${leases.seen} lease calls to the Durable Object: ${((leases.seen / leases.watchedRequests) * 1000).toFixed(1)} per 1000 requests**, plus the
 once-a-minute usage report that every key makes.
