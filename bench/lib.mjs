@@ -155,6 +155,12 @@ function workerdPids() {
   return pids;
 }
 
+/** The machine's busy CPU time so far (user, nice, system, irq, softirq; all cores), seconds. */
+export function busySeconds() {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return (f[0] + f[1] + f[2] + f[5] + f[6]) / TICKS;
+}
+
 /** CPU seconds (user + system) used so far by the processes `pids`. */
 export function cpuSecondsOf(pids) {
   let ticks = 0;

@@ -23,7 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { ROOT, admin, freePort, splitConfigs, startWrangler } from "../scripts/lib/dev.mjs";
-import { PERF_CATEGORIES, cpuSeconds, cpuSecondsOf, perfBreakdown, processes, startDirect, startFixedOrigin, writeSecrets } from "./lib.mjs";
+import { PERF_CATEGORIES, busySeconds, cpuSeconds, cpuSecondsOf, perfBreakdown, processes, startDirect, startFixedOrigin, writeSecrets } from "./lib.mjs";
 
 /**
  * The workers' configs without `[assets]` (the key portal's script and style). With assets, every
@@ -214,12 +214,6 @@ async function instance(name, opts, before) {
   });
 }
 
-// The machine's busy CPU time (user, nice, system, irq, softirq; all cores), seconds.
-function busySeconds() {
-  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  return (f[0] + f[1] + f[2] + f[5] + f[6]) / TICKS;
-}
-const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 // Before a measured run, wait (at most 5 s) until the machine has gone quiet: under a tenth of
 // one core busy over half a second. A run that starts while the previous variant's processes
 // are still winding down (closing 32 connections, collecting garbage) shares the cores with
@@ -435,7 +429,7 @@ try {
   // every grant takes its block off the authority's `remaining` at once, so polling it shows
   // each lease as a drop (two grants between polls would show as one, so this can only
   // undercount when leases come faster than the polls; blocks of 100 at (h)'s rate come every
-  // ~80 ms, a poll every ~20 ms).
+  // ~80 ms, a poll every few tens of ms: 231 polls in run 15's 10 s).
   {
     log("direct: counting (h)'s lease calls …");
     let watching = true;
