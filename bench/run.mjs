@@ -12,7 +12,7 @@
 //   4. what each size choice bought: the edge bundle rebuilt with each profile choice undone.
 // Keygate runs under load as in production: the lean edge serves the requests.
 // Options (env): BENCH_DURATION (seconds per load run, default 10), BENCH_CONNECTIONS (32),
-// BENCH_ROUNDS (rounds of the load runs, default 5),
+// BENCH_ROUNDS (rounds of the load runs, default 6: an even number, see `inRound`),
 // BENCH_ONLY (comma-separated subset of native,size,load,matrix, for experiments: RESULTS.md is
 // then printed but not written).
 import { execFile, execFileSync, spawnSync } from "node:child_process";
@@ -40,7 +40,7 @@ function withoutAssets(files) {
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 6);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "keygate-bench-"));
 // Node 22 and wrangler from node_modules, whoever calls this.
 const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -229,6 +229,17 @@ async function settle() {
   }
 }
 
+// The order of round r (from 1): the targets' own order in odd rounds, the other way round in
+// even ones. A drift of the machine's load over a pair of rounds then falls on every variant
+// alike, and so does whatever a run leaves behind for the next one: each variant comes after
+// the same neighbours as often from either side. (c) and (f), compared with each other, are
+// listed side by side, last, after (b) in the same worker: in odd rounds (c) follows (b) and (f)
+// follows (c); in even ones (f) follows the previous round's (f), and (c) follows (f).
+const inRound = (targets, r) => {
+  const order = Object.entries(targets);
+  return r % 2 ? order : order.reverse();
+};
+
 // One measured run, with the isolate's CPU time per request: workerd's user + system time.
 async function measured({ w, url, headers, script }) {
   await settle();
@@ -316,15 +327,16 @@ const d = await instance("js-keygate", { config: "bench/js-keygate/wrangler.toml
 });
 started.push(d);
 // Each variant as its own client address: keygate throttles an address after failed attempts,
-// and (b) shares its worker with (c), whose every request is one.
+// and (b) shares its worker with (c), whose every request is one. Listed in the order of an odd
+// round (`inRound`): the other workers first, then keygate's, (c) and (f) side by side.
 const targets = {
   a: { w: a, url: `${a.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.1" } },
+  d: { w: d, url: `${d.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.4", authorization: `Bearer ${validKey.secret}` } },
+  e: { w: e, url: `${e.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.5" } },
   b: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.2", authorization: `Bearer ${validKey.secret}` } },
   // Well-formed prefix, wrong checksum: refused before any KV read; each request from another
   // address, so that every one is a refusal in full (counted towards throttling, logged).
   c: { w: k, url: `${k.url}/v1/charges`, headers: { authorization: `Bearer sk_live_${"A".repeat(38)}` }, script: ROTATE_ADDRESSES },
-  d: { w: d, url: `${d.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.4", authorization: `Bearer ${validKey.secret}` } },
-  e: { w: e, url: `${e.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.5" } },
   // A flood of bad keys from one address: past the threshold, the throttled path.
   f: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.6", authorization: `Bearer sk_live_${"A".repeat(38)}` } },
 };
@@ -333,7 +345,7 @@ for (const [name, t] of Object.entries(targets)) {
   await wrk(t.url, t.headers, t.script); // discarded
 }
 for (let r = 1; r <= ROUNDS; r++) {
-  for (const [name, t] of Object.entries(targets)) {
+  for (const [name, t] of inRound(targets, r)) {
     log(`load: round ${r}/${ROUNDS} (${name}) …`);
     rounds[name].push(await measured(t));
   }
@@ -399,15 +411,16 @@ try {
     JSON.stringify({ v: 1, id: key.id, account: key.account, mode: "live", type: "secret", status: "active" }),
   );
   const bad = `Bearer sk_live_${"A".repeat(38)}`;
+  // In the order of an odd round, as above: (g) and (h) with keygate's others.
   const targets = {
     a: { w: a, url: `${a.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.1" } },
-    b: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.2", authorization: `Bearer ${key.secret}` } },
-    c: { w: k, url: `${k.url}/v1/charges`, headers: { authorization: bad }, script: ROTATE_ADDRESSES },
     d: { w: d, url: `${d.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.4", authorization: `Bearer ${key.secret}` } },
     e: { w: e, url: `${e.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.5" } },
-    f: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.6", authorization: bad } },
+    b: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.2", authorization: `Bearer ${key.secret}` } },
     g: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.7", authorization: `Bearer ${rateKey.secret}` } },
     h: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.8", authorization: `Bearer ${creditKey.secret}` } },
+    c: { w: k, url: `${k.url}/v1/charges`, headers: { authorization: bad }, script: ROTATE_ADDRESSES },
+    f: { w: k, url: `${k.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.6", authorization: bad } },
   };
   const creditsLeft = async () =>
     (await admin(k.url, secrets.ADMIN_TOKEN, "GET", `/accounts/acct_bench/keys/${creditKey.id}`)).json.credits.remaining;
@@ -418,7 +431,7 @@ try {
   }
   const before = await creditsLeft();
   for (let r = 1; r <= ROUNDS; r++) {
-    for (const [name, t] of Object.entries(targets)) {
+    for (const [name, t] of inRound(targets, r)) {
       log(`direct: round ${r}/${ROUNDS} (${name}) …`);
       directRounds[name].push(await measured(t));
     }
@@ -477,7 +490,7 @@ const roundRatio = (x, y, field, from = rounds) => {
 // that run's CPU per request.
 function perfSection() {
   if (perfSkipped || !Object.keys(perfRuns).length) return `Not measured: ${perfSkipped ?? "the load benchmark did not run"}.`;
-  const names = Object.keys(perfRuns);
+  const names = Object.keys(perfRuns).sort();
   const cell = (n, k) => `${Math.round(perfRuns[n].shares[k] * perfRuns[n].cpuUs)} (${(perfRuns[n].shares[k] * 100).toFixed(1)} %)`;
   return `One more run of each variant, after the rounds, with \`perf record\` sampling workerd at 999 Hz
 (sampling slows it, so these runs are not in the table above). Each cell is µs of workerd CPU per
@@ -551,8 +564,11 @@ compressions, is the part that is measured against it fairly.
 
 keygate runs as deployed: the lean edge serves every request, reading KV itself (the key was
 created through the full worker beforehand, on the same local state). The four workers run side
-by side; after one discarded warm-up run each, the measured runs alternate a, b, c, d, e, f for
-${ROUNDS} rounds, so that a change in the machine's load falls on every variant alike. Each
+by side; after one discarded warm-up run each, the measured runs go a, d, e, b, c, f in odd
+rounds and the other way round in even ones, for ${ROUNDS} rounds, so that a change in the
+machine's load falls on every variant alike, and so does whatever one run leaves behind for the
+next (each variant follows the same neighbours from either side). (c) and (f), compared with
+each other, run side by side. Each measured run starts once the machine has gone quiet. Each
 figure is the median of the rounds; each ratio is the median of the ratios within a round.
 
 | variant | requests/s | p50 ms | p99 ms | non-2xx (per run) | workerd CPU µs / request |
@@ -585,7 +601,7 @@ of \`wrangler dev\`: no wrangler proxy worker and no dev-time middleware on the 
 memory. keygate's lean edge runs with its full worker beside it in the same workerd, as deployed;
 the key was created through it. What is left per request is the worker, workerd's HTTP and TLS
 work and the runtime's entry worker, so each variant's own cost is a larger share, and the rounds
-agree more closely.
+agree more closely. The rounds go a, d, e, b, g, h, c, f and back.
 
 | variant | requests/s | p50 ms | p99 ms | non-2xx (per run) | workerd CPU µs / request |
 |---|---|---|---|---|---|
