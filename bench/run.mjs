@@ -79,7 +79,12 @@ if (want("native")) {
 // 3. Size and start-up (before the load runs, on the freshly built bundle).
 const wasmPath = path.join(ROOT, "build-edge", "index_bg.wasm");
 const fullWasmPath = path.join(ROOT, "build", "index_bg.wasm");
-const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// Of an even count, the mean of the two middle values (rounds are even by default, `inRound`).
+const median = (xs) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 async function startupOf(wasm, runs) {
   const compileMs = [];
   const instantiateMs = [];
