@@ -523,7 +523,7 @@ const VARIANTS = {
 const variantRows = (from) =>
   Object.entries(VARIANTS)
     .filter(([k]) => from[k])
-    .map(([k, label]) => `| ${label} | ${Math.round(from[k].rps)} | ${f2(from[k].p50)} | ${f2(from[k].p99)} | ${from[k].non2xx} | ${Math.round(from[k].cpuUs)} |`)
+    .map(([k, label]) => `| ${label} | ${Math.round(from[k].rps)} | ${f2(from[k].p50)} | ${f2(from[k].p99)} | ${Math.round(from[k].non2xx)} | ${Math.round(from[k].cpuUs)} |`)
     .join("\n");
 const md = `# keygate benchmark results
 
