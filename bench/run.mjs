@@ -238,12 +238,33 @@ async function settle() {
 // even ones. A drift of the machine's load over a pair of rounds then falls on every variant
 // alike, and so does whatever a run leaves behind for the next one: each variant comes after
 // the same neighbours as often from either side. (c) and (f), compared with each other, are
-// listed side by side, last, after (b) in the same worker: in odd rounds (c) follows (b) and (f)
-// follows (c); in even ones (f) follows the previous round's (f), and (c) follows (f).
+// measured twice in each round, last, after keygate's other variants in the same worker: c, f,
+// f, c in odd rounds and c, f, f, c first in even ones, so that each is measured as often early
+// as late and after the other. The two differ by about 15 µs of a 300–1400 µs request (bench/
+// HISTORY.md), less than one run's noise: two runs each halve its weight in their comparison.
+const TWICE = ["c", "f"];
 const inRound = (targets, r) => {
-  const order = Object.entries(targets);
+  const pair = TWICE.filter((n) => n in targets).map((n) => [n, targets[n]]);
+  const order = [...Object.entries(targets).filter(([n]) => !TWICE.includes(n)), ...pair, ...[...pair].reverse()];
   return r % 2 ? order : order.reverse();
 };
+
+// One round's figure for a variant from its runs in that round (two for (c) and (f)): the mean
+// of each figure, and the requests all told.
+const ofRound = (runs) =>
+  Object.fromEntries(
+    Object.keys(runs[0]).map((f) => [f, runs.reduce((n, x) => n + x[f], 0) / (f === "requests" ? 1 : runs.length)]),
+  );
+
+// Round r of `targets` under `label`: each measured run, and each variant's figure pushed to `into`.
+async function round(label, targets, r, into) {
+  const runs = {};
+  for (const [name, t] of inRound(targets, r)) {
+    log(`${label}: round ${r}/${ROUNDS} (${name}) …`);
+    (runs[name] ??= []).push(await measured(t));
+  }
+  for (const [name, rs] of Object.entries(runs)) into[name].push(ofRound(rs));
+}
 
 // One measured run, with the isolate's CPU time per request: workerd's user + system time.
 async function measured({ w, url, headers, script }) {
@@ -333,7 +354,7 @@ const d = await instance("js-keygate", { config: "bench/js-keygate/wrangler.toml
 started.push(d);
 // Each variant as its own client address: keygate throttles an address after failed attempts,
 // and (b) shares its worker with (c), whose every request is one. Listed in the order of an odd
-// round (`inRound`): the other workers first, then keygate's, (c) and (f) side by side.
+// round (`inRound`): the other workers first, then keygate's, (c) and (f) side by side (twice).
 const targets = {
   a: { w: a, url: `${a.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.1" } },
   d: { w: d, url: `${d.url}/v1/charges`, headers: { "cf-connecting-ip": "192.0.2.4", authorization: `Bearer ${validKey.secret}` } },
@@ -349,12 +370,7 @@ for (const [name, t] of Object.entries(targets)) {
   log(`load: warm-up (${name}) …`);
   await wrk(t.url, t.headers, t.script); // discarded
 }
-for (let r = 1; r <= ROUNDS; r++) {
-  for (const [name, t] of inRound(targets, r)) {
-    log(`load: round ${r}/${ROUNDS} (${name}) …`);
-    rounds[name].push(await measured(t));
-  }
-}
+for (let r = 1; r <= ROUNDS; r++) await round("load", targets, r, rounds);
 perfSkipped = perfUsable();
 if (!perfSkipped) {
   try {
@@ -435,12 +451,7 @@ try {
     if (["a", "b", "d", "e", "g", "h"].includes(name) && r.non2xx) throw new Error(`direct (${name}) answered ${r.non2xx} non-2xx`);
   }
   const before = await creditsLeft();
-  for (let r = 1; r <= ROUNDS; r++) {
-    for (const [name, t] of inRound(targets, r)) {
-      log(`direct: round ${r}/${ROUNDS} (${name}) …`);
-      directRounds[name].push(await measured(t));
-    }
-  }
+  for (let r = 1; r <= ROUNDS; r++) await round("direct", targets, r, directRounds);
   leases.consumed = before - (await creditsLeft());
   leases.requests = directRounds.h.reduce((n, x) => n + x.requests, 0);
   // The lease calls themselves, counted from outside in one more run of (h), not in the table:
@@ -569,11 +580,12 @@ compressions, is the part that is measured against it fairly.
 
 keygate runs as deployed: the lean edge serves every request, reading KV itself (the key was
 created through the full worker beforehand, on the same local state). The four workers run side
-by side; after one discarded warm-up run each, the measured runs go a, d, e, b, c, f in odd
-rounds and the other way round in even ones, for ${ROUNDS} rounds, so that a change in the
+by side; after one discarded warm-up run each, the measured runs go a, d, e, b, c, f, f, c in
+odd rounds and the other way round in even ones, for ${ROUNDS} rounds, so that a change in the
 machine's load falls on every variant alike, and so does whatever one run leaves behind for the
 next (each variant follows the same neighbours from either side). (c) and (f), compared with
-each other, run side by side. Each measured run starts once the machine has gone quiet. Each
+each other, run side by side and twice each in every round, and a round's figure for each is the
+mean of its two runs. Each measured run starts once the machine has gone quiet. Each
 figure is the median of the rounds; each ratio is the median of the ratios within a round.
 
 | variant | requests/s | p50 ms | p99 ms | non-2xx (per run) | workerd CPU µs / request |
@@ -606,7 +618,7 @@ of \`wrangler dev\`: no wrangler proxy worker and no dev-time middleware on the 
 memory. keygate's lean edge runs with its full worker beside it in the same workerd, as deployed;
 the key was created through it. What is left per request is the worker, workerd's HTTP and TLS
 work and the runtime's entry worker, so each variant's own cost is a larger share, and the rounds
-agree more closely. The rounds go a, d, e, b, g, h, c, f and back.
+agree more closely. The rounds go a, d, e, b, g, h, c, f, f, c and back.
 
 | variant | requests/s | p50 ms | p99 ms | non-2xx (per run) | workerd CPU µs / request |
 |---|---|---|---|---|---|
