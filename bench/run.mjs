@@ -240,7 +240,7 @@ async function settle() {
 // the same neighbours as often from either side. (c) and (f), compared with each other, are
 // measured twice in each round, last, after keygate's other variants in the same worker: c, f,
 // f, c in odd rounds and c, f, f, c first in even ones, so that each is measured as often early
-// as late and after the other. The two differ by about 15 µs of a 300–1400 µs request (bench/
+// as late and after the other. The two differ by about 15 µs of a 300–1700 µs request (bench/
 // HISTORY.md), less than one run's noise: two runs each halve its weight in their comparison.
 const TWICE = ["c", "f"];
 const inRound = (targets, r) => {
