@@ -18,7 +18,7 @@ use crate::keystore::{self, EdgeCommand};
 use crate::kv::KvRecords;
 use crate::platform::parsed_records;
 use crate::{config, proxy, respond, usage};
-use keygate_core::commands::command::SeenBy;
+use keygate_core::domain::leak::SeenBy;
 
 /// Phases 1–4 against the KV replica: credential, key (with mode pinning), record, decision.
 pub async fn authenticate(

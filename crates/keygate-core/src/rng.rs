@@ -1,4 +1,5 @@
-//! Injected randomness, so key generation is deterministic under test.
+//! Injected randomness, so key generation is deterministic under test, and characters drawn
+//! from it uniformly.
 
 use crate::Error;
 
@@ -6,6 +7,32 @@ use crate::Error;
 pub trait Rng {
     /// Fill `dest` entirely, or fail (keygate then refuses; it never falls back to weak bytes).
     fn fill(&mut self, dest: &mut [u8]) -> Result<(), Error>;
+}
+
+/// `len` characters drawn uniformly from `alphabet` (rejection sampling: a byte is used only
+/// below the largest multiple of the alphabet's size, so every character is equally likely). A
+/// source that keeps yielding only rejected bytes is broken: after a bounded number of refills
+/// this fails instead of looping.
+pub fn random_chars(alphabet: &[u8], rng: &mut impl Rng, len: usize) -> Result<String, Error> {
+    let base = alphabet.len();
+    let limit = 256 - 256 % base;
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    // Each refill of 64 bytes yields at least 32 characters (limit ≥ 128); this is far beyond need.
+    let mut refills = 8 + len / 16;
+    while out.len() < len {
+        if refills == 0 {
+            return Err(Error::Internal { what: "randomness unavailable" });
+        }
+        refills -= 1;
+        rng.fill(&mut buf)?;
+        for &b in &buf {
+            if usize::from(b) < limit && out.len() < len {
+                out.push(alphabet[usize::from(b) % base] as char);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The operating system's CSPRNG through `getrandom` (Web Crypto `getRandomValues` on wasm).

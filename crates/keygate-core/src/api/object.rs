@@ -1,4 +1,4 @@
-//! The management API's answers: the key object and lists.
+//! The management API's answers: the key object, the webhook delivery object and lists.
 
 use crate::Error;
 use crate::clock::UnixSeconds;
@@ -7,6 +7,7 @@ use crate::domain::event::Event;
 use crate::domain::key::{KeyType, Mode};
 use crate::domain::keystate::StoredKey;
 use crate::domain::settings::Permissions;
+use crate::domain::webhook::{Delivery, DeliveryStatus};
 
 /// The API representation of a key (`"object": "api_key"`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -211,10 +212,10 @@ pub fn render(answer: Answer, now: UnixSeconds, doc_base: &str) -> Result<String
         Answer::Lease(g) => serde_json::to_string(&g),
         Answer::Deliveries(data, has_more) => serde_json::to_string(&List {
             object: "list".into(),
-            data: data.iter().map(crate::api::webhook::DeliveryObject::from).collect::<Vec<_>>(),
+            data: data.iter().map(DeliveryObject::from).collect::<Vec<_>>(),
             has_more,
         }),
-        Answer::Delivery(d) => serde_json::to_string(&crate::api::webhook::DeliveryObject::from(&d)),
+        Answer::Delivery(d) => serde_json::to_string(&DeliveryObject::from(&d)),
         Answer::Imported(results) => {
             let data: Vec<serde_json::Value> = results
                 .iter()
@@ -260,4 +261,62 @@ pub fn render(answer: Answer, now: UnixSeconds, doc_base: &str) -> Result<String
         Answer::Done => Ok("{}".into()),
     };
     text.map_err(|_| Error::Internal { what: "encoding a response" })
+}
+
+/// A delivery as the management API lists it (`"object": "webhook_delivery"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeliveryObject {
+    /// The event's id.
+    pub id: String,
+    /// Always `webhook_delivery`.
+    pub object: String,
+    /// The event's type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `acct_…`.
+    pub account: String,
+    /// Mode.
+    pub mode: Mode,
+    /// The key concerned.
+    pub key_id: String,
+    /// When the event happened.
+    pub created: UnixSeconds,
+    /// `pending`, `delivered` or `failed`.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (pending only).
+    pub next_attempt_at: Option<UnixSeconds>,
+    /// When retries stop.
+    pub retry_until: UnixSeconds,
+    /// The last attempt's time.
+    pub last_attempt_at: Option<UnixSeconds>,
+    /// The last attempt's HTTP status, if it got one.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was delivered.
+    pub delivered_at: Option<UnixSeconds>,
+}
+
+impl From<&Delivery> for DeliveryObject {
+    fn from(d: &Delivery) -> Self {
+        DeliveryObject {
+            id: d.id.clone(),
+            object: "webhook_delivery".into(),
+            kind: d.kind.clone(),
+            account: d.account.clone(),
+            mode: d.mode,
+            key_id: d.key.record.id.clone(),
+            created: d.created,
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            retry_until: d.retry_until,
+            last_attempt_at: d.last_attempt_at,
+            last_status: d.last_status,
+            last_error: d.last_error.clone(),
+            delivered_at: d.delivered_at,
+        }
+    }
 }

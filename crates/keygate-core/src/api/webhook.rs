@@ -1,6 +1,6 @@
 //! Webhooks on the wire: the event body the provider's endpoint receives, its signature
-//! (`keygate_verify::webhook`), the delivery object the management API lists, and the delivery
-//! of what is due in the outbox.
+//! (`keygate_verify::webhook`), and the delivery of what is due in the outbox. The delivery
+//! object the management API lists is an object like the others (`crate::api::object`).
 
 use keygate_verify::Secret;
 
@@ -10,7 +10,7 @@ use crate::clock::UnixSeconds;
 use crate::commands::authority::Authority;
 use crate::commands::ports::{RecordWriter, StateStore, WebhookSender};
 use crate::domain::key::Mode;
-use crate::domain::webhook::{AttemptOutcome, Delivery, DeliveryStatus};
+use crate::domain::webhook::{AttemptOutcome, Delivery};
 
 /// The event as sent: `{"id", "object": "event", "type", "created", "livemode", "account",
 /// "data": {"object": <the key object as it was>, "detail": <what the event adds>}}`. Never a
@@ -57,64 +57,6 @@ pub fn body(d: &Delivery) -> Result<Vec<u8>, Error> {
         data: EventData { object, detail: d.detail.clone() },
     };
     serde_json::to_vec(&event).map_err(|_| Error::Internal { what: "encoding a webhook" })
-}
-
-/// A delivery as the management API lists it (`"object": "webhook_delivery"`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DeliveryObject {
-    /// The event's id.
-    pub id: String,
-    /// Always `webhook_delivery`.
-    pub object: String,
-    /// The event's type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `acct_…`.
-    pub account: String,
-    /// Mode.
-    pub mode: Mode,
-    /// The key concerned.
-    pub key_id: String,
-    /// When the event happened.
-    pub created: UnixSeconds,
-    /// `pending`, `delivered` or `failed`.
-    pub status: DeliveryStatus,
-    /// Attempts made.
-    pub attempts: u32,
-    /// When the next attempt is due (pending only).
-    pub next_attempt_at: Option<UnixSeconds>,
-    /// When retries stop.
-    pub retry_until: UnixSeconds,
-    /// The last attempt's time.
-    pub last_attempt_at: Option<UnixSeconds>,
-    /// The last attempt's HTTP status, if it got one.
-    pub last_status: Option<u16>,
-    /// Why the last attempt failed.
-    pub last_error: Option<String>,
-    /// When it was delivered.
-    pub delivered_at: Option<UnixSeconds>,
-}
-
-impl From<&Delivery> for DeliveryObject {
-    fn from(d: &Delivery) -> Self {
-        DeliveryObject {
-            id: d.id.clone(),
-            object: "webhook_delivery".into(),
-            kind: d.kind.clone(),
-            account: d.account.clone(),
-            mode: d.mode,
-            key_id: d.key.record.id.clone(),
-            created: d.created,
-            status: d.status,
-            attempts: d.attempts,
-            next_attempt_at: d.next_attempt_at,
-            retry_until: d.retry_until,
-            last_attempt_at: d.last_attempt_at,
-            last_status: d.last_status,
-            last_error: d.last_error.clone(),
-            delivered_at: d.delivered_at,
-        }
-    }
 }
 
 /// The webhook's endpoint as the deployment configures it, with its signing secrets (current

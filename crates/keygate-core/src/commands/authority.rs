@@ -318,14 +318,14 @@ impl<S: StateStore, W: RecordWriter> Authority<'_, S, W> {
         &self,
         account: &str,
         key_id: &str,
-        seen: &crate::commands::command::CanarySighting,
+        seen: &crate::domain::leak::CanarySighting,
         now: UnixSeconds,
     ) -> Result<(), Error> {
         let key = self.load(account, key_id).await?;
         if !key.record.canary || !matches!(key.status_at(now), KeyStatus::Active | KeyStatus::Rolling) {
             return Ok(());
         }
-        let cut = |s: &str| s.chars().take(crate::commands::command::MAX_SEEN_LEN).collect::<String>();
+        let cut = |s: &str| s.chars().take(crate::domain::leak::MAX_SEEN_LEN).collect::<String>();
         let data = serde_json::json!({
             "ip": cut(&seen.ip),
             "user_agent": cut(&seen.user_agent),

@@ -12,6 +12,7 @@ use crate::domain::digest::KeyDigest;
 use crate::domain::event::{Actor, EventPage, Page};
 use crate::domain::key_format::Keyring;
 use crate::domain::keystate::StoredKey;
+use crate::domain::leak::{CanarySighting, SeenBy};
 use crate::domain::quota::{CreditChange, LeaseAsk, LeaseGrant};
 use crate::domain::record::KeyRecord;
 use crate::domain::settings::{CreateKey, KeySettings};
@@ -361,42 +362,6 @@ impl std::fmt::Debug for RawKeyRef<'_> {
         write!(f, "RawKey({})", crate::domain::key::redact(self.0))
     }
 }
-
-/// What a request that presented a canary showed of its sender (the authority cuts each field to
-/// [`MAX_SEEN_LEN`] characters before it keeps it).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct CanarySighting {
-    /// `CF-Connecting-IP`.
-    pub ip: String,
-    /// `User-Agent`, or empty.
-    pub user_agent: String,
-    /// The method.
-    pub method: String,
-    /// The path (never the query, which could carry anything).
-    pub path: String,
-    /// How many presentations this report stands for (an isolate reports a canary at most once a
-    /// minute, with the count since its last report); 0 is read as 1.
-    #[serde(default)]
-    pub count: u64,
-}
-
-/// [`CanarySighting`], borrowed from what the edge holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct SeenBy<'a> {
-    /// `CF-Connecting-IP`.
-    pub ip: &'a str,
-    /// `User-Agent`, or empty.
-    pub user_agent: &'a str,
-    /// The method.
-    pub method: &'a str,
-    /// The path.
-    pub path: &'a str,
-    /// How many presentations this report stands for.
-    pub count: u64,
-}
-
-/// The longest field of a [`CanarySighting`] kept.
-pub const MAX_SEEN_LEN: usize = 256;
 
 impl Command {
     /// Whether this command writes (the object's storage or KV), and so must run alone: no other

@@ -13,7 +13,6 @@
 use std::fmt;
 
 use crate::Error;
-use crate::domain::key_format::KeyFormat;
 use crate::rng::Rng;
 
 /// Base62 alphabet, in digit order.
@@ -117,17 +116,6 @@ pub struct ApiKey {
 }
 
 impl ApiKey {
-    /// Check a key in keygate's own format (no `KEY_FORMAT`): for tests and tools. The request
-    /// path and the authority use the deployment's [`KeyFormat::parse`].
-    pub fn parse(s: &str) -> Result<ApiKey, Error> {
-        KeyFormat::default().parse(s)
-    }
-
-    /// Generate a key in keygate's own format (no `KEY_FORMAT`): for tests and tools.
-    pub fn generate(key_type: KeyType, mode: Mode, rng: &mut impl Rng) -> Result<ApiKey, Error> {
-        KeyFormat::default().generate(key_type, mode, rng)
-    }
-
     /// A key checked by its format.
     pub(crate) fn from_parts(
         raw: String,
@@ -248,9 +236,9 @@ pub fn checksum(payload: &str) -> String {
     out.iter().map(|&c| c as char).collect()
 }
 
-/// `len` characters drawn uniformly from [`BASE62`] (see [`crate::domain::key_format::random_chars`]).
+/// `len` characters drawn uniformly from [`BASE62`] (see [`crate::rng::random_chars`]).
 pub fn random_base62(rng: &mut impl Rng, len: usize) -> Result<String, Error> {
-    crate::domain::key_format::random_chars(BASE62, rng, len)
+    crate::rng::random_chars(BASE62, rng, len)
 }
 
 /// A random object id such as `key_…` or `req_…` (24 base62 characters, ≈143 bits).

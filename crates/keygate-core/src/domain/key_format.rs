@@ -26,7 +26,7 @@ use serde::Deserialize;
 use crate::Error;
 use crate::domain::digest::Pepper;
 use crate::domain::key::{ApiKey, BASE62, KeyType, Mode};
-use crate::rng::Rng;
+use crate::rng::{Rng, random_chars};
 
 /// How a presented key is read and found: the deployment's key format (`KEY_FORMAT`), its
 /// pepper, and during a rotation the previous one (`KEY_PEPPER_PREVIOUS`).
@@ -424,32 +424,6 @@ impl fmt::Debug for KeyFormat {
     }
 }
 
-/// `len` characters drawn uniformly from `alphabet` (rejection sampling: a byte is used only
-/// below the largest multiple of the alphabet's size, so every character is equally likely). A
-/// source that keeps yielding only rejected bytes is broken: after a bounded number of refills
-/// this fails instead of looping.
-pub fn random_chars(alphabet: &[u8], rng: &mut impl Rng, len: usize) -> Result<String, Error> {
-    let base = alphabet.len();
-    let limit = 256 - 256 % base;
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 64];
-    // Each refill of 64 bytes yields at least 32 characters (limit ≥ 128); this is far beyond need.
-    let mut refills = 8 + len / 16;
-    while out.len() < len {
-        if refills == 0 {
-            return Err(Error::Internal { what: "randomness unavailable" });
-        }
-        refills -= 1;
-        rng.fill(&mut buf)?;
-        for &b in &buf {
-            if usize::from(b) < limit && out.len() < len {
-                out.push(alphabet[usize::from(b) % base] as char);
-            }
-        }
-    }
-    Ok(out)
-}
-
 fn regex_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -492,4 +466,19 @@ fn char_class(alphabet: &[u8]) -> String {
     }
     out.push(']');
     out
+}
+
+/// Keys in keygate's own format (no `KEY_FORMAT`), for tests and tools. Here rather than in
+/// [`crate::domain::key`], which the format builds on and so does not import.
+impl ApiKey {
+    /// Check a key in keygate's own format. The request path and the authority use the
+    /// deployment's [`KeyFormat::parse`].
+    pub fn parse(s: &str) -> Result<ApiKey, Error> {
+        KeyFormat::default().parse(s)
+    }
+
+    /// Generate a key in keygate's own format.
+    pub fn generate(key_type: KeyType, mode: Mode, rng: &mut impl Rng) -> Result<ApiKey, Error> {
+        KeyFormat::default().generate(key_type, mode, rng)
+    }
 }

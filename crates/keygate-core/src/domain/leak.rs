@@ -4,6 +4,9 @@
 //! A reported token is a secret until proven otherwise: [`Sighting`] never shows it in `Debug`,
 //! and nothing answers it back. The answer names it by its SHA-256 ([`token_hash`]), as GitHub's
 //! feedback format asks.
+//!
+//! A canary key is a leak detector of its own: [`CanarySighting`] is what a request that
+//! presented one showed of its sender.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -66,6 +69,42 @@ pub struct Leak {
 pub fn token_hash(token: &str) -> String {
     keygate_verify::hex(&Sha256::digest(token.as_bytes()))
 }
+
+/// What a request that presented a canary showed of its sender (the authority cuts each field to
+/// [`MAX_SEEN_LEN`] characters before it keeps it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CanarySighting {
+    /// `CF-Connecting-IP`.
+    pub ip: String,
+    /// `User-Agent`, or empty.
+    pub user_agent: String,
+    /// The method.
+    pub method: String,
+    /// The path (never the query, which could carry anything).
+    pub path: String,
+    /// How many presentations this report stands for (an isolate reports a canary at most once a
+    /// minute, with the count since its last report); 0 is read as 1.
+    #[serde(default)]
+    pub count: u64,
+}
+
+/// [`CanarySighting`], borrowed from what the edge holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct SeenBy<'a> {
+    /// `CF-Connecting-IP`.
+    pub ip: &'a str,
+    /// `User-Agent`, or empty.
+    pub user_agent: &'a str,
+    /// The method.
+    pub method: &'a str,
+    /// The path.
+    pub path: &'a str,
+    /// How many presentations this report stands for.
+    pub count: u64,
+}
+
+/// The longest field of a [`CanarySighting`] kept.
+pub const MAX_SEEN_LEN: usize = 256;
 
 #[cfg(test)]
 mod tests {
