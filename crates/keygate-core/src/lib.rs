@@ -15,6 +15,9 @@
 //! 4. [`api`]: the management API's wire format. Request validation, response objects, and the
 //!    error body every refusal is rendered as.
 //!
+//! No files import each other in a loop, within a layer either. `tests/layers.rs` checks both
+//! from the source; its one exception is the [`Error`], which carries two domain types.
+//!
 //! Time and randomness are injected ([`clock::Clock`], [`rng::Rng`]); every store goes through a
 //! trait with an in-memory fake that can inject faults.
 #![forbid(unsafe_code)]
