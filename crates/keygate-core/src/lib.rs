@@ -1,8 +1,8 @@
 //! keygate-core: everything in keygate that is logic, with no platform dependency.
 //!
 //! Four layers, each depending only on the layers before it (and on the base modules: the one
-//! [`Error`], the injected [`clock`] and [`rng`], [`time`] formatting and the edge's read port
-//! [`store`]):
+//! [`Error`], the injected [`clock`] and [`rng`], and [`time`] formatting). The edge's read port
+//! [`store`] comes with policy, whose gate reads through it:
 //!
 //! 1. [`domain`]: what keygate is about. Keys and their digests, ids, settings, key records, audit
 //!    events, and the key-state machine with its own input types. No I/O.
@@ -15,8 +15,10 @@
 //! 4. [`api`]: the management API's wire format. Request validation, response objects, and the
 //!    error body every refusal is rendered as.
 //!
-//! No files import each other in a loop, within a layer either. `tests/layers.rs` checks both
-//! from the source; its one exception is the [`Error`], which carries two domain types.
+//! No files name each other in a loop (by an import or a path), within a layer either.
+//! `tests/layers.rs` checks both from the source; its one exception is the [`Error`], which
+//! carries two domain types. It reads names: a method called on a value is not seen (the
+//! authority's `impl` is spread over the commands' files, which call each other's methods).
 //!
 //! Time and randomness are injected ([`clock::Clock`], [`rng::Rng`]); every store goes through a
 //! trait with an in-memory fake that can inject faults.

@@ -202,7 +202,8 @@ pub fn parse_prefix(p: &str) -> Option<(KeyType, Mode)> {
 
 /// Redact anything that was offered as a key (keygate's own format), for `Debug` output: a
 /// known prefix and the last four characters when they are plain ASCII alphanumerics,
-/// otherwise just `…`. Messages and logs use the deployment's [`KeyFormat::redact`].
+/// otherwise just `…`. Messages and logs use the deployment's
+/// [`KeyFormat::redact`](crate::domain::key_format::KeyFormat::redact).
 pub fn redact(s: &str) -> String {
     let prefix = s.get(..PREFIX_LEN).filter(|p| parse_prefix(p).is_some()).unwrap_or("");
     redact_with(prefix, s)
