@@ -123,36 +123,8 @@ impl fmt::Debug for Redeemed {
     }
 }
 
-/// Why a link or a session is refused. The worker renders each as a precise 4xx; none says
-/// whether a session of that id exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Refusal {
-    /// The link's token is wrong, or the link was used already.
-    LinkInvalid,
-    /// The session ended (its time, or signed out).
-    Expired,
-    /// The cookie's secret is wrong, or the link was never used.
-    SessionInvalid,
-    /// No session cookie at all (not a guess: never counted for throttling).
-    SessionMissing,
-    /// A state change without the session's CSRF token.
-    CsrfMissing,
-    /// Outside the session's mode.
-    OutOfScope,
-}
-
-impl Refusal {
-    /// Every refusal.
-    pub const ALL: [Refusal; 6] = [
-        Refusal::LinkInvalid,
-        Refusal::Expired,
-        Refusal::SessionInvalid,
-        Refusal::SessionMissing,
-        Refusal::CsrfMissing,
-        Refusal::OutOfScope,
-    ];
-}
+/// Why a link or a session is refused: one of the errors (the one `Error` carries it).
+pub use crate::error::PortalRefusal as Refusal;
 
 impl PortalSession {
     /// Mint a session of `account` for `mode` (`None`: both) that ends `expires_in` seconds

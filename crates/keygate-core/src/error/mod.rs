@@ -211,8 +211,8 @@ pub enum Error {
         /// The setting at fault.
         param: String,
     },
-    /// A portal session refused the link or the request (see [`crate::domain::portal::Refusal`]).
-    Portal(crate::domain::portal::Refusal),
+    /// A portal session refused the link or the request.
+    Portal(PortalRefusal),
     /// An imported key (by its digest or its SHA-256) is stored already.
     KeyAlreadyExists {
         /// The stored key's id.
@@ -309,10 +309,7 @@ impl Error {
                 | BasicMalformed { .. }
                 | BasicPasswordNotEmpty
                 | AdminUnauthorized { missing: false }
-                | Portal(
-                    crate::domain::portal::Refusal::LinkInvalid
-                        | crate::domain::portal::Refusal::SessionInvalid
-                )
+                | Portal(PortalRefusal::LinkInvalid | PortalRefusal::SessionInvalid)
         ) || matches!(self, SignatureRejected { code, .. } if *code != SIGNATURE_MISSING)
     }
 
@@ -329,3 +326,34 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// Why a link or a session is refused. The worker renders each as a precise 4xx; none says
+/// whether a session of that id exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PortalRefusal {
+    /// The link's token is wrong, or the link was used already.
+    LinkInvalid,
+    /// The session ended (its time, or signed out).
+    Expired,
+    /// The cookie's secret is wrong, or the link was never used.
+    SessionInvalid,
+    /// No session cookie at all (not a guess: never counted for throttling).
+    SessionMissing,
+    /// A state change without the session's CSRF token.
+    CsrfMissing,
+    /// Outside the session's mode.
+    OutOfScope,
+}
+
+impl PortalRefusal {
+    /// Every refusal.
+    pub const ALL: [PortalRefusal; 6] = [
+        PortalRefusal::LinkInvalid,
+        PortalRefusal::Expired,
+        PortalRefusal::SessionInvalid,
+        PortalRefusal::SessionMissing,
+        PortalRefusal::CsrfMissing,
+        PortalRefusal::OutOfScope,
+    ];
+}

@@ -1,7 +1,7 @@
 //! The wire table: every error variant's status, type, code and message, in one row each.
 
+use super::PortalRefusal as Refusal;
 use super::{Error, ErrorType, MAX_AUTHORIZATION_LEN, MAX_URI_LEN};
-use crate::domain::portal::Refusal;
 
 /// Each variant's wire description in one row: its pattern, then its HTTP status, its `type`,
 /// its stable `code`, and its message (what went wrong and how to fix it; never a raw key). The
