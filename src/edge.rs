@@ -5,6 +5,7 @@
 
 use keygate_core::Error;
 use keygate_core::clock::UnixSeconds;
+use keygate_core::domain::key::Mode;
 use keygate_core::domain::record::KeyRecord;
 use keygate_core::domain::web_url::RequestUrl;
 use keygate_core::policy::access::{self, RequestFacts};
@@ -245,7 +246,8 @@ pub fn canary_refusal(
     ctx: &Context,
     rc: &RequestContext,
 ) -> Error {
-    let Error::CanaryKeyUsed { redacted, account, key_id, mode } = e else { return e };
+    let Error::CanaryKeyUsed { redacted, account, key_id, livemode } = e else { return e };
+    let mode = if livemode { Mode::Live } else { Mode::Test };
     if let Some(count) = CANARIES.with(|t| t.note(&key_id, rc.now)) {
         let user_agent = header(req, "user-agent").unwrap_or_default();
         let seen = SeenBy {

@@ -16,8 +16,7 @@
 //!    error body every refusal is rendered as.
 //!
 //! No files name each other in a loop (by an import or a path), within a layer either.
-//! `tests/layers.rs` checks both from the source; its one exception is the [`Error`], which
-//! carries a domain type (a canary's mode). It reads names: a method called on a value is not seen (the
+//! `tests/layers.rs` checks both from the source; the [`Error`] names nothing of the layers. It reads names: a method called on a value is not seen (the
 //! authority's `impl` is spread over the commands' files, which call each other's methods).
 //!
 //! Time and randomness are injected ([`clock::Clock`], [`rng::Rng`]); every store goes through a

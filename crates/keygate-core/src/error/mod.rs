@@ -166,8 +166,9 @@ pub enum Error {
         account: String,
         /// Its id.
         key_id: String,
-        /// Its mode.
-        mode: crate::domain::key::Mode,
+        /// Whether it is a live-mode key (its mode, which the base module of errors does not
+        /// name: the domain comes after it).
+        livemode: bool,
     },
     /// Too many failed authentications from this client address: throttled.
     TooManyFailedAttempts {

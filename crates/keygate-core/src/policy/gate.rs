@@ -131,7 +131,7 @@ pub async fn authenticate<S: RecordStore>(
                 redacted,
                 account: record.account.clone(),
                 key_id: record.id.clone(),
-                mode: record.mode,
+                livemode: record.mode.is_live(),
             },
             Err(_) => Error::ApiKeyInvalid { redacted },
         });
