@@ -15,9 +15,10 @@
 //! 4. [`api`]: the management API's wire format. Request validation, response objects, and the
 //!    error body every refusal is rendered as.
 //!
-//! No files name each other in a loop (by an import or a path), within a layer either.
-//! `tests/layers.rs` checks both from the source; the [`Error`] names nothing of the layers. It reads names: a method called on a value is not seen (the
-//! authority's `impl` is spread over the commands' files, which call each other's methods).
+//! No files name each other in a loop (by an import or a path), within a layer either, and the
+//! [`Error`] names nothing of the layers. `tests/layers.rs` checks both from the source. It reads
+//! names: a method called on a value is not seen (the authority's `impl` is spread over the
+//! commands' files, which call each other's methods).
 //!
 //! Time and randomness are injected ([`clock::Clock`], [`rng::Rng`]); every store goes through a
 //! trait with an in-memory fake that can inject faults.

@@ -20,9 +20,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// References from a base module to a layer after it that are allowed, and why: none.
-const ALLOWED_UPWARD: [(&str, &str); 0] = [];
-
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 fn src() -> PathBuf {
@@ -213,12 +210,12 @@ fn layer(file: &str) -> u8 {
     }
 }
 
-/// Each reference from a file to a later layer's, but those allowed.
-fn upward(edges: &Graph, allowed: &[(&str, &str)]) -> Vec<String> {
+/// Each reference from a file to a later layer's.
+fn upward(edges: &Graph) -> Vec<String> {
     let mut wrong = Vec::new();
     for (from, targets) in edges {
         for to in targets {
-            if layer(to) > layer(from) && !allowed.contains(&(from.as_str(), to.as_str())) {
+            if layer(to) > layer(from) {
                 wrong.push(format!("{from} -> {to}"));
             }
         }
@@ -304,8 +301,7 @@ fn the_checks_find_what_they_look_for() {
         ("policy/b.rs", "domain/a.rs"),
         ("api/c.rs", "domain/a.rs"),
     ]);
-    assert_eq!(upward(&g, &[]), ["domain/a.rs -> policy/b.rs"]);
-    assert!(upward(&g, &[("domain/a.rs", "policy/b.rs")]).is_empty());
+    assert_eq!(upward(&g), ["domain/a.rs -> policy/b.rs"]);
     assert_eq!(loops(&g), ["domain/a.rs -> policy/b.rs -> domain/a.rs"]);
     assert!(loops(&edges_of(&[("api/c.rs", "domain/a.rs"), ("domain/a.rs", "error/mod.rs")])).is_empty());
 }
@@ -314,20 +310,12 @@ fn the_checks_find_what_they_look_for() {
 fn each_layer_names_only_the_layers_before_it() {
     let mut edges = graph();
     edges.remove("lib.rs");
-    let wrong = upward(&edges, &ALLOWED_UPWARD);
+    let wrong = upward(&edges);
     assert!(wrong.is_empty(), "references to a later layer: {wrong:#?}");
-    // Each allowed exception is still there (else it goes from the list).
-    for (from, to) in ALLOWED_UPWARD {
-        assert!(edges[from].contains(to), "{from} -> {to} is allowed but no longer there");
-    }
 }
 
 #[test]
 fn no_files_name_each_other_in_a_loop() {
-    let mut edges = graph();
-    for (from, to) in ALLOWED_UPWARD {
-        edges.get_mut(from).unwrap().remove(to);
-    }
-    let found = loops(&edges);
+    let found = loops(&graph());
     assert!(found.is_empty(), "files that name each other in a loop: {found:#?}");
 }
